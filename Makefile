@@ -1,0 +1,49 @@
+# pier — build, run and test. Every install step lives here or in scripts/.
+SHELL := /bin/bash
+GO ?= go
+HOST_GOARCH := $(shell $(GO) env GOARCH)
+GUEST_ARCH ?= $(HOST_GOARCH)
+BIN := bin
+GUEST_DIR := $(BIN)/guest/$(GUEST_ARCH)
+
+.PHONY: all deps build pierd guest guest-assets testdata run test vet fmt clean
+
+all: build
+
+# deps installs what pier needs from Debian's packages (idempotent).
+deps:
+	bash scripts/install-deps.sh
+
+build: pierd guest guest-assets
+
+pierd:
+	$(GO) build -o $(BIN)/pierd ./cmd/pierd
+
+# guest builds the static guest binary (PID 1 + agent) for the guest arch.
+guest:
+	mkdir -p $(GUEST_DIR)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GUEST_ARCH) $(GO) build -trimpath -ldflags='-s -w' -o $(GUEST_DIR)/pier-init ./guest/cmd/pier-init
+
+# guest-assets fetches Debian's cloud kernel for the guest arch and extracts
+# the uncompressed kernel and the modules pier needs into $(GUEST_DIR).
+guest-assets:
+	bash scripts/guest-assets.sh $(GUEST_ARCH) $(GUEST_DIR)
+
+# testdata fetches the Debian packages the test images are built from.
+testdata:
+	bash scripts/testdata.sh testdata/cache
+
+run: deps build
+	$(BIN)/pierd
+
+test: deps build testdata
+	$(GO) test -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,80 @@
+// Package vm is the boundary between the engine and the hypervisors. A Driver
+// boots a Linux microVM from a Spec and hands back a Machine. Drivers know
+// nothing of Docker: containers, images and the API live above this line.
+package vm
+
+import (
+	"context"
+	"net"
+)
+
+// Disk is a block device attached to the guest. Disks appear in the guest in
+// the order given (/dev/vda, /dev/vdb, ...).
+type Disk struct {
+	Path     string
+	ReadOnly bool
+}
+
+// Share is a host directory exported to the guest over virtio-fs under Tag.
+type Share struct {
+	Tag      string
+	HostPath string
+	ReadOnly bool
+	// Rosetta asks the vz driver for Apple's Rosetta directory share instead
+	// of HostPath (HostPath is then empty). Other drivers refuse it.
+	Rosetta bool
+}
+
+// Spec describes one VM.
+type Spec struct {
+	// ID names the VM; it is unique among running VMs.
+	ID string
+	// StateDir is a directory owned by this VM: the driver keeps its sockets,
+	// pid file and helper-process state there.
+	StateDir string
+	// Kernel is an uncompressed kernel (vmlinux on x86-64, Image on arm64).
+	Kernel string
+	// Initramfs is a newc cpio archive holding the guest init.
+	Initramfs string
+	// Cmdline holds extra kernel arguments; the driver adds its own console
+	// and platform arguments.
+	Cmdline string
+	// MemoryMiB and CPUs size the VM.
+	MemoryMiB int
+	CPUs      int
+	Disks     []Disk
+	Shares    []Share
+	// ConsoleLog is the file the guest's serial console is written to.
+	ConsoleLog string
+}
+
+// Machine is a booted VM.
+type Machine interface {
+	// ID is the Spec's ID.
+	ID() string
+	// Pid is the host process id of the VM process (QEMU, or the vz shim).
+	Pid() int
+	// DialAgent connects to the guest agent's channel: one byte stream
+	// (virtio-serial port named "agent", or vsock). It may be called again
+	// after the previous connection closed.
+	DialAgent(ctx context.Context) (net.Conn, error)
+	// Done is closed when the VM process has exited.
+	Done() <-chan struct{}
+	// Err returns why the VM process exited, once Done is closed (nil for a
+	// clean guest power-off).
+	Err() error
+	// Kill ends the VM at once and releases its host resources. It is safe to
+	// call more than once and after the VM exited.
+	Kill() error
+}
+
+// Driver boots VMs.
+type Driver interface {
+	// Name is the driver's name ("qemu", "vz").
+	Name() string
+	// Accel says how guests are run ("kvm", "tcg", "hvf").
+	Accel() string
+	// Start boots a VM. It returns once the VM process runs; the guest may
+	// still be booting.
+	Start(ctx context.Context, spec Spec) (Machine, error)
+}
