@@ -1,0 +1,57 @@
+// Package httputils holds what every resource router of the server shares:
+// the Route type, the API version stored in the request context, and small
+// helpers to read forms and write JSON.
+package httputils
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// HandlerFunc handles one API request. It returns an error instead of writing
+// one: the server turns errors into Docker-shaped responses in one place
+// (errors carry their class from package errdefs). Once a handler has
+// written the status line it must report later errors in its stream.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request, vars map[string]string) error
+
+// Route is one method + path (gorilla/mux syntax, without the /vX.Y prefix).
+type Route struct {
+	Method  string
+	Path    string
+	Handler HandlerFunc
+}
+
+// Router is a resource router: a set of routes over a backend.
+type Router interface {
+	Routes() []Route
+}
+
+type versionKey struct{}
+
+// WithVersion stores the negotiated API version in ctx.
+func WithVersion(ctx context.Context, version string) context.Context {
+	return context.WithValue(ctx, versionKey{}, version)
+}
+
+// VersionFromContext returns the negotiated API version ("1.51"), or "" when
+// none was stored.
+func VersionFromContext(ctx context.Context) string {
+	v, _ := ctx.Value(versionKey{}).(string)
+	return v
+}
+
+// WriteJSON writes v as JSON with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// BoolValue reads a boolean query parameter the way dockerd does: absent,
+// "", "0", "no", "false" and "none" are false; anything else is true.
+func BoolValue(r *http.Request, key string) bool {
+	s := strings.ToLower(strings.TrimSpace(r.FormValue(key)))
+	return !(s == "" || s == "0" || s == "no" || s == "false" || s == "none")
+}
