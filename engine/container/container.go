@@ -1,0 +1,180 @@
+// Package container is the engine's model of a container (what `docker
+// create` asked for, merged with its image, plus its state) and the store
+// that persists it under <root>/<id>/config.json and finds it again by ID,
+// ID prefix or name.
+package container
+
+import (
+	"time"
+
+	"github.com/pier-vm/pier/engine/platform"
+)
+
+// Container is one container as persisted. It is a plain value: copies
+// share slices and maps, which are therefore never modified in place.
+type Container struct {
+	ID string
+	// Name carries Docker's leading slash ("/web").
+	Name    string
+	Created time.Time
+	// Path and Args are the resolved process (entrypoint + cmd).
+	Path string
+	Args []string
+	// Config is the create request merged with the image's config.
+	Config Config
+	// HostConfig is the create request's host configuration.
+	HostConfig HostConfig
+	// ImageID is the image's config digest ("sha256:...").
+	ImageID string
+	// ImageRef is the digest-pinned reference the container runs
+	// ("busybox@sha256:..."), so a later pull never changes it.
+	ImageRef string
+	// ImageManifestDigest identifies the platform manifest.
+	ImageManifestDigest string
+	Platform            platform.Platform
+	State               State
+	RestartCount        int
+	// MemoryMiB and CPUs size the VM.
+	MemoryMiB int
+	CPUs      int
+}
+
+// Config is the portable configuration of a container.
+type Config struct {
+	Hostname     string
+	Domainname   string
+	User         string
+	AttachStdin  bool
+	AttachStdout bool
+	AttachStderr bool
+	// ExposedPorts are "port/proto" ("80/tcp").
+	ExposedPorts []string
+	Tty          bool
+	OpenStdin    bool
+	StdinOnce    bool
+	Env          []string
+	Cmd          []string
+	Entrypoint   []string
+	// Image is the image as the user typed it.
+	Image       string
+	Volumes     []string
+	WorkingDir  string
+	Labels      map[string]string
+	StopSignal  string
+	StopTimeout *int
+	Healthcheck *Healthcheck
+	ArgsEscaped bool
+	OnBuild     []string
+	Shell       []string
+}
+
+// Healthcheck is the container's health probe.
+type Healthcheck struct {
+	Test          []string
+	Interval      time.Duration
+	Timeout       time.Duration
+	StartPeriod   time.Duration
+	StartInterval time.Duration
+	Retries       int
+}
+
+// HostConfig is the host-dependent configuration of a container.
+type HostConfig struct {
+	Binds []string
+	// PortBindings maps "port/proto" to host bindings.
+	PortBindings    map[string][]PortBinding
+	PublishAllPorts bool
+	AutoRemove      bool
+	RestartPolicy   RestartPolicy
+	NetworkMode     string
+	Mounts          []Mount
+	ExtraHosts      []string
+	DNS             []string
+	DNSOptions      []string
+	DNSSearch       []string
+	Privileged      bool
+	Init            *bool
+	CapAdd          []string
+	CapDrop         []string
+	ReadonlyRootfs  bool
+	Tmpfs           map[string]string
+	ShmSize         int64
+	Memory          int64
+	NanoCPUs        int64
+	CPUCount        int64
+	ConsoleSize     [2]uint
+	LogType         string
+	LogConfig       map[string]string
+	Sysctls         map[string]string
+	Ulimits         []Ulimit
+}
+
+// PortBinding is one host address a container port is published on.
+type PortBinding struct {
+	HostIP   string
+	HostPort string
+}
+
+// RestartPolicy says when the engine restarts an exited container.
+type RestartPolicy struct {
+	Name              string
+	MaximumRetryCount int
+}
+
+// Mount is a mount from the create request's HostConfig.Mounts.
+type Mount struct {
+	Type        string
+	Source      string
+	Target      string
+	ReadOnly    bool
+	Consistency string
+}
+
+// Ulimit is a resource limit for the container process.
+type Ulimit struct {
+	Name string
+	Soft int64
+	Hard int64
+}
+
+// Status values of a container, as Docker names them.
+const (
+	StatusCreated    = "created"
+	StatusRunning    = "running"
+	StatusPaused     = "paused"
+	StatusRestarting = "restarting"
+	StatusRemoving   = "removing"
+	StatusExited     = "exited"
+	StatusDead       = "dead"
+)
+
+// State is where a container is in its life.
+type State struct {
+	Status     string
+	Running    bool
+	Paused     bool
+	Restarting bool
+	OOMKilled  bool
+	Dead       bool
+	Pid        int
+	ExitCode   int
+	Error      string
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// SetRunning records a successful start.
+func (s *State) SetRunning(pid int, at time.Time) {
+	*s = State{Status: StatusRunning, Running: true, Pid: pid, StartedAt: at}
+}
+
+// SetExited records the end of the main process.
+func (s *State) SetExited(code int, oomKilled bool, errMsg string, at time.Time) {
+	s.Status = StatusExited
+	s.Running, s.Paused, s.Restarting = false, false, false
+	s.Pid = 0
+	s.ExitCode = code
+	s.OOMKilled = oomKilled
+	s.Error = errMsg
+	s.FinishedAt = at
+}

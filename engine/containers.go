@@ -1,0 +1,287 @@
+package engine
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/pier-vm/pier/engine/container"
+	"github.com/pier-vm/pier/engine/containerlog"
+	"github.com/pier-vm/pier/engine/events"
+	"github.com/pier-vm/pier/engine/image"
+)
+
+// Container resource defaults, documented for `docker create` users: a
+// container without limits gets a VM of DefaultMemoryMiB and DefaultCPUs;
+// smaller memory limits are raised to MinMemoryMiB, which a guest kernel
+// needs to boot.
+const (
+	DefaultMemoryMiB = 512
+	MinMemoryMiB     = 128
+	DefaultCPUs      = 1
+)
+
+// defaultStopTimeout is Docker's grace period before SIGKILL.
+const defaultStopTimeout = 10 * time.Second
+
+// ContainersConfig configures the container service.
+type ContainersConfig struct {
+	// Root is the directory holding one sub-directory per container.
+	Root    string
+	Runtime Runtime
+	Images  image.API
+	Events  *events.Bus
+	Log     *slog.Logger
+}
+
+// Containers is the container service: create, run, stop and remove
+// containers, stream their output, run execs. Every state change is
+// persisted before it is reported.
+type Containers struct {
+	runtime Runtime
+	images  image.API
+	events  *events.Bus
+	log     *slog.Logger
+	store   *container.Store
+	names   *container.Index
+
+	mu    sync.RWMutex
+	byID  map[string]*ctr
+	execs map[string]*execInstance
+}
+
+// ctr is a container known to the engine: its persisted value plus what
+// only lives while the daemon runs.
+type ctr struct {
+	// op serialises lifecycle operations (start, stop, restart, remove).
+	op sync.Mutex
+
+	mu       sync.Mutex
+	c        container.Container
+	run      *run // non-nil while running
+	removing bool
+	removed  bool
+	exits    int // exits seen since the daemon started
+	changed  chan struct{}
+	execIDs  []string
+
+	log    *containerlog.Log
+	output *hub
+	stdin  *stdinPipe
+}
+
+// run is one run of a container's main process.
+type run struct {
+	sandbox Sandbox
+	// done is closed once the exit was recorded.
+	done chan struct{}
+}
+
+// NewContainers loads the persisted containers under cfg.Root. Containers
+// that were running when the daemon stopped are recorded as exited: their
+// VMs did not survive.
+func NewContainers(cfg ContainersConfig) (*Containers, error) {
+	if cfg.Runtime == nil || cfg.Images == nil {
+		return nil, errors.New("containers: a runtime and an image service are required")
+	}
+	if cfg.Events == nil {
+		cfg.Events = events.NewBus()
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	store, err := container.NewStore(cfg.Root)
+	if err != nil {
+		return nil, err
+	}
+	s := &Containers{
+		runtime: cfg.Runtime,
+		images:  cfg.Images,
+		events:  cfg.Events,
+		log:     cfg.Log,
+		store:   store,
+		names:   container.NewIndex(),
+		byID:    map[string]*ctr{},
+		execs:   map[string]*execInstance{},
+	}
+	loaded, errs := store.LoadAll()
+	for _, err := range errs {
+		s.log.Warn("skipping unreadable container", "err", err)
+	}
+	for _, c := range loaded {
+		if c.State.Running || c.State.Paused || c.State.Restarting || c.State.Status == container.StatusRemoving {
+			c.State.SetExited(255, false, "", time.Now().UTC())
+			if err := store.Save(c); err != nil {
+				return nil, err
+			}
+		}
+		if err := s.names.Add(c.ID, c.Name); err != nil {
+			s.log.Warn("skipping container with a duplicate name", "id", c.ID, "err", err)
+			continue
+		}
+		s.byID[c.ID] = s.newCtr(c)
+	}
+	return s, nil
+}
+
+// Events is the bus the service publishes to.
+func (s *Containers) Events() *events.Bus { return s.events }
+
+func (s *Containers) newCtr(c container.Container) *ctr {
+	return &ctr{
+		c:       c,
+		changed: make(chan struct{}),
+		log:     containerlog.New(filepath.Join(s.store.Dir(c.ID), "container.log")),
+		output:  newHub(),
+		stdin:   newStdinPipe(),
+	}
+}
+
+// get finds a container by ID, unique ID prefix or name.
+func (s *Containers) get(ref string) (*ctr, error) {
+	id, err := s.names.Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	x, ok := s.byID[id]
+	if !ok {
+		return nil, errNoSuchContainer(ref)
+	}
+	return x, nil
+}
+
+// notifyLocked wakes everything waiting on a state change; x.mu is held.
+func (x *ctr) notifyLocked() {
+	close(x.changed)
+	x.changed = make(chan struct{})
+}
+
+// snapshot returns a copy of the container (slices and maps are shared,
+// and never modified in place).
+func (x *ctr) snapshot() container.Container {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.c
+}
+
+// saveLocked persists the container; x.mu is held.
+func (s *Containers) saveLocked(x *ctr) error {
+	return s.store.Save(x.c)
+}
+
+// Info is a container as inspect shows it.
+type Info struct {
+	container.Container
+	// RemovalInProgress is set while the container is being removed.
+	RemovalInProgress bool
+	LogPath           string
+	ExecIDs           []string
+	// SizeRw is the size of the container's writable disk on the host.
+	SizeRw int64
+}
+
+// ContainerInspect returns a container by ID, ID prefix or name.
+func (s *Containers) ContainerInspect(ref string) (*Info, error) {
+	x, err := s.get(ref)
+	if err != nil {
+		return nil, err
+	}
+	return x.info(), nil
+}
+
+func (x *ctr) info() *Info {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return &Info{
+		Container:         x.c,
+		RemovalInProgress: x.removing,
+		LogPath:           x.log.Path(),
+		ExecIDs:           append([]string(nil), x.execIDs...),
+	}
+}
+
+// all returns every container, newest first.
+func (s *Containers) all() []*ctr {
+	s.mu.RLock()
+	out := make([]*ctr, 0, len(s.byID))
+	for _, x := range s.byID {
+		out = append(out, x)
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		ci, cj := out[i].snapshot(), out[j].snapshot()
+		if !ci.Created.Equal(cj.Created) {
+			return ci.Created.After(cj.Created)
+		}
+		return ci.ID < cj.ID
+	})
+	return out
+}
+
+// publish sends a container event with the container's name, image and
+// labels as attributes, plus extra.
+func (s *Containers) publish(c container.Container, action string, extra map[string]string) {
+	attrs := make(map[string]string, len(c.Config.Labels)+2+len(extra))
+	for k, v := range c.Config.Labels {
+		attrs[k] = v
+	}
+	attrs["name"] = trimSlash(c.Name)
+	attrs["image"] = c.Config.Image
+	for k, v := range extra {
+		attrs[k] = v
+	}
+	s.events.Publish(events.Event{
+		Type:   events.TypeContainer,
+		Action: action,
+		Actor:  events.Actor{ID: c.ID, Attributes: attrs},
+	})
+}
+
+func trimSlash(name string) string {
+	if len(name) > 0 && name[0] == '/' {
+		return name[1:]
+	}
+	return name
+}
+
+// stdinPipe is a container's stdin: attach clients write into it, the
+// running process reads from it. It is renewed after every run.
+type stdinPipe struct {
+	mu sync.Mutex
+	r  *io.PipeReader
+	w  *io.PipeWriter
+}
+
+func newStdinPipe() *stdinPipe {
+	r, w := io.Pipe()
+	return &stdinPipe{r: r, w: w}
+}
+
+// reader is what the next run reads.
+func (p *stdinPipe) reader() io.Reader {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.r
+}
+
+// writer is where attach clients write.
+func (p *stdinPipe) writer() *io.PipeWriter {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.w
+}
+
+// renew ends the current pipe (releasing its reader) and makes a new one.
+func (p *stdinPipe) renew() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_ = p.r.Close()
+	_ = p.w.Close()
+	p.r, p.w = io.Pipe()
+}

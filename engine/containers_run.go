@@ -1,0 +1,356 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/pier-vm/pier/engine/container"
+	"github.com/pier-vm/pier/errdefs"
+)
+
+// killGrace is how long a SIGKILLed process may take to go before its VM is
+// destroyed.
+const killGrace = 10 * time.Second
+
+// ContainerStart starts a created or exited container (its VM boots and
+// runs the main process). A running container is "not modified".
+func (s *Containers) ContainerStart(ctx context.Context, ref string) error {
+	x, err := s.get(ref)
+	if err != nil {
+		return err
+	}
+	x.op.Lock()
+	defer x.op.Unlock()
+	return s.startLocked(ctx, x)
+}
+
+// startLocked starts x; x.op is held.
+func (s *Containers) startLocked(ctx context.Context, x *ctr) error {
+	x.mu.Lock()
+	c, running, removing := x.c, x.run != nil, x.removing || x.removed
+	x.mu.Unlock()
+	switch {
+	case removing:
+		return errdefs.Conflictf("container is marked for removal and cannot be started")
+	case running:
+		return errdefs.NotModified(errors.New("container already started"))
+	}
+
+	sb, err := s.boot(ctx, x, c)
+	if err != nil {
+		x.mu.Lock()
+		x.c.State.Error = err.Error()
+		if x.c.State.ExitCode == 0 {
+			x.c.State.ExitCode = 128
+		}
+		_ = s.saveLocked(x)
+		x.notifyLocked()
+		x.mu.Unlock()
+		return err
+	}
+
+	r := &run{sandbox: sb, done: make(chan struct{})}
+	x.mu.Lock()
+	x.run = r
+	x.c.State.SetRunning(sb.HostPid(), time.Now().UTC())
+	saveErr := s.saveLocked(x)
+	x.notifyLocked()
+	snap := x.c
+	x.mu.Unlock()
+	if saveErr != nil {
+		s.log.Error("persisting started container", "id", c.ID, "err", saveErr)
+	}
+	s.publish(snap, "start", nil)
+	go s.monitor(x, r)
+	return nil
+}
+
+// boot resolves the pinned image and asks the runtime for a sandbox.
+func (s *Containers) boot(ctx context.Context, x *ctr, c container.Container) (Sandbox, error) {
+	img, err := s.images.Resolve(c.ImageID, nil)
+	if err != nil {
+		return nil, err
+	}
+	rootDisk, err := s.images.RootDisk(ctx, img)
+	if err != nil {
+		return nil, fmt.Errorf("preparing root disk: %w", err)
+	}
+	dir := s.store.Dir(c.ID)
+	stateDir := filepath.Join(dir, "vm")
+	if err := os.RemoveAll(stateDir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, err
+	}
+	logOut, logErr, err := x.log.StartSession()
+	if err != nil {
+		return nil, err
+	}
+	stdio := Stdio{
+		Stdout: io.MultiWriter(logOut, x.output.writer(false)),
+		Stderr: io.MultiWriter(logErr, x.output.writer(true)),
+	}
+	if c.Config.OpenStdin {
+		stdio.Stdin = x.stdin.reader()
+	}
+	sb, err := s.runtime.Start(ctx, RunRequest{
+		ContainerID:  c.ID,
+		Image:        img,
+		RootDisk:     rootDisk,
+		WritableDisk: filepath.Join(dir, "rw.img"),
+		Process:      processSpec(c),
+		Stdio:        stdio,
+		Hostname:     c.Config.Hostname,
+		Domainname:   c.Config.Domainname,
+		MemoryMiB:    c.MemoryMiB,
+		CPUs:         c.CPUs,
+		StateDir:     stateDir,
+		ConsoleLog:   filepath.Join(dir, "console.log"),
+	})
+	if err != nil {
+		_ = x.log.EndSession()
+		return nil, err
+	}
+	return sb, nil
+}
+
+// monitor waits for the main process of run r to end and records it.
+func (s *Containers) monitor(x *ctr, r *run) {
+	status, err := r.sandbox.Wait(context.Background())
+	errMsg := ""
+	if err != nil {
+		status = ExitStatus{Code: 255}
+		errMsg = err.Error()
+	}
+	if status.ExitedAt.IsZero() {
+		status.ExitedAt = time.Now()
+	}
+	if kerr := r.sandbox.Kill(); kerr != nil {
+		s.log.Warn("stopping container VM", "err", kerr)
+	}
+	_ = x.log.EndSession()
+
+	x.mu.Lock()
+	x.run = nil
+	x.c.State.SetExited(status.Code, status.OOMKilled, errMsg, status.ExitedAt.UTC())
+	x.exits++
+	if err := s.saveLocked(x); err != nil {
+		s.log.Error("persisting exited container", "id", x.c.ID, "err", err)
+	}
+	autoRemove := x.c.HostConfig.AutoRemove && !x.removing
+	if autoRemove {
+		x.removing = true
+	}
+	snap := x.c
+	x.notifyLocked()
+	x.mu.Unlock()
+
+	x.output.endRun()
+	x.stdin.renew()
+	if status.OOMKilled {
+		s.publish(snap, "oom", nil)
+	}
+	s.publish(snap, "die", map[string]string{
+		"exitCode":     strconv.Itoa(status.Code),
+		"execDuration": strconv.Itoa(int(status.ExitedAt.Sub(snap.State.StartedAt).Seconds())),
+	})
+	close(r.done)
+	if autoRemove {
+		if err := s.destroy(x); err != nil {
+			s.log.Error("auto-removing container", "id", snap.ID, "err", err)
+		}
+	}
+}
+
+// StopOptions tune stop and restart.
+type StopOptions struct {
+	// Signal overrides the container's stop signal.
+	Signal string
+	// Timeout overrides the grace period before SIGKILL, in seconds;
+	// negative waits forever.
+	Timeout *int
+}
+
+// ContainerStop sends the stop signal, waits the grace period, then kills.
+// A container that is not running is "not modified".
+func (s *Containers) ContainerStop(ctx context.Context, ref string, opts StopOptions) error {
+	x, err := s.get(ref)
+	if err != nil {
+		return err
+	}
+	if opts.Signal != "" {
+		if _, err := ParseSignal(opts.Signal); err != nil {
+			return err
+		}
+	}
+	x.op.Lock()
+	defer x.op.Unlock()
+	return s.stopLocked(x, opts)
+}
+
+// stopLocked stops x; x.op is held.
+func (s *Containers) stopLocked(x *ctr, opts StopOptions) error {
+	x.mu.Lock()
+	r, c := x.run, x.c
+	x.mu.Unlock()
+	if r == nil {
+		return errdefs.NotModified(errors.New("container already stopped"))
+	}
+	sig := syscall.SIGTERM
+	if name := firstNonEmpty(opts.Signal, c.Config.StopSignal); name != "" {
+		parsed, err := ParseSignal(name)
+		if err != nil {
+			return err
+		}
+		sig = parsed
+	}
+	timeout := defaultStopTimeout
+	if c.Config.StopTimeout != nil {
+		timeout = time.Duration(*c.Config.StopTimeout) * time.Second
+	}
+	if opts.Timeout != nil {
+		timeout = time.Duration(*opts.Timeout) * time.Second
+	}
+
+	s.signal(x, r, sig)
+	if !waitDone(r.done, timeout) {
+		s.forceKill(x, r)
+	}
+	s.publish(x.snapshot(), "stop", nil)
+	return nil
+}
+
+// signal sends sig to the main process and publishes the kill event.
+func (s *Containers) signal(x *ctr, r *run, sig syscall.Signal) error {
+	s.publish(x.snapshot(), "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
+	ctx, cancel := context.WithTimeout(context.Background(), killGrace)
+	defer cancel()
+	return r.sandbox.Signal(ctx, sig)
+}
+
+// forceKill sends SIGKILL, then destroys the VM if the process lingers, and
+// returns once the exit is recorded.
+func (s *Containers) forceKill(x *ctr, r *run) {
+	if err := s.signal(x, r, syscall.SIGKILL); err != nil {
+		s.log.Debug("SIGKILL", "id", x.snapshot().ID, "err", err)
+	}
+	if !waitDone(r.done, killGrace) {
+		_ = r.sandbox.Kill()
+		<-r.done
+	}
+}
+
+// ContainerKill sends a signal (SIGKILL when empty) to the main process.
+// For SIGKILL it returns once the container has exited.
+func (s *Containers) ContainerKill(ctx context.Context, ref, signal string) error {
+	x, err := s.get(ref)
+	if err != nil {
+		return err
+	}
+	sig := syscall.SIGKILL
+	if signal != "" {
+		if sig, err = ParseSignal(signal); err != nil {
+			return err
+		}
+	}
+	x.mu.Lock()
+	r, id := x.run, x.c.ID
+	x.mu.Unlock()
+	if r == nil {
+		return errNotRunning(id)
+	}
+	if sig == syscall.SIGKILL {
+		s.forceKill(x, r)
+		return nil
+	}
+	return s.signal(x, r, sig)
+}
+
+// ContainerRestart stops the container when it runs, then starts it.
+func (s *Containers) ContainerRestart(ctx context.Context, ref string, opts StopOptions) error {
+	x, err := s.get(ref)
+	if err != nil {
+		return err
+	}
+	x.op.Lock()
+	defer x.op.Unlock()
+	if err := s.stopLocked(x, opts); err != nil && !errdefs.IsNotModified(err) {
+		return err
+	}
+	if err := s.startLocked(ctx, x); err != nil {
+		return err
+	}
+	s.publish(x.snapshot(), "restart", nil)
+	return nil
+}
+
+// ContainerResize sets the terminal size of the main process.
+func (s *Containers) ContainerResize(ctx context.Context, ref string, height, width uint) error {
+	x, err := s.get(ref)
+	if err != nil {
+		return err
+	}
+	x.mu.Lock()
+	r, id := x.run, x.c.ID
+	x.mu.Unlock()
+	if r == nil {
+		return errNotRunning(id)
+	}
+	return r.sandbox.Resize(ctx, height, width)
+}
+
+// Shutdown stops every running container for a daemon shutdown: SIGTERM,
+// then, when ctx ends, their VMs are killed.
+func (s *Containers) Shutdown(ctx context.Context) {
+	var runs []*run
+	for _, x := range s.all() {
+		x.mu.Lock()
+		r := x.run
+		x.mu.Unlock()
+		if r != nil {
+			_ = s.signal(x, r, syscall.SIGTERM)
+			runs = append(runs, r)
+		}
+	}
+	for _, r := range runs {
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			_ = r.sandbox.Kill()
+			<-r.done
+		}
+	}
+}
+
+// waitDone waits for done up to d (forever when d < 0).
+func waitDone(done <-chan struct{}, d time.Duration) bool {
+	if d < 0 {
+		<-done
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

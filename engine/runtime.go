@@ -1,0 +1,119 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"syscall"
+	"time"
+
+	"github.com/pier-vm/pier/engine/image"
+)
+
+// Runtime boots a container's sandbox (its microVM) and starts the
+// container's main process in it. It is the seam between the container
+// engine and the VM world: the real implementation is a thin adapter over
+// vm.Driver and the guest agent's client; tests use engine/fakeruntime.
+type Runtime interface {
+	// Start boots the sandbox described by req and starts its main process.
+	// It returns once the process runs (or failed to start: the error then
+	// says why, and nothing is left running). ctx bounds the boot only: the
+	// sandbox outlives it. Errors classified with errdefs keep their class
+	// (for example invalid parameter for an image that cannot be emulated).
+	Start(ctx context.Context, req RunRequest) (Sandbox, error)
+}
+
+// ProcessSpec is a process to run in a container.
+type ProcessSpec struct {
+	// Args is the resolved argv (entrypoint + cmd); Args[0] is looked up in
+	// the container's PATH.
+	Args       []string
+	Env        []string
+	WorkingDir string
+	// User is "", "name", "uid", "name:group" or "uid:gid".
+	User string
+	Tty  bool
+	// ConsoleSize is the initial terminal [height, width] when Tty.
+	ConsoleSize [2]uint
+}
+
+// Stdio connects a process to the engine. A nil Stdin means the process
+// gets no input (its stdin is /dev/null); when Stdin returns io.EOF the
+// process's stdin is closed. With a TTY all output goes to Stdout.
+type Stdio struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// RunRequest is everything needed to run one container.
+type RunRequest struct {
+	// ContainerID names the sandbox (64 hex).
+	ContainerID string
+	// Image is the resolved image; RootDisk its read-only ext4 root disk.
+	Image    *image.Image
+	RootDisk string
+	// WritableDisk is the container's own upper layer. The runtime creates
+	// it when missing; it survives stop/start and is deleted with the
+	// container.
+	WritableDisk string
+	Process      ProcessSpec
+	Stdio        Stdio
+	Hostname     string
+	Domainname   string
+	// MemoryMiB and CPUs size the VM.
+	MemoryMiB int
+	CPUs      int
+	// StateDir is a directory the runtime owns for this sandbox (sockets,
+	// pid files); it is emptied between runs.
+	StateDir string
+	// ConsoleLog is where the VM's serial console goes (for debugging).
+	ConsoleLog string
+}
+
+// ExitStatus is how a process ended.
+type ExitStatus struct {
+	// Code is the exit code; 128+n for death by signal n.
+	Code      int
+	OOMKilled bool
+	ExitedAt  time.Time
+}
+
+// Process is a running process in a sandbox.
+type Process interface {
+	// Pid is the process id inside the guest (0 when unknown).
+	Pid() int
+	// Wait blocks until the process exited and all of its output was
+	// written to its Stdio writers. An error means the status is lost (ctx
+	// ended, the VM died, the agent connection broke).
+	Wait(ctx context.Context) (ExitStatus, error)
+	// Signal sends sig to the process.
+	Signal(ctx context.Context, sig syscall.Signal) error
+	// Resize sets the terminal size of a TTY process.
+	Resize(ctx context.Context, height, width uint) error
+	// CloseStdin closes the process's stdin.
+	CloseStdin() error
+}
+
+// ExecRequest is a process to start next to a running container's main
+// process.
+type ExecRequest struct {
+	ID      string
+	Process ProcessSpec
+	Stdio   Stdio
+}
+
+// Sandbox is a booted container: its VM and its main process.
+type Sandbox interface {
+	// Process is the container's main process. Wait returns once it exited;
+	// the VM may still be shutting down.
+	Process
+	// Exec starts another process in the container.
+	Exec(ctx context.Context, req ExecRequest) (Process, error)
+	// HostPid is the host process id of the VM (QEMU or the vz shim).
+	HostPid() int
+	// Kill ends the VM at once and releases its host resources. Safe to call
+	// more than once and after the VM exited.
+	Kill() error
+	// Done is closed when the VM is gone.
+	Done() <-chan struct{}
+}

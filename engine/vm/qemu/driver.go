@@ -1,0 +1,208 @@
+// Package qemu is the Linux VM driver: each VM is a qemu-system process
+// (microvm on x86-64, virt on arm64) in its own session, plus one virtiofsd
+// process per shared directory. Guests run under KVM when a real probe boot
+// shows it works, else under TCG.
+//
+// A VM's StateDir holds its sockets (agent.sock, fs<N>.sock), pid files
+// (qemu.pid, virtiofsd<N>.pid) and logs (qemu.log, virtiofsd<N>.log).
+package qemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/pier-vm/pier/engine/vm"
+	"github.com/pier-vm/pier/errdefs"
+)
+
+var _ vm.Driver = (*Driver)(nil)
+
+// Defaults for a Spec that leaves sizes empty.
+const (
+	defaultMemoryMiB = 512
+	defaultCPUs      = 1
+)
+
+// Driver boots QEMU VMs.
+type Driver struct {
+	accelMode      string
+	accel          string
+	arch           string
+	binary         string
+	virtiofsd      string
+	log            *slog.Logger
+	probeKernel    string
+	probeInitramfs string
+	probeTimeout   time.Duration
+	dataRoot       string
+	tscKHz         int
+}
+
+// New returns a Driver. With acceleration "auto" (the default) it settles
+// KVM or TCG here, booting a probe VM unless a cached verdict applies.
+func New(opts ...Option) (*Driver, error) {
+	d := &Driver{
+		accelMode:    AccelAuto,
+		arch:         runtime.GOARCH,
+		virtiofsd:    "/usr/lib/qemu/virtiofsd",
+		log:          slog.Default(),
+		probeTimeout: 10 * time.Second,
+		tscKHz:       tscKHz(),
+	}
+	switch d.arch {
+	case "amd64":
+		d.binary = "qemu-system-x86_64"
+	case "arm64":
+		d.binary = "qemu-system-aarch64"
+	default:
+		return nil, errdefs.NotImplemented(fmt.Errorf("qemu: unsupported host architecture %s", d.arch))
+	}
+	for _, o := range opts {
+		if err := o(d); err != nil {
+			return nil, err
+		}
+	}
+	bin, err := exec.LookPath(d.binary)
+	if err != nil {
+		return nil, errdefs.Unavailable(fmt.Errorf("qemu: %s not found (install qemu-system): %w", d.binary, err))
+	}
+	d.binary = bin
+	if d.accel, err = d.chooseAccel(); err != nil {
+		return nil, err
+	}
+	d.log.Info("qemu driver ready", "binary", d.binary, "accel", d.accel, "mode", d.accelMode)
+	return d, nil
+}
+
+// Name is "qemu".
+func (d *Driver) Name() string { return "qemu" }
+
+// Accel is "kvm" or "tcg".
+func (d *Driver) Accel() string { return d.accel }
+
+// Start boots spec's VM and returns once QEMU runs.
+func (d *Driver) Start(ctx context.Context, spec vm.Spec) (vm.Machine, error) {
+	return d.start(ctx, spec, d.accel)
+}
+
+func (d *Driver) start(ctx context.Context, spec vm.Spec, accel string) (*machine, error) {
+	spec, err := normalize(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(spec.StateDir, 0o700); err != nil {
+		return nil, err
+	}
+	_ = os.Remove(filepath.Join(spec.StateDir, agentSocketName))
+
+	m := &machine{id: spec.ID, stateDir: spec.StateDir, killed: make(chan struct{}), done: make(chan struct{})}
+	abort := func(err error) (*machine, error) {
+		for _, f := range m.fsds {
+			f.kill()
+			<-f.exited
+		}
+		m.removeRuntimeFiles()
+		return nil, fmt.Errorf("vm %s: %w", spec.ID, err)
+	}
+	for i, share := range spec.Shares {
+		f, err := d.startVirtiofsd(ctx, spec.StateDir, i, share)
+		if err != nil {
+			return abort(err)
+		}
+		m.fsds = append(m.fsds, f)
+	}
+	args := qemuArgs(spec, machineConfig{arch: d.arch, accel: accel, tscKHz: d.tscKHz})
+	m.qemu, err = startHelper(d.binary, args, spec.StateDir,
+		filepath.Join(spec.StateDir, qemuLogName), filepath.Join(spec.StateDir, qemuPidName))
+	if err != nil {
+		return abort(err)
+	}
+	go m.supervise()
+	d.log.Debug("vm started", "id", spec.ID, "pid", m.Pid(), "accel", accel)
+	return m, nil
+}
+
+// normalize fills defaults and checks spec, with errors the API can classify.
+func normalize(spec vm.Spec) (vm.Spec, error) {
+	if spec.ID == "" || spec.StateDir == "" {
+		return spec, errdefs.InvalidParameterf("vm spec needs an ID and a StateDir")
+	}
+	if spec.MemoryMiB == 0 {
+		spec.MemoryMiB = defaultMemoryMiB
+	}
+	if spec.CPUs == 0 {
+		spec.CPUs = defaultCPUs
+	}
+	if spec.MemoryMiB < 64 || spec.CPUs < 1 {
+		return spec, errdefs.InvalidParameterf("vm %s: %d MiB and %d CPUs is too small", spec.ID, spec.MemoryMiB, spec.CPUs)
+	}
+	if spec.ConsoleLog == "" {
+		spec.ConsoleLog = filepath.Join(spec.StateDir, "console.log")
+	}
+	abs := func(p *string) error {
+		a, err := filepath.Abs(*p)
+		*p = a
+		return err
+	}
+	// QEMU and virtiofsd run in StateDir: every path must be absolute.
+	spec.Disks = append([]vm.Disk(nil), spec.Disks...)
+	spec.Shares = append([]vm.Share(nil), spec.Shares...)
+	paths := []*string{&spec.StateDir, &spec.ConsoleLog, &spec.Kernel, &spec.Initramfs}
+	for i := range spec.Disks {
+		paths = append(paths, &spec.Disks[i].Path)
+	}
+	for i := range spec.Shares {
+		paths = append(paths, &spec.Shares[i].HostPath)
+	}
+	for _, p := range paths {
+		if *p == "" {
+			continue
+		}
+		if err := abs(p); err != nil {
+			return spec, err
+		}
+	}
+	for what, p := range map[string]string{"kernel": spec.Kernel, "initramfs": spec.Initramfs} {
+		if err := mustExist(spec.ID, what, p); err != nil {
+			return spec, err
+		}
+	}
+	for _, d := range spec.Disks {
+		if err := mustExist(spec.ID, "disk", d.Path); err != nil {
+			return spec, err
+		}
+	}
+	for _, s := range spec.Shares {
+		if s.Rosetta {
+			return spec, errdefs.NotImplemented(fmt.Errorf("vm %s: share %q: Rosetta exists only on Apple silicon", spec.ID, s.Tag))
+		}
+		if s.Tag == "" {
+			return spec, errdefs.InvalidParameterf("vm %s: share of %s has no tag", spec.ID, s.HostPath)
+		}
+		if fi, err := os.Stat(s.HostPath); err != nil || !fi.IsDir() {
+			return spec, errdefs.InvalidParameterf("vm %s: share %q: %s is not a directory", spec.ID, s.Tag, s.HostPath)
+		}
+	}
+	return spec, nil
+}
+
+func mustExist(id, what, path string) error {
+	if path == "" {
+		return errdefs.InvalidParameterf("vm %s: no %s given", id, what)
+	}
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return errdefs.NotFound(fmt.Errorf("vm %s: %s %s does not exist", id, what, path))
+		}
+		return fmt.Errorf("vm %s: %s: %w", id, what, err)
+	}
+	return nil
+}

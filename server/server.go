@@ -1,0 +1,102 @@
+// Package server is pier's HTTP front: it mounts the resource routers on a
+// gorilla/mux router (every route bare and under /vX.Y), negotiates the API
+// version once per request, sets the headers every dockerd response carries,
+// and turns handler errors into Docker-shaped JSON errors in one place.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/pier-vm/pier/server/httputils"
+)
+
+// versionPrefix matches the optional /vX.Y prefix of every route.
+const versionPrefix = "/v{version:[0-9.]+}"
+
+// Server serves the Docker Engine API on any number of listeners.
+type Server struct {
+	log     *slog.Logger
+	handler http.Handler
+	http    *http.Server
+}
+
+// New builds a server over the given resource routers. Each router is
+// mounted as is: adding a resource is one more argument here.
+func New(log *slog.Logger, routers ...httputils.Router) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{log: log}
+	s.handler = s.newMux(routers)
+	s.http = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return s
+}
+
+// Handler returns the server's HTTP handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) newMux(routers []httputils.Router) *mux.Router {
+	m := mux.NewRouter()
+	for _, rt := range routers {
+		for _, route := range rt.Routes() {
+			h := s.makeHandler(route.Handler)
+			m.Path(versionPrefix + route.Path).Methods(route.Method).Handler(h)
+			m.Path(route.Path).Methods(route.Method).Handler(h)
+		}
+	}
+	notFound := s.makeHandler(func(http.ResponseWriter, *http.Request, map[string]string) error {
+		return errPageNotFound
+	})
+	// dockerd answers an unknown method on a known path as an unknown page.
+	m.NotFoundHandler = notFound
+	m.MethodNotAllowedHandler = notFound
+	return m
+}
+
+// makeHandler wraps one route's handler with the common headers, version
+// negotiation and error writing. It does not wrap the ResponseWriter, so
+// handlers can still hijack the connection and flush.
+func (s *Server) makeHandler(h httputils.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setCommonHeaders(w.Header())
+		vars := mux.Vars(r)
+		if vars == nil {
+			vars = map[string]string{}
+		}
+		s.log.Debug("request", "method", r.Method, "uri", r.URL.RequestURI())
+		ctx, err := negotiateVersion(r.Context(), vars["version"])
+		if err == nil {
+			err = h(w, r.WithContext(ctx), vars)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// Serve serves l until Shutdown. It may be called once per listener, from
+// separate goroutines; it returns nil after a clean shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.http.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and waits for requests in flight
+// (until ctx ends), then closes the listeners.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.http.Shutdown(ctx)
+}
