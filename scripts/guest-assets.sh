@@ -91,7 +91,7 @@ SRC="$WORK/deb/lib/modules/$KVER"
 # The kernel.
 case "$ARCH" in
 amd64)
-	(cd "$REPO_ROOT" && go run ./internal/cmd/extract-vmlinux "$WORK/deb/boot/vmlinuz-$KVER" "$WORK/vmlinux")
+	(cd "$REPO_ROOT" && "${GO:-go}" run ./internal/cmd/extract-vmlinux "$WORK/deb/boot/vmlinuz-$KVER" "$WORK/vmlinux")
 	;;
 arm64)
 	# Debian ships the raw Image, gzipped in some releases.

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command testinit is a tiny guest PID 1 for the VM driver tests. It mounts
 // /proc, /sys and /dev, loads the modules listed in /pier/modules.list and
 // then does what the kernel command line asks:
@@ -7,7 +9,8 @@
 //	pier.test=report    write one line to the virtio port named "agent":
 //	                    "release=<uname -r>", then " vda=<first 8 bytes of
 //	                    /dev/vda>" with pier.disk=1, then " share=<content>"
-//	                    with pier.share=<tag>:<file>; wait for the host's
+//	                    and " write=ok|error" (creating a file there) with
+//	                    pier.share=<tag>:<file>; wait for the host's
 //	                    reply line, power off
 //
 // It is not the real guest init (guest/cmd/pier-init); it only exercises the
@@ -116,7 +119,7 @@ func report(logf func(string, ...any), args map[string]string) error {
 	}
 	if spec := args["pier.share"]; spec != "" {
 		tag, file, _ := strings.Cut(spec, ":")
-		line += " share=" + readShare(tag, file)
+		line += " share=" + readShare(tag, file) + " write=" + tryWrite("/mnt/"+tag)
 	}
 
 	port, err := agentPort()
@@ -148,6 +151,15 @@ func readShare(tag, file string) string {
 		return "error:" + err.Error()
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// tryWrite reports whether a file can be created in dir ("ok" or the error).
+func tryWrite(dir string) string {
+	err := os.WriteFile(filepath.Join(dir, "guest-wrote"), []byte("x"), 0o644)
+	if err != nil {
+		return "error"
+	}
+	return "ok"
 }
 
 // agentPort finds the virtio-serial port named "agent" (no udev, so no

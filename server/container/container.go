@@ -1,0 +1,73 @@
+// Package container serves the /containers routes of the Docker Engine API:
+// create, start, stop, kill, restart, wait, logs, attach, resize, inspect,
+// list, remove, rename and prune. HTTP stays here; the engine does the
+// work through the small Backend interface.
+package container
+
+import (
+	"context"
+
+	"github.com/pier-vm/pier/engine"
+	"github.com/pier-vm/pier/server/httputils"
+)
+
+// lifecycleBackend changes containers.
+type lifecycleBackend interface {
+	ContainerCreate(ctx context.Context, req engine.CreateRequest) (engine.CreateResult, error)
+	ContainerStart(ctx context.Context, ref string) error
+	ContainerStop(ctx context.Context, ref string, opts engine.StopOptions) error
+	ContainerRestart(ctx context.Context, ref string, opts engine.StopOptions) error
+	ContainerKill(ctx context.Context, ref, signal string) error
+	ContainerRemove(ctx context.Context, ref string, opts engine.RemoveOptions) error
+	ContainerRename(ref, newName string) error
+	ContainerPrune(ctx context.Context, opts engine.PruneOptions) (engine.PruneResult, error)
+}
+
+// stateBackend reads containers.
+type stateBackend interface {
+	ContainerInspect(ref string) (*engine.Info, error)
+	ContainerList(opts engine.ListOptions) ([]engine.Summary, error)
+	ContainerWait(ctx context.Context, ref, condition string) (<-chan engine.WaitResult, error)
+}
+
+// streamBackend connects clients to containers' stdio.
+type streamBackend interface {
+	ContainerLogs(ctx context.Context, ref string, opts engine.LogsOptions, emit func(engine.LogEntry) error) error
+	ContainerAttach(ctx context.Context, ref string, opts engine.AttachOptions) error
+	ContainerResize(ctx context.Context, ref string, height, width uint) error
+}
+
+// Backend is what the container routes need from the engine.
+type Backend interface {
+	lifecycleBackend
+	stateBackend
+	streamBackend
+}
+
+// Router serves the container routes.
+type Router struct {
+	backend Backend
+}
+
+// NewRouter returns the container router over b.
+func NewRouter(b Backend) *Router { return &Router{backend: b} }
+
+// Routes lists the container routes.
+func (r *Router) Routes() []httputils.Route {
+	return []httputils.Route{
+		{Method: "GET", Path: "/containers/json", Handler: r.getContainersJSON},
+		{Method: "GET", Path: "/containers/{name:.*}/json", Handler: r.getContainersByName},
+		{Method: "GET", Path: "/containers/{name:.*}/logs", Handler: r.getContainersLogs},
+		{Method: "POST", Path: "/containers/create", Handler: r.postContainersCreate},
+		{Method: "POST", Path: "/containers/prune", Handler: r.postContainersPrune},
+		{Method: "POST", Path: "/containers/{name:.*}/start", Handler: r.postContainersStart},
+		{Method: "POST", Path: "/containers/{name:.*}/stop", Handler: r.postContainersStop},
+		{Method: "POST", Path: "/containers/{name:.*}/kill", Handler: r.postContainersKill},
+		{Method: "POST", Path: "/containers/{name:.*}/restart", Handler: r.postContainersRestart},
+		{Method: "POST", Path: "/containers/{name:.*}/wait", Handler: r.postContainersWait},
+		{Method: "POST", Path: "/containers/{name:.*}/attach", Handler: r.postContainersAttach},
+		{Method: "POST", Path: "/containers/{name:.*}/resize", Handler: r.postContainersResize},
+		{Method: "POST", Path: "/containers/{name:.*}/rename", Handler: r.postContainerRename},
+		{Method: "DELETE", Path: "/containers/{name:.*}", Handler: r.deleteContainers},
+	}
+}
