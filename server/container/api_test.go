@@ -320,3 +320,76 @@ func TestEventsStream(t *testing.T) {
 		t.Fatalf("replay: %v", err)
 	}
 }
+
+// TestRunInteractive replays `docker run -i`: stdin attached before start,
+// and closing it ends the process (StdinOnce).
+func TestRunInteractive(t *testing.T) {
+	cli, _ := newAPI(t)
+	ctx := context.Background()
+	id := create(t, cli, "", &container.Config{Cmd: []string{"cat", ";", "echo", "eof"}, OpenStdin: true, StdinOnce: true,
+		AttachStdin: true, AttachStdout: true, AttachStderr: true}, nil)
+	hj, err := cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hj.Close()
+	if _, err := io.WriteString(hj.Conn, "typed\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := hj.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if _, err := stdcopy.StdCopy(&stdout, &stderr, hj.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if stdout.String() != "typed\neof\n" {
+		t.Fatalf("stdout %q", stdout.String())
+	}
+	waitC, errC := cli.ContainerWait(ctx, id, "")
+	select {
+	case res := <-waitC:
+		if res.StatusCode != 0 {
+			t.Fatalf("wait %+v", res)
+		}
+	case err := <-errC:
+		t.Fatal(err)
+	}
+}
+
+// TestTTYStreamsAreRaw checks that a TTY container's attach and logs carry
+// raw bytes, not stdcopy frames.
+func TestTTYStreamsAreRaw(t *testing.T) {
+	cli, _ := newAPI(t)
+	ctx := context.Background()
+	id := create(t, cli, "tty", &container.Config{Cmd: []string{"echo", "out", ";", "stderr", "err"}, Tty: true}, nil)
+	hj, err := cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hj.Close()
+	if mt, _ := hj.MediaType(); mt != "application/vnd.docker.raw-stream" {
+		t.Fatalf("media type %q", mt)
+	}
+	if err := cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(hj.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(raw) != "out\nerr\n" {
+		t.Fatalf("attach %q", raw)
+	}
+	rc, err := cli.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if raw, _ = io.ReadAll(rc); string(raw) != "out\nerr\n" {
+		t.Fatalf("logs %q", raw)
+	}
+}
