@@ -1,0 +1,249 @@
+// Package agent serves the guest side of guest/proto inside a VM: it runs
+// the container's main process and exec'd processes with Docker's
+// semantics (argv exec'd directly, PATH lookup, user and groups from the
+// container's /etc/passwd and /etc/group, working directory, TTY), streams
+// their output, forwards signals and reports exit statuses.
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/hashicorp/yamux"
+
+	"github.com/pier-vm/pier/guest/proto"
+)
+
+// Hooks are what PID 1 plugs into the agent.
+type Hooks struct {
+	// SetupContainer prepares the container root (mounts, switch root)
+	// before the main process starts.
+	SetupContainer func(spec *proto.ContainerSpec) error
+	// MainExited runs after the main process exited and its output was sent,
+	// before its status goes to the host (stop the rest, sync disks).
+	MainExited func()
+	// PowerOff ends the VM; called after the host took the main process's
+	// status, or on a shutdown request.
+	PowerOff func()
+}
+
+// Agent serves one connection.
+type Agent struct {
+	root           string
+	setCredentials bool
+	reaper         *Reaper
+	hooks          Hooks
+	kernelRelease  string
+
+	mu          sync.Mutex
+	mainStarted bool
+}
+
+// Option tunes an Agent.
+type Option func(*Agent)
+
+// WithRoot runs processes below dir instead of "/" (tests).
+func WithRoot(dir string) Option { return func(a *Agent) { a.root = dir } }
+
+// WithoutCredentials keeps processes as the agent's own user (tests that
+// do not run as root).
+func WithoutCredentials() Option { return func(a *Agent) { a.setCredentials = false } }
+
+// New returns an agent.
+func New(reaper *Reaper, hooks Hooks, kernelRelease string, opts ...Option) *Agent {
+	a := &Agent{root: "/", setCredentials: true, reaper: reaper, hooks: hooks, kernelRelease: kernelRelease}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
+}
+
+// Serve serves the protocol on conn until the host goes away.
+func (a *Agent) Serve(conn io.ReadWriteCloser) error {
+	cfg := yamux.DefaultConfig()
+	cfg.EnableKeepAlive = false
+	cfg.LogOutput = io.Discard
+	cfg.MaxStreamWindowSize = 1 << 20
+	session, err := yamux.Server(conn, cfg)
+	if err != nil {
+		return err
+	}
+	defer session.Close()
+	for {
+		stream, err := session.Accept()
+		if err != nil {
+			return err
+		}
+		go a.handle(stream)
+	}
+}
+
+func (a *Agent) handle(stream net.Conn) {
+	var req proto.Request
+	if err := proto.ReadMessage(stream, &req); err != nil {
+		stream.Close()
+		return
+	}
+	switch req.Op {
+	case proto.OpHello:
+		proto.WriteMessage(stream, proto.Response{Hello: &proto.HelloInfo{Version: proto.Version, KernelRelease: a.kernelRelease, Arch: runtime.GOARCH}})
+		stream.Close()
+	case proto.OpPing:
+		proto.WriteMessage(stream, proto.Response{})
+		stream.Close()
+	case proto.OpShutdown:
+		proto.WriteMessage(stream, proto.Response{})
+		stream.Close()
+		if a.hooks.PowerOff != nil {
+			a.hooks.PowerOff()
+		}
+	case proto.OpStart:
+		a.serveStart(stream, req.Container)
+	case proto.OpExec:
+		if req.Process == nil {
+			fail(stream, errors.New("exec without a process"))
+			return
+		}
+		a.serveProcess(stream, *req.Process, false)
+	default:
+		fail(stream, fmt.Errorf("unknown operation %q", req.Op))
+	}
+}
+
+func fail(stream net.Conn, err error) {
+	proto.WriteMessage(stream, proto.Response{Error: err.Error()})
+	stream.Close()
+}
+
+func (a *Agent) serveStart(stream net.Conn, spec *proto.ContainerSpec) {
+	if spec == nil {
+		fail(stream, errors.New("start without a container"))
+		return
+	}
+	a.mu.Lock()
+	already := a.mainStarted
+	a.mainStarted = true
+	a.mu.Unlock()
+	if already {
+		fail(stream, errors.New("the container's main process was already started"))
+		return
+	}
+	if a.hooks.SetupContainer != nil {
+		if err := a.hooks.SetupContainer(spec); err != nil {
+			fail(stream, err)
+			return
+		}
+	}
+	a.serveProcess(stream, spec.Process, true)
+}
+
+// outputGrace bounds how long output may keep flowing after the process
+// exited (a background child can hold the pipe open forever).
+const outputGrace = 3 * time.Second
+
+// hostAckGrace bounds how long the guest waits for the host to take the
+// main process's status before powering off.
+const hostAckGrace = 3 * time.Second
+
+func (a *Agent) serveProcess(stream net.Conn, spec proto.ProcessSpec, main bool) {
+	p, err := a.start(spec)
+	if err != nil {
+		fail(stream, err)
+		return
+	}
+	var writeMu sync.Mutex
+	send := func(t proto.FrameType, b []byte) error {
+		writeMu.Lock()
+		defer writeMu.Unlock()
+		return proto.WriteFrame(stream, t, b)
+	}
+	oomBefore := oomKills()
+	if err := proto.WriteMessage(stream, proto.Response{Pid: p.cmd.Process.Pid}); err != nil {
+		p.cmd.Process.Kill()
+	}
+	outputDone := p.copyOutput(send)
+	hostGone := make(chan struct{})
+	go a.readControl(stream, p, hostGone)
+
+	ws := <-p.status
+	status := exitStatus(ws)
+	if ws.Signaled() && ws.Signal() == syscall.SIGKILL && oomBefore >= 0 && oomKills() > oomBefore {
+		status.OOMKilled = true
+	}
+	waitTimeout(outputDone, outputGrace)
+	p.closeOutput()
+	if p.stdin != nil && p.stdin != p.tty {
+		p.stdin.Close()
+	}
+	if main && a.hooks.MainExited != nil {
+		a.hooks.MainExited()
+	}
+	b, _ := json.Marshal(status)
+	send(proto.FrameExit, b)
+	if !main {
+		stream.Close()
+		return
+	}
+	select {
+	case <-hostGone:
+	case <-time.After(hostAckGrace):
+	}
+	stream.Close()
+	if a.hooks.PowerOff != nil {
+		a.hooks.PowerOff()
+	}
+}
+
+// readControl applies the host's frames (stdin, resize, signals) until the
+// host closes the stream.
+func (a *Agent) readControl(stream net.Conn, p *process, hostGone chan struct{}) {
+	defer close(hostGone)
+	for {
+		t, payload, err := proto.ReadFrame(stream)
+		if err != nil {
+			return
+		}
+		switch t {
+		case proto.FrameStdin:
+			if p.stdin != nil {
+				p.stdin.Write(payload)
+			}
+		case proto.FrameStdinClose:
+			if p.stdin == nil {
+				continue
+			}
+			if p.tty != nil {
+				p.tty.Write([]byte{4}) // EOF on a terminal
+			} else {
+				p.stdin.Close()
+			}
+		case proto.FrameResize:
+			var r proto.Resize
+			if json.Unmarshal(payload, &r) == nil && p.tty != nil {
+				pty.Setsize(p.tty, &pty.Winsize{Rows: r.Height, Cols: r.Width})
+			}
+		case proto.FrameSignal:
+			var s proto.Signal
+			if json.Unmarshal(payload, &s) == nil && s.Signal > 0 {
+				syscall.Kill(p.cmd.Process.Pid, syscall.Signal(s.Signal))
+			}
+		}
+	}
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}

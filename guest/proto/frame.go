@@ -1,0 +1,66 @@
+package proto
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// FrameType tells what a process-stream frame carries.
+type FrameType byte
+
+// Frames towards the guest.
+const (
+	FrameStdin      FrameType = 1 // payload: bytes for the process's stdin
+	FrameStdinClose FrameType = 2 // no payload: close the process's stdin
+	FrameResize     FrameType = 3 // payload: JSON Resize
+	FrameSignal     FrameType = 4 // payload: JSON Signal
+)
+
+// Frames towards the host.
+const (
+	FrameStdout FrameType = 11 // payload: output bytes (all output with a TTY)
+	FrameStderr FrameType = 12 // payload: error output bytes
+	FrameExit   FrameType = 13 // payload: JSON ExitStatus; always the last frame
+)
+
+// Resize is a terminal size.
+type Resize struct {
+	Height uint16 `json:"height"`
+	Width  uint16 `json:"width"`
+}
+
+// Signal is a signal number to deliver.
+type Signal struct {
+	Signal int `json:"signal"`
+}
+
+// maxFrame bounds one frame's payload.
+const maxFrame = 1 << 20
+
+// WriteFrame writes a frame: type byte, 4-byte big-endian length, payload.
+func WriteFrame(w io.Writer, t FrameType, payload []byte) error {
+	buf := make([]byte, 5+len(payload))
+	buf[0] = byte(t)
+	binary.BigEndian.PutUint32(buf[1:5], uint32(len(payload)))
+	copy(buf[5:], payload)
+	_, err := w.Write(buf)
+	return err
+}
+
+// ReadFrame reads one frame.
+func ReadFrame(r io.Reader) (FrameType, []byte, error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[1:])
+	if n > maxFrame {
+		return 0, nil, fmt.Errorf("proto: frame of %d bytes is too large", n)
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(r, p); err != nil {
+		return 0, nil, err
+	}
+	return FrameType(hdr[0]), p, nil
+}

@@ -1,0 +1,142 @@
+// Package proto is the wire protocol between pierd and the agent inside each
+// VM: the only package shared by host and guest. One connection (a
+// virtio-serial port or vsock) carries a yamux session; the host is the yamux
+// client and opens one stream per request. Each stream starts with a
+// length-prefixed JSON Request and its JSON Response; process streams then
+// carry typed frames (stdin, resize and signals towards the guest; output and
+// the exit status towards the host), so bulk bytes never travel inside RPC
+// messages.
+package proto
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Version is the protocol version; host and guest must agree exactly.
+const Version = 1
+
+// PortName is the name of the virtio-serial port the agent serves on.
+const PortName = "agent"
+
+// Operations a stream can start with.
+const (
+	OpHello    = "hello"
+	OpStart    = "start"
+	OpExec     = "exec"
+	OpShutdown = "shutdown"
+	OpPing     = "ping"
+)
+
+// Request opens a stream.
+type Request struct {
+	Op        string         `json:"op"`
+	Version   int            `json:"version,omitempty"`
+	Container *ContainerSpec `json:"container,omitempty"`
+	Process   *ProcessSpec   `json:"process,omitempty"`
+}
+
+// Response answers a Request. A non-empty Error means the request failed.
+type Response struct {
+	Error string     `json:"error,omitempty"`
+	Hello *HelloInfo `json:"hello,omitempty"`
+	Pid   int        `json:"pid,omitempty"`
+}
+
+// HelloInfo describes the guest.
+type HelloInfo struct {
+	Version       int    `json:"version"`
+	KernelRelease string `json:"kernelRelease"`
+	Arch          string `json:"arch"`
+}
+
+// ProcessSpec is a process to run, with Docker's semantics.
+type ProcessSpec struct {
+	// Args is the argv; Args[0] is looked up in Env's PATH.
+	Args []string `json:"args"`
+	Env  []string `json:"env,omitempty"`
+	// WorkingDir is created when missing (default "/").
+	WorkingDir string `json:"workingDir,omitempty"`
+	// User is "", "uid", "uid:gid", "name" or "name:group", looked up in the
+	// container's /etc/passwd and /etc/group.
+	User      string `json:"user,omitempty"`
+	Tty       bool   `json:"tty,omitempty"`
+	OpenStdin bool   `json:"openStdin,omitempty"`
+	// Height and Width are the initial terminal size with Tty.
+	Height uint16 `json:"height,omitempty"`
+	Width  uint16 `json:"width,omitempty"`
+}
+
+// ContainerSpec sets up the container's root and starts its main process.
+type ContainerSpec struct {
+	// RootDevice is the image's read-only ext4 disk (e.g. /dev/vda).
+	RootDevice string `json:"rootDevice"`
+	// WritableDevice is the container's own disk (e.g. /dev/vdb), formatted
+	// by the guest on first use; it holds the overlay's upper layer.
+	WritableDevice string      `json:"writableDevice"`
+	Hostname       string      `json:"hostname,omitempty"`
+	Domainname     string      `json:"domainname,omitempty"`
+	Process        ProcessSpec `json:"process"`
+	// Emulation, when set, registers an emulator for a foreign architecture.
+	Emulation *EmulationSpec `json:"emulation,omitempty"`
+}
+
+// EmulationSpec names a virtio-fs share holding a user-mode emulator and the
+// binfmt_misc rule that makes the kernel use it.
+type EmulationSpec struct {
+	ShareTag string `json:"shareTag"`
+	// Interpreter is the emulator's file name inside the share.
+	Interpreter string `json:"interpreter"`
+	// Arch is the image architecture ("amd64", "arm64").
+	Arch string `json:"arch"`
+	// Flags are the binfmt_misc flags (F is always added).
+	Flags string `json:"flags,omitempty"`
+}
+
+// ExitStatus is how a process ended. Code is 128+Signal when a signal killed it.
+type ExitStatus struct {
+	Code      int    `json:"code"`
+	Signal    int    `json:"signal,omitempty"`
+	OOMKilled bool   `json:"oomKilled,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// WriteMessage writes v as a 4-byte big-endian length and its JSON.
+func WriteMessage(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(b)))
+	if _, err := w.Write(append(hdr[:], b...)); err != nil {
+		return err
+	}
+	return nil
+}
+
+// maxMessage bounds one JSON message.
+const maxMessage = 4 << 20
+
+// ReadMessage reads one message written by WriteMessage into v.
+func ReadMessage(r io.Reader, v any) error {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > maxMessage {
+		return fmt.Errorf("proto: message of %d bytes is too large", n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// ErrClosed is returned for operations on a closed client.
+var ErrClosed = errors.New("proto: connection to the guest agent is closed")
