@@ -7,6 +7,7 @@
 #                    depmod-generated modules.dep
 #   kernel.release   <kver>
 #   kernel.package   the .deb the files came from (name_version)
+#   busybox          static busybox (its mke2fs formats writable disks)
 # Idempotent: when OUTDIR already holds the assets of the current package it
 # does nothing. The .deb is cached under $PIER_GUEST_CACHE (default
 # ${XDG_CACHE_HOME:-$HOME/.cache}/pier/guest-assets).
@@ -60,7 +61,26 @@ image_package() {
 	echo "${dep%%:*}"
 }
 
+# install_busybox puts a static busybox of ARCH in OUTDIR: the guest init
+# runs its mke2fs to format a container's writable disk on first use.
+install_busybox() {
+	[[ -x "$OUTDIR/busybox" ]] && return 0
+	local deb dir
+	deb=$(ls "$CACHE"/busybox-static_*_"$ARCH".deb 2>/dev/null | head -n1 || true)
+	if [[ -z "$deb" ]]; then
+		log "downloading busybox-static for $ARCH"
+		(cd "$CACHE" && apt-get download -q -o APT::Sandbox::User=root "$(pkg_spec busybox-static)" >&2)
+		deb=$(ls "$CACHE"/busybox-static_*_"$ARCH".deb | head -n1)
+	fi
+	dir=$(mktemp -d)
+	dpkg-deb -x "$deb" "$dir"
+	install -m 0755 "$dir/bin/busybox" "$OUTDIR/busybox.tmp"
+	mv "$OUTDIR/busybox.tmp" "$OUTDIR/busybox"
+	rm -rf "$dir"
+}
+
 ensure_foreign_arch
+install_busybox
 PKG=$(image_package)
 VERSION=$(apt-cache show "$(pkg_spec "$PKG")" | awk '$1 == "Version:" { print $2; exit }')
 [[ -n "$VERSION" ]] || die "no version known for $PKG"

@@ -13,6 +13,9 @@ import (
 type Disk struct {
 	Path     string
 	ReadOnly bool
+	// Serial, when set, is the disk's serial number as the guest sees it
+	// (/sys/block/vdX/serial): a stable way to find a disk in the guest.
+	Serial string
 }
 
 // Share is a host directory exported to the guest over virtio-fs under Tag.

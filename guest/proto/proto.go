@@ -72,9 +72,10 @@ type ProcessSpec struct {
 
 // ContainerSpec sets up the container's root and starts its main process.
 type ContainerSpec struct {
-	// RootDevice is the image's read-only ext4 disk (e.g. /dev/vda).
+	// RootDevice is the image's read-only ext4 disk: a /dev path or
+	// "serial:NAME" for the virtio disk with that serial number.
 	RootDevice string `json:"rootDevice"`
-	// WritableDevice is the container's own disk (e.g. /dev/vdb), formatted
+	// WritableDevice is the container's own disk (same forms), formatted
 	// by the guest on first use; it holds the overlay's upper layer.
 	WritableDevice string      `json:"writableDevice"`
 	Hostname       string      `json:"hostname,omitempty"`

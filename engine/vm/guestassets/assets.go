@@ -9,6 +9,7 @@
 //	vmlinux                the uncompressed kernel
 //	kernel.release         the kernel's release string (uname -r)
 //	modules/<kver>/...     the modules and their modules.dep
+//	busybox                a static busybox (optional; its mke2fs formats disks)
 //
 // The initramfs is a newc cpio archive with /init, the modules under
 // /lib/modules/<kver>/ and /pier/modules.list: one absolute path per line, in
@@ -30,6 +31,14 @@ const (
 	KernelName        = "vmlinux"
 	KernelReleaseName = "kernel.release"
 	ModulesDirName    = "modules"
+)
+
+// BusyboxName is the static busybox in a guest directory, and BusyboxPath
+// where the initramfs holds it: the guest init runs its mke2fs to format a
+// container's writable disk on first use.
+const (
+	BusyboxName = "busybox"
+	BusyboxPath = "/pier/busybox"
 )
 
 // ModulesListPath is where the initramfs lists the modules to load, in order.

@@ -15,7 +15,7 @@ import (
 
 // layoutVersion changes whenever the archive layout changes, so that cached
 // archives of an older layout are not reused.
-const layoutVersion = "pier-initramfs-1"
+const layoutVersion = "pier-initramfs-2"
 
 // member is one regular file of the initramfs.
 type member struct {
@@ -29,6 +29,9 @@ type member struct {
 // cacheDir, building it if no archive of the same content is there yet.
 func buildCached(cacheDir, initPath string, mods *moduleSet) (string, error) {
 	members := []member{{name: "init", src: initPath, perm: 0o755}}
+	if busybox := filepath.Join(filepath.Dir(mods.dir), "..", BusyboxName); fileExists(busybox) {
+		members = append(members, member{name: strings.TrimPrefix(BusyboxPath, "/"), src: busybox, perm: 0o755})
+	}
 	for _, rel := range mods.ordered {
 		members = append(members, member{
 			name: strings.TrimPrefix(mods.guestPath(rel), "/"),
@@ -176,4 +179,9 @@ func writeAtomic(path string, fill func(io.Writer) error) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }

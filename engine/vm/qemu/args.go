@@ -90,7 +90,11 @@ func qemuArgs(spec vm.Spec, mc machineConfig) []string {
 		if d.ReadOnly {
 			drive += ",readonly=on"
 		}
-		a = append(a, "-drive", drive, "-device", fmt.Sprintf("virtio-blk-device,drive=d%d", i))
+		dev := fmt.Sprintf("virtio-blk-device,drive=d%d", i)
+		if d.Serial != "" {
+			dev += ",serial=" + escape(d.Serial)
+		}
+		a = append(a, "-drive", drive, "-device", dev)
 	}
 	a = append(a,
 		"-device", "virtio-serial-device,id=vser0",

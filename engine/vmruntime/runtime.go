@@ -1,0 +1,268 @@
+// Package vmruntime is the real engine.Runtime: each container is a VM
+// booted by a vm.Driver from the guest assets, with the image's root disk
+// and the container's writable disk attached, and the main process started
+// through the guest agent (guest/proto).
+package vmruntime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pier-vm/pier/engine"
+	"github.com/pier-vm/pier/engine/vm"
+	"github.com/pier-vm/pier/engine/vm/guestassets"
+	"github.com/pier-vm/pier/guest/proto"
+)
+
+var _ engine.Runtime = (*Runtime)(nil)
+
+// Disk serial numbers the guest finds the container's disks by.
+const (
+	rootDiskSerial     = "pier-root"
+	writableDiskSerial = "pier-rw"
+)
+
+// Defaults.
+const (
+	// DefaultWritableDiskSize is the size of a container's writable disk, a
+	// sparse file that only takes the space the container writes.
+	DefaultWritableDiskSize = 8 << 30
+	// DefaultBootTimeout bounds a boot up to the agent's handshake. Boots
+	// take ~3 s under TCG; many at once on two cores take far longer.
+	DefaultBootTimeout = 2 * time.Minute
+)
+
+// Runtime boots container VMs.
+type Runtime struct {
+	driver       vm.Driver
+	assets       *guestassets.Assets
+	log          *slog.Logger
+	diskSize     int64
+	bootTimeout  time.Duration
+	extraCmdline string
+}
+
+// Option tunes a Runtime.
+type Option func(*Runtime)
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(r *Runtime) { r.log = l } }
+
+// WithWritableDiskSize sets the size of new writable disks.
+func WithWritableDiskSize(n int64) Option { return func(r *Runtime) { r.diskSize = n } }
+
+// WithBootTimeout bounds a boot up to the agent's handshake.
+func WithBootTimeout(d time.Duration) Option { return func(r *Runtime) { r.bootTimeout = d } }
+
+// New returns a Runtime over driver, booting assets.
+func New(driver vm.Driver, assets *guestassets.Assets, opts ...Option) *Runtime {
+	r := &Runtime{driver: driver, assets: assets, log: slog.Default(), diskSize: DefaultWritableDiskSize, bootTimeout: DefaultBootTimeout}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Driver is the VM driver the runtime boots with.
+func (r *Runtime) Driver() vm.Driver { return r.driver }
+
+// Start boots the container's VM and starts its main process.
+func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sandbox, error) {
+	if err := os.MkdirAll(req.StateDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := ensureWritableDisk(req.WritableDisk, r.diskSize); err != nil {
+		return nil, fmt.Errorf("writable disk: %w", err)
+	}
+	spec := vm.Spec{
+		ID:         req.ContainerID,
+		StateDir:   req.StateDir,
+		Kernel:     r.assets.Kernel,
+		Initramfs:  r.assets.Initramfs,
+		Cmdline:    r.extraCmdline,
+		MemoryMiB:  req.MemoryMiB,
+		CPUs:       req.CPUs,
+		ConsoleLog: req.ConsoleLog,
+		Disks: []vm.Disk{
+			{Path: req.RootDisk, ReadOnly: true, Serial: rootDiskSerial},
+			{Path: req.WritableDisk, Serial: writableDiskSerial},
+		},
+	}
+	bootCtx, cancel := context.WithTimeout(ctx, r.bootTimeout)
+	defer cancel()
+	machine, err := r.driver.Start(bootCtx, spec)
+	if err != nil {
+		return nil, err
+	}
+	sb, err := r.startContainer(bootCtx, machine, req)
+	if err != nil {
+		machine.Kill()
+		if reason := consoleReason(req.ConsoleLog); reason != "" {
+			err = fmt.Errorf("%w (VM log: %s)", err, reason)
+		}
+		return nil, err
+	}
+	return sb, nil
+}
+
+func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req engine.RunRequest) (*sandbox, error) {
+	// A VM that dies while booting ends the wait at once.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-machine.Done():
+			cancel(errors.New("the VM stopped while booting"))
+		case <-ctx.Done():
+		}
+	}()
+	conn, err := machine.DialAgent(ctx)
+	if err != nil {
+		return nil, bootError(ctx, fmt.Errorf("connect to the guest agent: %w", err))
+	}
+	client, err := proto.Dial(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return nil, bootError(ctx, err)
+	}
+	p := req.Process
+	cspec := proto.ContainerSpec{
+		RootDevice:     "serial:" + rootDiskSerial,
+		WritableDevice: "serial:" + writableDiskSerial,
+		Hostname:       req.Hostname,
+		Domainname:     req.Domainname,
+		Process:        processSpec(p, req.Stdio.Stdin != nil),
+	}
+	proc, err := client.StartContainer(ctx, cspec, processIO(req.Stdio))
+	if err != nil {
+		client.Close()
+		return nil, bootError(ctx, err)
+	}
+	return &sandbox{machine: machine, client: client, process: process{proc}}, nil
+}
+
+func bootError(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(err, cause) {
+		return fmt.Errorf("%w: %v", err, cause)
+	}
+	return err
+}
+
+func processSpec(p engine.ProcessSpec, openStdin bool) proto.ProcessSpec {
+	return proto.ProcessSpec{
+		Args:       p.Args,
+		Env:        p.Env,
+		WorkingDir: p.WorkingDir,
+		User:       p.User,
+		Tty:        p.Tty,
+		OpenStdin:  openStdin,
+		Height:     uint16(p.ConsoleSize[0]),
+		Width:      uint16(p.ConsoleSize[1]),
+	}
+}
+
+func processIO(s engine.Stdio) proto.ProcessIO {
+	return proto.ProcessIO{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr}
+}
+
+// ensureWritableDisk creates the container's writable disk as an empty
+// sparse file; the guest formats it on first boot, so no host mkfs (and no
+// root) is needed.
+func ensureWritableDisk(path string, size int64) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// consoleReason picks the lines of a VM log that say why a boot failed.
+func consoleReason(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	var picked []string
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if strings.Contains(l, "pier-init:") || strings.Contains(l, "Kernel panic") {
+			picked = append(picked, l)
+		}
+	}
+	if len(picked) == 0 && len(lines) > 0 {
+		picked = lines[max(0, len(lines)-3):]
+	}
+	if len(picked) > 5 {
+		picked = picked[len(picked)-5:]
+	}
+	return strings.Join(picked, "; ")
+}
+
+// sandbox is a booted container VM.
+type sandbox struct {
+	process
+	machine vm.Machine
+	client  *proto.Client
+}
+
+func (s *sandbox) Exec(ctx context.Context, req engine.ExecRequest) (engine.Process, error) {
+	p, err := s.client.Exec(ctx, processSpec(req.Process, req.Stdio.Stdin != nil), processIO(req.Stdio))
+	if err != nil {
+		return nil, err
+	}
+	return process{p}, nil
+}
+
+func (s *sandbox) HostPid() int { return s.machine.Pid() }
+
+func (s *sandbox) Kill() error {
+	s.client.Close()
+	return s.machine.Kill()
+}
+
+func (s *sandbox) Done() <-chan struct{} { return s.machine.Done() }
+
+// process adapts a guest process to engine.Process.
+type process struct{ p *proto.Process }
+
+func (p process) Pid() int { return p.p.Pid() }
+
+func (p process) Wait(ctx context.Context) (engine.ExitStatus, error) {
+	st, err := p.p.Wait(ctx)
+	if err != nil {
+		return engine.ExitStatus{}, err
+	}
+	return engine.ExitStatus{Code: st.Code, OOMKilled: st.OOMKilled, ExitedAt: time.Now()}, nil
+}
+
+func (p process) Signal(_ context.Context, sig syscall.Signal) error { return p.p.Signal(sig) }
+
+func (p process) Resize(_ context.Context, height, width uint) error {
+	return p.p.Resize(uint16(height), uint16(width))
+}
+
+func (p process) CloseStdin() error { return p.p.CloseStdin() }

@@ -1,0 +1,211 @@
+package vmruntime
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/Microsoft/hcsshim/ext4/tar2ext4"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/pier-vm/pier/engine"
+	"github.com/pier-vm/pier/engine/vm/guestassets"
+	"github.com/pier-vm/pier/engine/vm/qemu"
+	"github.com/pier-vm/pier/internal/testimages"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// repoRoot finds the module root.
+func repoRoot(t *testing.T) string {
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test")
+		}
+		dir = parent
+	}
+}
+
+// newRuntime boots real VMs from bin/guest/<arch> (make guest guest-assets).
+func newRuntime(t *testing.T) *Runtime {
+	t.Helper()
+	guestDir := filepath.Join(repoRoot(t), "bin", "guest", runtime.GOARCH)
+	cache := t.TempDir()
+	assets, err := guestassets.Prepare(guestDir, cache)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("guest assets: %v", err)
+		}
+		t.Skipf("guest assets missing (run make guest guest-assets): %v", err)
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil && runtime.GOARCH == "amd64" {
+		t.Skipf("qemu-system-x86_64 not installed (make deps): %v", err)
+	}
+	d, err := qemu.New(qemu.WithAccel("auto"), qemu.WithProbe(assets.Kernel, assets.Initramfs), qemu.WithDataRoot(cache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(d, assets, WithWritableDiskSize(256<<20))
+}
+
+// busyboxRootDisk builds the test busybox image's root disk.
+func busyboxRootDisk(t *testing.T) string {
+	t.Helper()
+	set := testimages.Require(t)
+	img, err := set.Image(testimages.BusyboxAMD64, testimages.Latest)
+	if runtime.GOARCH == "arm64" {
+		img, err = set.Image(testimages.BusyboxARM64, testimages.Latest)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "root.ext4")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	if err := tar2ext4.Convert(rc, f); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func request(t *testing.T, dir, rootDisk string, args ...string) (engine.RunRequest, *syncBuffer, *syncBuffer) {
+	var out, errOut syncBuffer
+	return engine.RunRequest{
+		ContainerID:  strings.Repeat("ab", 32),
+		RootDisk:     rootDisk,
+		WritableDisk: filepath.Join(dir, "rw.img"),
+		Process:      engine.ProcessSpec{Args: args, Env: []string{"PATH=" + testimages.DefaultPath}},
+		Stdio:        engine.Stdio{Stdout: &out, Stderr: &errOut},
+		Hostname:     "pier-test",
+		MemoryMiB:    256,
+		CPUs:         1,
+		StateDir:     filepath.Join(dir, "vm"),
+		ConsoleLog:   filepath.Join(dir, "console.log"),
+	}, &out, &errOut
+}
+
+func runToExit(t *testing.T, r *Runtime, req engine.RunRequest) engine.ExitStatus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sb, err := r.Start(ctx, req)
+	if err != nil {
+		log, _ := os.ReadFile(req.ConsoleLog)
+		t.Fatalf("start: %v\nconsole:\n%s", err, log)
+	}
+	defer sb.Kill()
+	st, err := sb.Wait(ctx)
+	if err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	select {
+	case <-sb.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the VM did not power off after the main process exited")
+	}
+	return st
+}
+
+func TestContainerRunsInVMAndWritableLayerPersists(t *testing.T) {
+	r := newRuntime(t)
+	root := busyboxRootDisk(t)
+	dir := t.TempDir()
+
+	req, out, errOut := request(t, dir, root, "sh", "-c", "echo hi; uname -r; hostname; id -u; echo persisted > /data.txt; chown 1000:1000 /data.txt; echo err >&2; exit 3")
+	st := runToExit(t, r, req)
+	want := "hi\n" + r.assets.KernelRelease + "\npier-test\n0\n"
+	if st.Code != 3 || out.String() != want || errOut.String() != "err\n" {
+		t.Fatalf("first boot: code %d stdout %q stderr %q; want 3 %q", st.Code, out.String(), errOut.String(), want)
+	}
+	if host, _ := os.ReadFile("/proc/sys/kernel/osrelease"); strings.TrimSpace(string(host)) == r.assets.KernelRelease {
+		t.Log("host and guest kernels have the same release; uname check is weak here")
+	}
+
+	req, out, _ = request(t, dir, root, "sh", "-c", "cat /data.txt; stat -c %u:%g /data.txt")
+	req.Process.User = "65534"
+	req.Process.Args = []string{"sh", "-c", "cat /data.txt; stat -c %u:%g /data.txt; id -u"}
+	st = runToExit(t, r, req)
+	if st.Code != 0 || out.String() != "persisted\n1000:1000\n65534\n" {
+		t.Fatalf("second boot: code %d stdout %q", st.Code, out.String())
+	}
+}
+
+func TestExecAndKill(t *testing.T) {
+	r := newRuntime(t)
+	root := busyboxRootDisk(t)
+	dir := t.TempDir()
+	req, _, _ := request(t, dir, root, "sleep", "300")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sb, err := r.Start(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Kill()
+	var out syncBuffer
+	p, err := sb.Exec(ctx, engine.ExecRequest{ID: "x", Process: engine.ProcessSpec{Args: []string{"sh", "-c", "echo exec-ok; exit 5"}}, Stdio: engine.Stdio{Stdout: &out}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := p.Wait(ctx); err != nil || st.Code != 5 || out.String() != "exec-ok\n" {
+		t.Fatalf("exec: %+v %v %q", st, err, out.String())
+	}
+	if sb.HostPid() <= 0 {
+		t.Fatalf("host pid %d", sb.HostPid())
+	}
+	if err := sb.Signal(ctx, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := sb.Wait(ctx); err != nil || st.Code != 137 {
+		t.Fatalf("kill: %+v %v", st, err)
+	}
+}
+
+func TestMissingProgramFailsStartAndLeavesNothing(t *testing.T) {
+	r := newRuntime(t)
+	root := busyboxRootDisk(t)
+	dir := t.TempDir()
+	req, _, _ := request(t, dir, root, "no-such-program")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	_, err := r.Start(ctx, req)
+	if err == nil || !strings.Contains(err.Error(), "executable file not found") {
+		t.Fatalf("want not found, got %v", err)
+	}
+	if pids, _ := filepath.Glob(filepath.Join(req.StateDir, "*.sock")); len(pids) != 0 {
+		t.Fatalf("sockets left behind: %v", pids)
+	}
+}

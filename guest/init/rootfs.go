@@ -1,0 +1,173 @@
+package init
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pier-vm/pier/guest/proto"
+)
+
+// Where the container's disks and root are assembled before the switch.
+const (
+	lowerDir = "/pier/lower"
+	rwDir    = "/pier/rw"
+	newRoot  = "/pier/root"
+)
+
+// setupContainer assembles the container root and switches into it.
+func setupContainer(spec *proto.ContainerSpec) error {
+	steps := []struct {
+		name string
+		run  func(*proto.ContainerSpec) error
+	}{
+		{"mount the image's root disk", mountImageDisk},
+		{"mount the writable disk", mountWritableDisk},
+		{"mount the overlay root", mountOverlay},
+		{"switch root", switchRoot},
+		{"set the hostname", setHostname},
+	}
+	for _, s := range steps {
+		if err := s.run(spec); err != nil {
+			logf("%s: %v", s.name, err)
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+func mountImageDisk(spec *proto.ContainerSpec) error {
+	dev, err := resolveDevice(spec.RootDevice)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(lowerDir, 0o755); err != nil {
+		return err
+	}
+	return unix.Mount(dev, lowerDir, "ext4", unix.MS_RDONLY, "noload")
+}
+
+// resolveDevice turns "serial:NAME" into the /dev node of the virtio disk
+// with that serial number; a /dev path is taken as it is.
+func resolveDevice(name string) (string, error) {
+	serial, ok := strings.CutPrefix(name, "serial:")
+	if !ok {
+		return name, nil
+	}
+	files, _ := filepath.Glob("/sys/block/*/serial")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err == nil && strings.TrimSpace(string(b)) == serial {
+			return "/dev/" + filepath.Base(filepath.Dir(f)), nil
+		}
+	}
+	return "", fmt.Errorf("no disk with serial %q", serial)
+}
+
+// ext2Magic sits at byte 1080 of an ext2/3/4 filesystem.
+var ext2Magic = []byte{0x53, 0xef}
+
+func hasFilesystem(dev string) (bool, error) {
+	f, err := os.Open(dev)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	b := make([]byte, 2)
+	if _, err := f.ReadAt(b, 1080); err != nil {
+		return false, err
+	}
+	return bytes.Equal(b, ext2Magic), nil
+}
+
+// mountWritableDisk mounts the container's own disk, formatting it on
+// first use: the host only creates an empty sparse file, so no mkfs is
+// needed on the host.
+func mountWritableDisk(spec *proto.ContainerSpec) error {
+	dev, err := resolveDevice(spec.WritableDevice)
+	if err != nil {
+		return err
+	}
+	formatted, err := hasFilesystem(dev)
+	if err != nil {
+		return err
+	}
+	if !formatted {
+		logf("formatting %s", dev)
+		out, err := exec.Command(Busybox, "mke2fs", "-F", "-m", "0", "-i", "16384", "-L", "pier-rw", dev).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("mke2fs: %v: %s", err, out)
+		}
+	}
+	if err := os.MkdirAll(rwDir, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount(dev, rwDir, "ext4", 0, ""); err != nil {
+		if err2 := unix.Mount(dev, rwDir, "ext2", 0, ""); err2 != nil {
+			return errors.Join(err, err2)
+		}
+	}
+	for _, d := range []string{"upper", "work"} {
+		if err := os.MkdirAll(filepath.Join(rwDir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mountOverlay(*proto.ContainerSpec) error {
+	if err := os.MkdirAll(newRoot, 0o755); err != nil {
+		return err
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lowerDir, rwDir, rwDir)
+	return unix.Mount("overlay", newRoot, "overlay", 0, opts)
+}
+
+// switchRoot moves the kernel filesystems into the new root, then moves the
+// new root onto / and chroots into it, the way switch_root does.
+func switchRoot(*proto.ContainerSpec) error {
+	for _, m := range []string{"/dev", "/proc", "/sys"} {
+		if err := moveMount(m, newRoot); err != nil {
+			return err
+		}
+	}
+	if err := unix.Chdir(newRoot); err != nil {
+		return err
+	}
+	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move root: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return err
+	}
+	return unix.Chdir("/")
+}
+
+// setHostname sets the hostname and writes the files Docker provides.
+func setHostname(spec *proto.ContainerSpec) error {
+	name := spec.Hostname
+	if name == "" {
+		name = "localhost"
+	}
+	if err := unix.Sethostname([]byte(name)); err != nil {
+		return err
+	}
+	os.MkdirAll("/etc", 0o755)
+	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", name)
+	if err := os.WriteFile("/etc/hostname", []byte(name+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile("/etc/hosts", []byte(hosts), 0o644); err != nil {
+		return err
+	}
+	if _, err := os.Stat("/etc/resolv.conf"); errors.Is(err, os.ErrNotExist) {
+		os.WriteFile("/etc/resolv.conf", nil, 0o644)
+	}
+	return nil
+}
