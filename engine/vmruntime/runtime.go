@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/pier-vm/pier/engine"
+	"github.com/pier-vm/pier/engine/emulation"
+	"github.com/pier-vm/pier/engine/platform"
 	"github.com/pier-vm/pier/engine/vm"
 	"github.com/pier-vm/pier/engine/vm/guestassets"
 	"github.com/pier-vm/pier/guest/proto"
@@ -47,6 +49,7 @@ type Runtime struct {
 	diskSize     int64
 	bootTimeout  time.Duration
 	extraCmdline string
+	emul         *emulators
 }
 
 // Option tunes a Runtime.
@@ -61,9 +64,16 @@ func WithWritableDiskSize(n int64) Option { return func(r *Runtime) { r.diskSize
 // WithBootTimeout bounds a boot up to the agent's handshake.
 func WithBootTimeout(d time.Duration) Option { return func(r *Runtime) { r.bootTimeout = d } }
 
+// WithEmulation sets where emulator shares are prepared and what the host
+// can emulate (default: no emulation; every foreign image is refused).
+func WithEmulation(dir string, caps emulation.Capabilities) Option {
+	return func(r *Runtime) { r.emul = &emulators{dir: dir, caps: caps} }
+}
+
 // New returns a Runtime over driver, booting assets.
 func New(driver vm.Driver, assets *guestassets.Assets, opts ...Option) *Runtime {
-	r := &Runtime{driver: driver, assets: assets, log: slog.Default(), diskSize: DefaultWritableDiskSize, bootTimeout: DefaultBootTimeout}
+	r := &Runtime{driver: driver, assets: assets, log: slog.Default(), diskSize: DefaultWritableDiskSize, bootTimeout: DefaultBootTimeout,
+		emul: &emulators{caps: emulation.Capabilities{Driver: driver.Name()}}}
 	for _, o := range opts {
 		o(r)
 	}
@@ -75,6 +85,21 @@ func (r *Runtime) Driver() vm.Driver { return r.driver }
 
 // Start boots the container's VM and starts its main process.
 func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sandbox, error) {
+	var emul *proto.EmulationSpec
+	var shares []vm.Share
+	if req.Image != nil {
+		plan, err := r.emul.plan(req.Image.Platform)
+		if err != nil {
+			return nil, err
+		}
+		if plan.Kind != emulation.None {
+			share, spec, err := r.emul.share(plan)
+			if err != nil {
+				return nil, fmt.Errorf("preparing the emulator: %w", err)
+			}
+			shares, emul = append(shares, share), spec
+		}
+	}
 	if err := os.MkdirAll(req.StateDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -90,6 +115,7 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 		MemoryMiB:  req.MemoryMiB,
 		CPUs:       req.CPUs,
 		ConsoleLog: req.ConsoleLog,
+		Shares:     shares,
 		Disks: []vm.Disk{
 			{Path: req.RootDisk, ReadOnly: true, Serial: rootDiskSerial},
 			{Path: req.WritableDisk, Serial: writableDiskSerial},
@@ -101,7 +127,7 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 	if err != nil {
 		return nil, err
 	}
-	sb, err := r.startContainer(bootCtx, machine, req)
+	sb, err := r.startContainer(bootCtx, machine, req, emul)
 	if err != nil {
 		machine.Kill()
 		if reason := consoleReason(req.ConsoleLog); reason != "" {
@@ -112,7 +138,7 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 	return sb, nil
 }
 
-func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req engine.RunRequest) (*sandbox, error) {
+func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req engine.RunRequest, emul *proto.EmulationSpec) (*sandbox, error) {
 	// A VM that dies while booting ends the wait at once.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -139,6 +165,7 @@ func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req en
 		Hostname:       req.Hostname,
 		Domainname:     req.Domainname,
 		Process:        processSpec(p, req.Stdio.Stdin != nil),
+		Emulation:      emul,
 	}
 	proc, err := client.StartContainer(ctx, cspec, processIO(req.Stdio))
 	if err != nil {
@@ -266,3 +293,21 @@ func (p process) Resize(_ context.Context, height, width uint) error {
 }
 
 func (p process) CloseStdin() error { return p.p.CloseStdin() }
+
+// CheckPlatform tells whether an image of platform p can run here, and if
+// not, why (an invalid-parameter error saying what to install).
+func (r *Runtime) CheckPlatform(p platform.Platform) error {
+	_, err := r.emul.plan(p)
+	return err
+}
+
+// Emulates lists the foreign platforms this runtime can run.
+func (r *Runtime) Emulates() []string {
+	var out []string
+	for _, p := range platform.Supported {
+		if plan, err := r.emul.plan(p); err == nil && plan.Kind != emulation.None {
+			out = append(out, p.String()+"="+string(plan.Kind))
+		}
+	}
+	return out
+}

@@ -17,6 +17,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/pier-vm/pier/engine"
+	"github.com/pier-vm/pier/engine/emulation"
+	"github.com/pier-vm/pier/engine/image"
+	"github.com/pier-vm/pier/engine/platform"
 	"github.com/pier-vm/pier/engine/vm/guestassets"
 	"github.com/pier-vm/pier/engine/vm/qemu"
 	"github.com/pier-vm/pier/internal/testimages"
@@ -54,36 +57,71 @@ func repoRoot(t *testing.T) string {
 	}
 }
 
+var (
+	sharedOnce   sync.Once
+	sharedAssets *guestassets.Assets
+	sharedDriver *qemu.Driver
+	sharedErr    error
+	sharedSkip   string
+)
+
+// TestMain removes the shared asset cache after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedCache != "" {
+		os.RemoveAll(sharedCache)
+	}
+	os.Exit(code)
+}
+
+var sharedCache string
+
 // newRuntime boots real VMs from bin/guest/<arch> (make guest guest-assets).
+// The driver (and its one KVM probe) is shared by the tests.
 func newRuntime(t *testing.T) *Runtime {
 	t.Helper()
-	guestDir := filepath.Join(repoRoot(t), "bin", "guest", runtime.GOARCH)
-	cache := t.TempDir()
-	assets, err := guestassets.Prepare(guestDir, cache)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("guest assets: %v", err)
+	sharedOnce.Do(func() {
+		guestDir := filepath.Join(repoRoot(t), "bin", "guest", runtime.GOARCH)
+		sharedCache, sharedErr = os.MkdirTemp("", "pier-vmruntime-test-")
+		if sharedErr != nil {
+			return
 		}
-		t.Skipf("guest assets missing (run make guest guest-assets): %v", err)
+		if sharedAssets, sharedErr = guestassets.Prepare(guestDir, sharedCache); sharedErr != nil {
+			sharedSkip = "guest assets missing (run make guest guest-assets): " + sharedErr.Error()
+			return
+		}
+		sharedDriver, sharedErr = qemu.New(qemu.WithAccel("auto"), qemu.WithProbe(sharedAssets.Kernel, sharedAssets.Initramfs), qemu.WithDataRoot(sharedCache))
+		if sharedErr != nil && strings.Contains(sharedErr.Error(), "not found") {
+			sharedSkip = "QEMU not installed (make deps): " + sharedErr.Error()
+		}
+	})
+	if sharedSkip != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(sharedSkip)
+		}
+		t.Skip(sharedSkip)
 	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil && runtime.GOARCH == "amd64" {
-		t.Skipf("qemu-system-x86_64 not installed (make deps): %v", err)
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
 	}
-	d, err := qemu.New(qemu.WithAccel("auto"), qemu.WithProbe(assets.Kernel, assets.Initramfs), qemu.WithDataRoot(cache))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return New(d, assets, WithWritableDiskSize(256<<20))
+	return New(sharedDriver, sharedAssets, WithWritableDiskSize(256<<20))
 }
 
 // busyboxRootDisk builds the test busybox image's root disk.
 func busyboxRootDisk(t *testing.T) string {
 	t.Helper()
-	set := testimages.Require(t)
-	img, err := set.Image(testimages.BusyboxAMD64, testimages.Latest)
+	name := testimages.BusyboxAMD64
 	if runtime.GOARCH == "arm64" {
-		img, err = set.Image(testimages.BusyboxARM64, testimages.Latest)
+		name = testimages.BusyboxARM64
 	}
+	return rootDiskOf(t, name)
+}
+
+// rootDiskOf builds the root disk of a single-platform test image.
+func rootDiskOf(t *testing.T, name string) string {
+	t.Helper()
+	set := testimages.Require(t)
+	img, err := set.Image(name, testimages.Latest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,5 +245,39 @@ func TestMissingProgramFailsStartAndLeavesNothing(t *testing.T) {
 	}
 	if pids, _ := filepath.Glob(filepath.Join(req.StateDir, "*.sock")); len(pids) != 0 {
 		t.Fatalf("sockets left behind: %v", pids)
+	}
+}
+
+func TestForeignImageRunsUnderQEMUUser(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("this test runs the arm64 image on an x86-64 host")
+	}
+	caps := emulation.Capabilities{Driver: "qemu", QEMUUser: emulation.FindQEMUUser(platform.Host(), exec.LookPath)}
+	if caps.QEMUUser["arm64"] == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("qemu-aarch64-static missing (make deps installs qemu-user-static)")
+		}
+		t.Skip("qemu-aarch64-static missing (make deps)")
+	}
+	r := newRuntime(t)
+	WithEmulation(t.TempDir(), caps)(r)
+	root := rootDiskOf(t, testimages.BusyboxARM64)
+	dir := t.TempDir()
+	arm64, _ := platform.Parse("linux/arm64")
+	req, out, errOut := request(t, dir, root, "sh", "-c", "uname -m; cat /proc/sys/fs/binfmt_misc/qemu-aarch64; ls /pier 2>&1 || true")
+	req.Image = &image.Image{Platform: arm64}
+	st := runToExit(t, r, req)
+	got := out.String()
+	if st.Code != 0 || !strings.HasPrefix(got, "aarch64\nenabled\n") || !strings.Contains(got, "flags: PF") || !strings.Contains(got, "No such file or directory") {
+		t.Fatalf("code %d stdout %q stderr %q", st.Code, got, errOut.String())
+	}
+
+	// Without the emulator the start is refused with what to install.
+	r2 := newRuntime(t)
+	WithEmulation(t.TempDir(), emulation.Capabilities{Driver: "qemu"})(r2)
+	req, _, _ = request(t, t.TempDir(), root, "true")
+	req.Image = &image.Image{Platform: arm64}
+	if _, err := r2.Start(context.Background(), req); err == nil || !strings.Contains(err.Error(), "install qemu-user-static") {
+		t.Fatalf("want a refusal naming qemu-user-static, got %v", err)
 	}
 }

@@ -11,12 +11,14 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pier-vm/pier/guest/binfmt"
 	"github.com/pier-vm/pier/guest/proto"
 )
 
 // Where the container's disks and root are assembled before the switch.
 const (
 	lowerDir = "/pier/lower"
+	emulDir  = "/pier/emul"
 	rwDir    = "/pier/rw"
 	newRoot  = "/pier/root"
 )
@@ -30,6 +32,7 @@ func setupContainer(spec *proto.ContainerSpec) error {
 		{"mount the image's root disk", mountImageDisk},
 		{"mount the writable disk", mountWritableDisk},
 		{"mount the overlay root", mountOverlay},
+		{"register the emulator", registerEmulator},
 		{"switch root", switchRoot},
 		{"set the hostname", setHostname},
 	}
@@ -170,4 +173,43 @@ func setHostname(spec *proto.ContainerSpec) error {
 		os.WriteFile("/etc/resolv.conf", nil, 0o644)
 	}
 	return nil
+}
+
+// registerEmulator mounts the emulator's share (qemu-user or Rosetta) and
+// registers it with binfmt_misc before the switch into the container's
+// root: with the F flag the kernel holds the interpreter open, so it keeps
+// working although the share stays outside the container's view.
+func registerEmulator(spec *proto.ContainerSpec) error {
+	e := spec.Emulation
+	if e == nil {
+		return nil
+	}
+	if err := os.MkdirAll(emulDir, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount(e.ShareTag, emulDir, "virtiofs", unix.MS_RDONLY, ""); err != nil {
+		return fmt.Errorf("mount the emulator share %q: %w", e.ShareTag, err)
+	}
+	interpreter := filepath.Join(emulDir, e.Interpreter)
+	if _, err := os.Stat(interpreter); err != nil {
+		return fmt.Errorf("emulator missing from its share: %w", err)
+	}
+	if err := binfmt.EnsureMounted(binfmt.Dir); err != nil {
+		return err
+	}
+	rule, err := binfmt.ForArch(ruleName(e.Interpreter), e.Arch, interpreter, e.Flags)
+	if err != nil {
+		return err
+	}
+	if err := binfmt.Register(binfmt.Dir, rule); err != nil {
+		return err
+	}
+	logf("registered %s for %s binaries", interpreter, e.Arch)
+	return nil
+}
+
+// ruleName names the binfmt rule after the interpreter
+// ("qemu-aarch64-static" -> "qemu-aarch64", "rosetta" -> "rosetta").
+func ruleName(interpreter string) string {
+	return strings.TrimSuffix(filepath.Base(interpreter), "-static")
 }
