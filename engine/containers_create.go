@@ -56,6 +56,11 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 	if err != nil {
 		return CreateResult{}, err
 	}
+	if pc, ok := s.runtime.(PlatformChecker); ok {
+		if err := pc.CheckPlatform(img.Platform); err != nil {
+			return CreateResult{}, err
+		}
+	}
 
 	id := stringid.GenerateRandomID()
 	cfg := mergeImageConfig(req.Config, img)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pier-vm/pier/engine/image"
+	"github.com/pier-vm/pier/engine/platform"
 )
 
 // Runtime boots a container's sandbox (its microVM) and starts the
@@ -20,6 +21,13 @@ type Runtime interface {
 	// sandbox outlives it. Errors classified with errdefs keep their class
 	// (for example invalid parameter for an image that cannot be emulated).
 	Start(ctx context.Context, req RunRequest) (Sandbox, error)
+}
+
+// PlatformChecker is implemented by runtimes that can tell at create time
+// whether an image's platform can run here (natively or emulated); the
+// error says why not and what to install.
+type PlatformChecker interface {
+	CheckPlatform(p platform.Platform) error
 }
 
 // ProcessSpec is a process to run in a container.
