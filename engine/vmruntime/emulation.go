@@ -10,7 +10,6 @@ import (
 	"github.com/pier-vm/pier/engine/emulation"
 	"github.com/pier-vm/pier/engine/platform"
 	"github.com/pier-vm/pier/engine/vm"
-	"github.com/pier-vm/pier/guest/binfmt"
 	"github.com/pier-vm/pier/guest/proto"
 )
 
@@ -33,14 +32,14 @@ func (e *emulators) share(p emulation.Plan) (vm.Share, *proto.EmulationSpec, err
 	switch p.Kind {
 	case emulation.Rosetta:
 		return vm.Share{Tag: emulation.ShareTag, Rosetta: true, ReadOnly: true},
-			&proto.EmulationSpec{ShareTag: emulation.ShareTag, Interpreter: p.Interpreter, Arch: p.Arch, Flags: binfmt.FlagsRosetta}, nil
+			&proto.EmulationSpec{ShareTag: emulation.ShareTag, Interpreter: p.Interpreter, Arch: p.Arch, Flags: proto.BinfmtFlagsRosetta}, nil
 	case emulation.QEMUUser:
 		dir, err := e.prepare(p)
 		if err != nil {
 			return vm.Share{}, nil, err
 		}
 		return vm.Share{Tag: emulation.ShareTag, HostPath: dir, ReadOnly: true},
-			&proto.EmulationSpec{ShareTag: emulation.ShareTag, Interpreter: p.Interpreter, Arch: p.Arch, Flags: binfmt.FlagsQEMU}, nil
+			&proto.EmulationSpec{ShareTag: emulation.ShareTag, Interpreter: p.Interpreter, Arch: p.Arch, Flags: proto.BinfmtFlagsQEMU}, nil
 	}
 	return vm.Share{}, nil, fmt.Errorf("no emulation share for %q", p.Kind)
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package agent serves the guest side of guest/proto inside a VM: it runs
 // the container's main process and exec'd processes with Docker's
 // semantics (argv exec'd directly, PATH lookup, user and groups from the

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package binfmt builds and registers the binfmt_misc rules that let the
 // guest kernel run binaries of another architecture through a user-mode
 // emulator: qemu-user on Linux hosts, Rosetta on Apple silicon. The rule is
@@ -11,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/pier-vm/pier/guest/proto"
 )
 
 // ELF header prefixes (e_ident + e_type + e_machine) per architecture.
@@ -22,17 +26,11 @@ var (
 	elfMask    = []byte("\xff\xff\xff\xff\xff\xfe\xfe\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff")
 )
 
-// Flags for rules. F (fix binary) is always set: the kernel opens the
-// interpreter when the rule is registered, so it keeps working after the
-// init switches into the container's root, where the emulator is not
-// visible. P (preserve argv[0]) is set for qemu-user, which reads the
-// kernel's AT_FLAGS_PRESERVE_ARGV0 (QEMU >= 6, kernel >= 5.12), so
-// multi-call binaries such as busybox see the name they were called by.
-// C (credentials) is set for Rosetta, as Apple documents, so setuid
-// binaries run with their credentials.
+// Flags for rules; see proto.BinfmtFlagsQEMU and proto.BinfmtFlagsRosetta
+// for why each is chosen.
 const (
-	FlagsQEMU    = "FP"
-	FlagsRosetta = "CF"
+	FlagsQEMU    = proto.BinfmtFlagsQEMU
+	FlagsRosetta = proto.BinfmtFlagsRosetta
 )
 
 // Rule is one binfmt_misc rule matching ELF binaries of an architecture.

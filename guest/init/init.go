@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package init is pier's PID 1 inside each VM. Its boot is a short sequence
 // of named steps: mount the kernel filesystems, load the modules the
 // initramfs lists, find the agent's port and serve the agent on it. When

@@ -97,6 +97,19 @@ type EmulationSpec struct {
 	Flags string `json:"flags,omitempty"`
 }
 
+// binfmt_misc flags for EmulationSpec.Flags. F (fix binary) is always set:
+// the kernel opens the interpreter when the rule is registered, so it keeps
+// working after the init switches into the container's root, where the
+// emulator is not visible. P (preserve argv[0]) is set for qemu-user, which
+// reads the kernel's AT_FLAGS_PRESERVE_ARGV0 (QEMU >= 6, kernel >= 5.12), so
+// multi-call binaries such as busybox see the name they were called by. C
+// (credentials) is set for Rosetta, as Apple documents, so setuid binaries
+// run with their credentials.
+const (
+	BinfmtFlagsQEMU    = "FP"
+	BinfmtFlagsRosetta = "CF"
+)
+
 // ExitStatus is how a process ended. Code is 128+Signal when a signal killed it.
 type ExitStatus struct {
 	Code      int    `json:"code"`

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command pier-init is the guest's PID 1 (see package guest/init).
 package main
 
