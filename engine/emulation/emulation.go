@@ -1,12 +1,15 @@
 // Package emulation decides how a container of one architecture runs on a
-// host of another: not at all (native), with Apple's Rosetta (vz driver on
-// Apple silicon), or with a static qemu-user emulator shared into the VM.
-// The decision is a pure function of the host, the image and what the host
-// offers, so every case has a table test.
+// host of another: natively, with Apple's Rosetta (vz driver on Apple
+// silicon), or with a static qemu-user emulator shared into the VM over
+// virtio-fs. Decide is a pure function of the host, the image and what the
+// host offers, so every case has a table test; FindQEMUUser is the one
+// look-up of the host, behind a seam.
 package emulation
 
 import (
 	"fmt"
+	"path"
+	"slices"
 
 	"github.com/pier-vm/pier/engine/platform"
 	"github.com/pier-vm/pier/errdefs"
@@ -22,12 +25,13 @@ const (
 	QEMUUser Kind = "qemu-user"
 )
 
-// RosettaAvailability mirrors what Virtualization.framework reports.
+// RosettaAvailability mirrors what Virtualization.framework reports
+// (VZLinuxRosettaDirectoryShare.availability).
 type RosettaAvailability int
 
 // Rosetta availabilities.
 const (
-	RosettaUnsupported RosettaAvailability = iota
+	RosettaUnsupported RosettaAvailability = iota // Intel Mac or macOS < 13
 	RosettaNotInstalled
 	RosettaInstalled
 )
@@ -38,74 +42,76 @@ type Capabilities struct {
 	Driver string
 	// Rosetta is only meaningful for the vz driver.
 	Rosetta RosettaAvailability
-	// QEMUUser maps an image architecture to the host path of its static
-	// qemu-user emulator.
+	// QEMUUser maps an image architecture ("arm64") to the host path of
+	// its static qemu-user emulator.
 	QEMUUser map[string]string
 }
 
-// Plan is the decision for one container.
+// ShareTag is the virtio-fs tag the emulator (or Rosetta) is shared under.
+const ShareTag = "pier-emul"
+
+// GuestMountDir is where the guest init mounts the share before it
+// switches into the container's root (guest/init's emulDir).
+const GuestMountDir = "/pier/emul"
+
+// rosettaBinary is the interpreter's name inside the Rosetta share.
+const rosettaBinary = "rosetta"
+
+// Plan is the decision for one container. The zero Plan runs natively.
 type Plan struct {
 	Kind Kind
 	// Arch is the image's architecture.
 	Arch string
 	// EmulatorPath is the host path of the qemu-user binary.
 	EmulatorPath string
+	// ShareTag is the virtio-fs tag the emulator is shared under.
+	ShareTag string
 	// Interpreter is the emulator's file name inside the share.
 	Interpreter string
+	// InterpreterPathInGuest is where the guest finds the interpreter,
+	// the path its binfmt_misc rule names.
+	InterpreterPathInGuest string
 }
 
-// ShareTag is the virtio-fs tag the emulator is shared under.
-const ShareTag = "pier-emul"
-
-// QEMUBinary is the Debian qemu-user-static binary name for an arch.
-func QEMUBinary(arch string) string {
-	switch arch {
-	case "amd64":
-		return "qemu-x86_64-static"
-	case "arm64":
-		return "qemu-aarch64-static"
-	}
-	return "qemu-" + arch + "-static"
-}
-
-// Decide picks the emulation for an image of platform img on host.
+// Decide picks the emulation for an image of platform img on host, or
+// refuses with an invalid-parameter error that says why and what to do.
 func Decide(host, img platform.Platform, caps Capabilities) (Plan, error) {
+	for _, p := range []platform.Platform{host, img} {
+		if !slices.Contains(platform.Supported, p) {
+			return Plan{}, errdefs.InvalidParameterf("unsupported platform %q", p)
+		}
+	}
 	if !img.NeedsEmulation(host) {
 		return Plan{Kind: None}, nil
 	}
-	prefix := fmt.Sprintf("cannot run %s image on %s host", img, host)
+	refuse := func(format string, a ...any) (Plan, error) {
+		return Plan{}, errdefs.InvalidParameterf("cannot run %s/%s image on %s/%s host: %s",
+			img.OS, img.Architecture, host.OS, host.Architecture, fmt.Sprintf(format, a...))
+	}
 	if caps.Driver == "vz" {
-		if host.Architecture != "arm64" || img.Architecture != "amd64" {
-			return Plan{}, errdefs.InvalidParameterf("%s: emulating %s on an Intel Mac is not supported", prefix, img.Architecture)
+		if host.Architecture != "arm64" {
+			return refuse("emulating %s on an Intel Mac is not supported", img.Architecture)
 		}
 		switch caps.Rosetta {
 		case RosettaInstalled:
-			return Plan{Kind: Rosetta, Arch: img.Architecture, Interpreter: "rosetta"}, nil
+			return plan(Rosetta, img.Architecture, "", rosettaBinary), nil
 		case RosettaNotInstalled:
-			return Plan{}, errdefs.InvalidParameterf("%s: Rosetta is not installed: run softwareupdate --install-rosetta --agree-to-license", prefix)
+			return refuse("Rosetta is not installed: run softwareupdate --install-rosetta --agree-to-license")
 		default:
-			return Plan{}, errdefs.InvalidParameterf("%s: Rosetta needs Apple silicon and macOS 13 or later", prefix)
+			return refuse("Rosetta is not available: it needs Apple silicon and macOS 13 or later")
 		}
 	}
 	bin := QEMUBinary(img.Architecture)
-	path, ok := caps.QEMUUser[img.Architecture]
-	if !ok || path == "" {
-		return Plan{}, errdefs.InvalidParameterf("%s: the static emulator %s was not found; install qemu-user-static (apt-get install qemu-user-static)", prefix, bin)
+	emulator := caps.QEMUUser[img.Architecture]
+	if emulator == "" {
+		return refuse("the static emulator %s was not found; install qemu-user-static (apt-get install qemu-user-static)", bin)
 	}
-	return Plan{Kind: QEMUUser, Arch: img.Architecture, EmulatorPath: path, Interpreter: bin}, nil
+	return plan(QEMUUser, img.Architecture, emulator, bin), nil
 }
 
-// FindQEMUUser looks up the static qemu-user emulators for every supported
-// architecture other than host's.
-func FindQEMUUser(host platform.Platform, lookPath func(string) (string, error)) map[string]string {
-	out := map[string]string{}
-	for _, p := range platform.Supported {
-		if p.Architecture == host.Architecture {
-			continue
-		}
-		if path, err := lookPath(QEMUBinary(p.Architecture)); err == nil {
-			out[p.Architecture] = path
-		}
+func plan(k Kind, arch, emulator, interpreter string) Plan {
+	return Plan{
+		Kind: k, Arch: arch, EmulatorPath: emulator, ShareTag: ShareTag,
+		Interpreter: interpreter, InterpreterPathInGuest: path.Join(GuestMountDir, interpreter),
 	}
-	return out
 }

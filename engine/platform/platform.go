@@ -53,7 +53,7 @@ func Parse(s string) (Platform, error) {
 	orig := s
 	s = strings.ToLower(strings.TrimSpace(s))
 	if s == "" {
-		return Platform{}, errdefs.InvalidParameterf("invalid platform %q: empty", orig)
+		return Platform{}, errdefs.InvalidParameterf("invalid platform %q: empty; supported platforms: %s", orig, supportedList())
 	}
 	parts := strings.Split(s, "/")
 	var p Platform
@@ -65,10 +65,10 @@ func Parse(s string) (Platform, error) {
 	case 3:
 		p = Platform{OS: parts[0], Architecture: parts[1], Variant: parts[2]}
 	default:
-		return Platform{}, errdefs.InvalidParameterf("invalid platform %q: want os/arch[/variant]", orig)
+		return Platform{}, errdefs.InvalidParameterf("invalid platform %q: want os/arch[/variant]; supported platforms: %s", orig, supportedList())
 	}
 	if p.OS == "" || p.Architecture == "" || (len(parts) == 3 && p.Variant == "") {
-		return Platform{}, errdefs.InvalidParameterf("invalid platform %q: want os/arch[/variant]", orig)
+		return Platform{}, errdefs.InvalidParameterf("invalid platform %q: want os/arch[/variant]; supported platforms: %s", orig, supportedList())
 	}
 	return p.normalise(orig)
 }

@@ -1,49 +1,74 @@
-//go:build linux
-
-// Package binfmt builds and registers the binfmt_misc rules that let the
-// guest kernel run binaries of another architecture through a user-mode
-// emulator: qemu-user on Linux hosts, Rosetta on Apple silicon. The rule is
-// one pure function of (name, architecture, interpreter, flags).
+// Package binfmt builds and registers the binfmt_misc rules that let a guest
+// kernel run binaries of another architecture through a user-mode emulator:
+// qemu-user on Linux hosts, Rosetta on Apple silicon.
+//
+// The register line is one pure function of (name, architecture,
+// interpreter, flags): ForArch(...).RegisterLine(). The rest of the package
+// (mounting binfmt_misc, writing the line, the systemd binfmt.d drop-in) is
+// guest-side plumbing around it. It imports only the standard library.
 package binfmt
 
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
-
-	"github.com/pier-vm/pier/guest/proto"
 )
 
-// ELF header prefixes (e_ident + e_type + e_machine) per architecture.
-// e_type is matched under a mask of 0xfe, so ET_EXEC (2) and ET_DYN (3,
-// PIE) binaries both match.
-var (
-	magicAMD64 = []byte("\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00")
-	magicARM64 = []byte("\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00")
-	elfMask    = []byte("\xff\xff\xff\xff\xff\xfe\xfe\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff")
-)
-
-// Flags for rules; see proto.BinfmtFlagsQEMU and proto.BinfmtFlagsRosetta
-// for why each is chosen.
+// Flags, chosen on purpose (see the kernel's admin-guide/binfmt-misc.rst):
+//
+//   - F (fix binary), always: the kernel opens the interpreter when the rule
+//     is registered, so the rule keeps working after the guest init switches
+//     into the container's root, where the emulator's share is not visible.
+//   - P (preserve argv[0]), for qemu-user: the kernel passes the original
+//     argv[0] as an extra argument and sets AT_FLAGS_PRESERVE_ARGV0 in the
+//     auxiliary vector (kernel >= 5.12), which qemu-user reads and honours
+//     (QEMU >= 6; Debian's qemu-user-static registers its own rule with
+//     "OPF"). Without P a multi-call binary such as busybox, or any program
+//     run with `exec -a name`, sees the full path instead of the name it was
+//     called by. The test TestRegisterRealArgv0 shows both on a real kernel.
+//   - C (credentials), for Rosetta only, as Apple documents: setuid binaries
+//     run with their own credentials. It is not used for qemu-user (nor is
+//     it by Debian), because it would run the emulator itself with raised
+//     privileges on behalf of any setuid binary. C implies O.
+//   - O (open binary) is not used: it only matters for binaries that are
+//     executable but not readable, which container images do not ship.
 const (
-	FlagsQEMU    = proto.BinfmtFlagsQEMU
-	FlagsRosetta = proto.BinfmtFlagsRosetta
+	FlagsQEMU    = "FP"
+	FlagsRosetta = "CF"
 )
 
-// Rule is one binfmt_misc rule matching ELF binaries of an architecture.
+// MaxLineLength is the longest line the kernel accepts on register.
+const MaxLineLength = 1920
+
+// maxMagic bounds the magic: the kernel matches it within the first
+// BINPRM_BUF_SIZE bytes (128 before Linux 5.1, 256 since).
+const maxMagic = 128
+
+// ELF header prefixes: e_ident (16 bytes: "\x7fELF", ELFCLASS64, little
+// endian, EV_CURRENT, OS ABI and padding), e_type (ET_EXEC = 2) and e_machine.
+var (
+	magicAMD64 = []byte("\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00") // EM_X86_64 = 62
+	magicARM64 = []byte("\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00") // EM_AARCH64 = 183
+	// elfMask ignores the low bit of EI_DATA and EI_VERSION, the OS ABI, and
+	// the low bit of e_type, so ET_EXEC (2) and ET_DYN (3, PIE) both match.
+	elfMask = []byte("\xff\xff\xff\xff\xff\xfe\xfe\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff")
+)
+
+// Rule is one binfmt_misc magic rule.
 type Rule struct {
-	Name        string
-	Magic       []byte
-	Mask        []byte
+	// Name is the entry's file name under binfmt_misc.
+	Name string
+	// Magic and Mask are matched at offset 0 of the file; Mask has the
+	// same length as Magic.
+	Magic, Mask []byte
+	// Interpreter is the absolute path of the emulator.
 	Interpreter string
-	Flags       string
+	// Flags are binfmt_misc flag letters (of "POCF").
+	Flags string
 }
 
-// ForArch returns the rule running arch's ("amd64" or "arm64") ELF
-// binaries with interpreter. F is always among the flags.
+// ForArch returns the rule that runs ELF binaries of arch ("amd64" or
+// "arm64") with interpreter. F is added to flags when missing.
 func ForArch(name, arch, interpreter, flags string) (Rule, error) {
 	var magic []byte
 	switch arch {
@@ -52,68 +77,63 @@ func ForArch(name, arch, interpreter, flags string) (Rule, error) {
 	case "arm64":
 		magic = magicARM64
 	default:
-		return Rule{}, fmt.Errorf("binfmt: no rule for architecture %q", arch)
+		return Rule{}, fmt.Errorf("binfmt: no rule for architecture %q (want amd64 or arm64)", arch)
 	}
 	if !strings.Contains(flags, "F") {
 		flags += "F"
 	}
-	return Rule{Name: name, Magic: magic, Mask: elfMask, Interpreter: interpreter, Flags: flags}, nil
+	r := Rule{Name: name, Magic: magic, Mask: elfMask, Interpreter: interpreter, Flags: flags}
+	return r, r.Validate()
 }
 
-// escape writes every byte as \xHH, which binfmt_misc always accepts (it
-// must escape at least NUL, ':' and '\').
-func escape(b []byte) string {
-	var s strings.Builder
-	for _, c := range b {
-		fmt.Fprintf(&s, "\\x%02x", c)
+// Validate reports what the kernel would refuse in r (with EINVAL), or a
+// field that cannot be written into the line at all.
+func (r Rule) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	switch {
+	case r.Name == "" || r.Name == "." || r.Name == "..":
+		bad("invalid name %q", r.Name)
+	case strings.ContainsAny(r.Name, "/:\x00\n"):
+		bad("name %q contains '/', ':', NUL or a newline", r.Name)
 	}
-	return s.String()
-}
-
-// RegisterLine is the line to write to binfmt_misc's register file:
-// :name:M::magic:mask:interpreter:flags
-func (r Rule) RegisterLine() string {
-	return fmt.Sprintf(":%s:M::%s:%s:%s:%s", r.Name, escape(r.Magic), escape(r.Mask), r.Interpreter, r.Flags)
-}
-
-// Dir is where binfmt_misc is mounted.
-const Dir = "/proc/sys/fs/binfmt_misc"
-
-// EnsureMounted mounts binfmt_misc on dir unless its register file exists.
-func EnsureMounted(dir string) error {
-	if _, err := os.Stat(filepath.Join(dir, "register")); err == nil {
-		return nil
+	if len(r.Magic) == 0 || len(r.Magic) > maxMagic {
+		bad("magic is %d bytes, want 1 to %d", len(r.Magic), maxMagic)
 	}
-	if err := syscall.Mount("binfmt_misc", dir, "binfmt_misc", 0, ""); err != nil {
-		return fmt.Errorf("mount binfmt_misc on %s: %w", dir, err)
+	if len(r.Mask) != 0 && len(r.Mask) != len(r.Magic) {
+		bad("mask is %d bytes, magic %d", len(r.Mask), len(r.Magic))
 	}
-	return nil
-}
-
-// Register registers r in the binfmt_misc directory dir. A rule of the same
-// name that already exists counts as registered.
-func Register(dir string, r Rule) error {
-	if _, err := os.Stat(filepath.Join(dir, r.Name)); err == nil {
-		return nil
+	if !strings.HasPrefix(r.Interpreter, "/") || strings.ContainsAny(r.Interpreter, ":\x00\n") {
+		bad("interpreter %q is not an absolute path free of ':', NUL and newlines", r.Interpreter)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "register"), os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if _, err := f.Write([]byte(r.RegisterLine())); err != nil {
-		if errors.Is(err, syscall.EEXIST) {
-			return nil
+	for _, c := range r.Flags {
+		if !strings.ContainsRune("POCF", c) {
+			bad("unknown flag %q", c)
 		}
-		return fmt.Errorf("register binfmt rule %s: %w", r.Name, err)
+	}
+	if n := len(r.RegisterLine()); n > MaxLineLength {
+		bad("line is %d bytes, the kernel takes at most %d", n, MaxLineLength)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("binfmt rule %q: %w", r.Name, err)
 	}
 	return nil
 }
 
-// SystemdDropIn is the binfmt.d file that makes systemd-binfmt, which
-// flushes every rule at boot, register r again; interpreter is the
-// emulator's stable path inside the container's root.
-func SystemdDropIn(r Rule, interpreter string) (path, content string) {
-	r.Interpreter = interpreter
-	return "/usr/lib/binfmt.d/" + r.Name + ".conf", r.RegisterLine() + "\n"
+// RegisterLine is the line to write to binfmt_misc's register file,
+// ":name:M::magic:mask:interpreter:flags". Magic and mask are written with
+// every byte as a \xHH escape: the kernel requires escapes for NUL (parsing
+// halts at the first one), for the ':' delimiter and for '\', and accepts
+// them for any byte, which keeps the line printable and unambiguous.
+func (r Rule) RegisterLine() string {
+	return ":" + r.Name + ":M::" + escape(r.Magic) + ":" + escape(r.Mask) + ":" + r.Interpreter + ":" + r.Flags
+}
+
+func escape(b []byte) string {
+	const hex = "0123456789abcdef"
+	out := make([]byte, 0, 4*len(b))
+	for _, c := range b {
+		out = append(out, '\\', 'x', hex[c>>4], hex[c&0xf])
+	}
+	return string(out)
 }
