@@ -1,0 +1,70 @@
+// Package engine is pier's core: containers (each a microVM through the
+// Runtime seam), images (engine/image), events. It speaks its own types
+// only: no net/http and no Docker API types below this line.
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/pier-vm/pier/engine/events"
+	"github.com/pier-vm/pier/engine/image"
+)
+
+// Config configures an Engine.
+type Config struct {
+	// Root is the data root; containers live under Root/containers.
+	Root string
+	// Images is the image service.
+	Images image.API
+	// Runtime boots container VMs.
+	Runtime Runtime
+	// Driver and Accel describe the VM driver for `docker info`.
+	Driver, Accel string
+	// Emulates lists the foreign platforms the runtime can run.
+	Emulates []string
+	Logger   *slog.Logger
+}
+
+// Engine ties containers, images and events together.
+type Engine struct {
+	*Containers
+	images image.API
+	cfg    Config
+}
+
+// New opens the engine's state under cfg.Root.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Root == "" || cfg.Images == nil || cfg.Runtime == nil {
+		return nil, errors.New("engine: a root, an image service and a runtime are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	bus := events.NewBus()
+	containers, err := NewContainers(ContainersConfig{
+		Root:    filepath.Join(cfg.Root, "containers"),
+		Runtime: cfg.Runtime,
+		Images:  cfg.Images,
+		Events:  bus,
+		Log:     cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{Containers: containers, images: cfg.Images, cfg: cfg}, nil
+}
+
+// Images is the image service.
+func (e *Engine) Images() image.API { return e.images }
+
+// Subscribe streams the engine's events (history first).
+func (e *Engine) Subscribe() ([]events.Event, <-chan events.Event, func()) {
+	return e.Events().Subscribe()
+}
+
+// Shutdown stops the running containers (SIGTERM, then their VMs are
+// killed when ctx ends), so no VM outlives the daemon.
+func (e *Engine) Shutdown(ctx context.Context) { e.Containers.Shutdown(ctx) }

@@ -1,0 +1,31 @@
+package engine
+
+// SystemInfo is what `docker info` shows of the engine, in engine terms.
+type SystemInfo struct {
+	Root                                 string
+	Driver, Accel                        string
+	Emulates                             []string
+	Images                               int
+	Containers, Running, Paused, Stopped int
+}
+
+// SystemInfo counts images and containers and describes the VM driver.
+func (e *Engine) SystemInfo() SystemInfo {
+	info := SystemInfo{Root: e.cfg.Root, Driver: e.cfg.Driver, Accel: e.cfg.Accel, Emulates: e.cfg.Emulates}
+	if imgs, err := e.images.List(); err == nil {
+		info.Images = len(imgs)
+	}
+	all, _ := e.ContainerList(ListOptions{All: true})
+	for _, c := range all {
+		info.Containers++
+		switch {
+		case c.State.Paused:
+			info.Paused++
+		case c.State.Running:
+			info.Running++
+		default:
+			info.Stopped++
+		}
+	}
+	return info
+}
