@@ -101,6 +101,7 @@ func (r *Router) getVersion(w http.ResponseWriter, _ *http.Request, _ map[string
 			"Arch":          runtime.GOARCH,
 			"KernelVersion": v.KernelVersion,
 			"BuildTime":     version.BuildTime,
+			"Experimental":  "false",
 		},
 	}}
 	return httputils.WriteJSON(w, http.StatusOK, v)

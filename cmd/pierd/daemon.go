@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/pier-vm/pier/engine"
+	"github.com/pier-vm/pier/engine/emulation"
+	"github.com/pier-vm/pier/engine/image"
+	"github.com/pier-vm/pier/engine/platform"
+	"github.com/pier-vm/pier/engine/vm/guestassets"
+	"github.com/pier-vm/pier/engine/vm/qemu"
+	"github.com/pier-vm/pier/engine/vmruntime"
+	"github.com/pier-vm/pier/server"
+	containerrouter "github.com/pier-vm/pier/server/container"
+	eventsrouter "github.com/pier-vm/pier/server/events"
+	execrouter "github.com/pier-vm/pier/server/exec"
+	imagerouter "github.com/pier-vm/pier/server/image"
+	systemrouter "github.com/pier-vm/pier/server/system"
+)
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("invalid --log-level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// runDaemon starts pierd and serves until SIGINT or SIGTERM.
+func runDaemon(ctx context.Context, o options) error {
+	log, err := newLogger(o.logLevel)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.dataRoot, 0o711); err != nil {
+		return err
+	}
+	// Open the sockets first: a live daemon on one of them stops us before
+	// anything else happens.
+	var listeners []net.Listener
+	for _, h := range o.hosts {
+		l, err := server.Listen(h)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return err
+		}
+		listeners = append(listeners, l)
+	}
+
+	eng, drv, err := newEngine(o, log)
+	if err != nil {
+		for _, l := range listeners {
+			l.Close()
+		}
+		return err
+	}
+	srv := server.New(log,
+		systemrouter.NewRouter(eng, systemrouter.Options{InsecureRegistries: o.insecureRegistries}),
+		imagerouter.NewRouter(eng),
+		containerrouter.NewRouter(eng),
+		execrouter.NewRouter(eng),
+		eventsrouter.NewRouter(eng),
+	)
+	errc := make(chan error, len(listeners))
+	for i, l := range listeners {
+		log.Info("serving the Docker API", "addr", o.hosts[i])
+		go func(l net.Listener) { errc <- srv.Serve(l) }(l)
+	}
+	log.Info("pierd ready", "data-root", o.dataRoot, "driver", drv.Name(), "accel", drv.Accel())
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	var serveErr error
+	select {
+	case s := <-sigs:
+		log.Info("shutting down", "signal", s.String())
+	case serveErr = <-errc:
+		log.Error("serving failed; shutting down", "err", serveErr)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdownCtx)
+	eng.Shutdown(shutdownCtx)
+	for _, h := range o.hosts {
+		if proto, target, err := server.ParseAddr(h); err == nil && proto == "unix" {
+			os.Remove(target)
+		}
+	}
+	log.Info("pierd stopped")
+	return serveErr
+}
+
+// newEngine wires the guest assets, the QEMU driver, the VM runtime and the
+// image service into an engine.
+func newEngine(o options, log *slog.Logger) (*engine.Engine, *qemu.Driver, error) {
+	assets, err := guestassets.Prepare(o.guestDir, filepath.Join(o.dataRoot, "assets"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("guest assets: %w", err)
+	}
+	drv, err := qemu.New(
+		qemu.WithAccel(o.accel),
+		qemu.WithProbe(assets.Kernel, assets.Initramfs),
+		qemu.WithDataRoot(o.dataRoot),
+		qemu.WithLogger(log),
+	)
+	if err != nil {
+		return nil, nil, err
+	}
+	caps := emulation.Capabilities{Driver: drv.Name(), QEMUUser: emulation.FindQEMUUser(platform.Host(), exec.LookPath)}
+	rt := vmruntime.New(drv, assets,
+		vmruntime.WithLogger(log),
+		vmruntime.WithEmulation(filepath.Join(o.dataRoot, "emul"), caps),
+	)
+	images, err := image.New(filepath.Join(o.dataRoot, "image"),
+		image.WithInsecureRegistries(o.insecureRegistries),
+		image.WithLogger(log),
+	)
+	if err != nil {
+		return nil, nil, err
+	}
+	eng, err := engine.New(engine.Config{
+		Root:     o.dataRoot,
+		Images:   images,
+		Runtime:  rt,
+		Driver:   drv.Name(),
+		Accel:    drv.Accel(),
+		Emulates: rt.Emulates(),
+		Logger:   log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if eng == nil {
+		return nil, nil, errors.New("no engine")
+	}
+	return eng, drv, nil
+}

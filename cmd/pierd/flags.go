@@ -1,0 +1,54 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+)
+
+// options are pierd's command-line settings.
+type options struct {
+	hosts              []string
+	dataRoot           string
+	insecureRegistries []string
+	accel              string
+	guestDir           string
+	logLevel           string
+}
+
+// defaultHost is /var/run/docker.sock for root, else a per-user socket.
+func defaultHost() string {
+	if os.Geteuid() == 0 {
+		return "unix:///var/run/docker.sock"
+	}
+	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
+		return "unix://" + filepath.Join(dir, "pier", "docker.sock")
+	}
+	home, _ := os.UserHomeDir()
+	return "unix://" + filepath.Join(home, ".pier", "docker.sock")
+}
+
+// defaultDataRoot is /var/lib/pier for root, else a per-user directory.
+func defaultDataRoot() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/pier"
+	}
+	if dir := os.Getenv("XDG_DATA_HOME"); dir != "" {
+		return filepath.Join(dir, "pier")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".local", "share", "pier")
+}
+
+// defaultGuestDir is guest/<arch> next to the pierd binary (make build
+// puts it there).
+func defaultGuestDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return filepath.Join("bin", "guest", runtime.GOARCH)
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = resolved
+	}
+	return filepath.Join(filepath.Dir(exe), "guest", runtime.GOARCH)
+}

@@ -1,0 +1,285 @@
+// Package image serves the /images routes: pull with Docker's progress
+// stream, list, inspect, tag, remove, prune, save and load.
+package image
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	imagetypes "github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/registry"
+	"github.com/docker/docker/pkg/jsonmessage"
+
+	"github.com/pier-vm/pier/compat"
+	engineimage "github.com/pier-vm/pier/engine/image"
+	"github.com/pier-vm/pier/engine/platform"
+	"github.com/pier-vm/pier/errdefs"
+	"github.com/pier-vm/pier/server/httputils"
+)
+
+// Backend is what the image routes need from the engine.
+type Backend interface {
+	Images() engineimage.API
+	ImageRemove(ref string, force, noPrune bool) ([]engineimage.DeleteItem, error)
+	ImagePrune(danglingOnly bool) ([]engineimage.DeleteItem, int64, error)
+}
+
+// Router serves the image routes.
+type Router struct{ backend Backend }
+
+// NewRouter returns the image router over b.
+func NewRouter(b Backend) *Router { return &Router{backend: b} }
+
+// Routes lists the image routes. Names may contain slashes.
+func (r *Router) Routes() []httputils.Route {
+	return []httputils.Route{
+		{Method: http.MethodPost, Path: "/images/create", Handler: r.postImagesCreate},
+		{Method: http.MethodGet, Path: "/images/json", Handler: r.getImagesJSON},
+		{Method: http.MethodGet, Path: "/images/get", Handler: r.getImagesGet},
+		{Method: http.MethodPost, Path: "/images/load", Handler: r.postImagesLoad},
+		{Method: http.MethodPost, Path: "/images/prune", Handler: r.postImagesPrune},
+		{Method: http.MethodGet, Path: "/images/{name:.*}/json", Handler: r.getImagesByName},
+		{Method: http.MethodGet, Path: "/images/{name:.*}/get", Handler: r.getImagesGet},
+		{Method: http.MethodPost, Path: "/images/{name:.*}/tag", Handler: r.postImagesTag},
+		{Method: http.MethodDelete, Path: "/images/{name:.*}", Handler: r.deleteImages},
+	}
+}
+
+// decodeAuth reads X-Registry-Auth (base64url JSON); bad input is ignored
+// like dockerd does for an empty header, and rejected otherwise.
+func decodeAuth(header string) (*engineimage.Auth, error) {
+	if header == "" {
+		return nil, nil
+	}
+	raw, err := base64.URLEncoding.DecodeString(header)
+	if err != nil {
+		if raw, err = base64.StdEncoding.DecodeString(header); err != nil {
+			return nil, errdefs.InvalidParameterf("invalid X-Registry-Auth header: %v", err)
+		}
+	}
+	var a registry.AuthConfig
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, errdefs.InvalidParameterf("invalid X-Registry-Auth header: %v", err)
+	}
+	return &engineimage.Auth{Username: a.Username, Password: a.Password, IdentityToken: a.IdentityToken, RegistryToken: a.RegistryToken, ServerAddress: a.ServerAddress}, nil
+}
+
+// progressWriter writes jsonmessage lines, sending the 200 header only with
+// the first line, so that errors before any progress are plain JSON errors.
+type progressWriter struct {
+	mu      sync.Mutex
+	w       http.ResponseWriter
+	started bool
+}
+
+func (p *progressWriter) write(m jsonmessage.JSONMessage) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.started {
+		p.w.Header().Set("Content-Type", "application/json")
+		p.w.WriteHeader(http.StatusOK)
+		p.started = true
+	}
+	json.NewEncoder(p.w).Encode(m)
+	if f, ok := p.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (p *progressWriter) progress(pr engineimage.Progress) {
+	m := jsonmessage.JSONMessage{ID: pr.ID, Status: pr.Status}
+	if pr.Total > 0 || pr.Current > 0 {
+		m.Progress = &jsonmessage.JSONProgress{Current: pr.Current, Total: pr.Total}
+	} else if pr.ID != "" {
+		m.Progress = &jsonmessage.JSONProgress{}
+	}
+	p.write(m)
+}
+
+// finish reports err in the stream when the stream has begun; otherwise it
+// hands err back for a normal error response.
+func (p *progressWriter) finish(err error) error {
+	p.mu.Lock()
+	started := p.started
+	p.mu.Unlock()
+	if err == nil || !started {
+		if err == nil && !started {
+			p.write(jsonmessage.JSONMessage{Status: "Done"})
+		}
+		return err
+	}
+	p.write(jsonmessage.JSONMessage{Error: &jsonmessage.JSONError{Message: err.Error()}, ErrorMessage: err.Error()})
+	return nil
+}
+
+func (r *Router) postImagesCreate(w http.ResponseWriter, req *http.Request, _ map[string]string) error {
+	if err := req.ParseForm(); err != nil {
+		return errdefs.InvalidParameter(err)
+	}
+	from, tag := req.Form.Get("fromImage"), req.Form.Get("tag")
+	if from == "" {
+		if req.Form.Get("fromSrc") != "" {
+			return errdefs.NotImplemented(errNoImport)
+		}
+		return errdefs.InvalidParameterf("fromImage is required")
+	}
+	ref := from
+	if tag != "" {
+		if strings.HasPrefix(tag, "sha256:") {
+			ref = from + "@" + tag
+		} else {
+			ref = from + ":" + tag
+		}
+	}
+	var plat *platform.Platform
+	if s := req.Form.Get("platform"); s != "" {
+		p, err := platform.Parse(s)
+		if err != nil {
+			return err
+		}
+		plat = &p
+	}
+	auth, err := decodeAuth(req.Header.Get("X-Registry-Auth"))
+	if err != nil {
+		return err
+	}
+	pw := &progressWriter{w: w}
+	_, err = r.backend.Images().Pull(req.Context(), ref, plat, auth, pw.progress)
+	return pw.finish(err)
+}
+
+type importError struct{}
+
+func (importError) Error() string {
+	return "importing a root filesystem (docker import) is not supported"
+}
+
+var errNoImport = importError{}
+
+func (r *Router) getImagesJSON(w http.ResponseWriter, req *http.Request, _ map[string]string) error {
+	args, err := compat.ParseFilters(req.FormValue("filters"))
+	if err != nil {
+		return err
+	}
+	if err := args.Validate(map[string]bool{"reference": true, "dangling": true, "label": true, "before": true, "since": true}); err != nil {
+		return errdefs.InvalidParameter(err)
+	}
+	imgs, err := r.backend.Images().List()
+	if err != nil {
+		return err
+	}
+	all := httputils.BoolValue(req, "all")
+	out := []imagetypes.Summary{}
+	for _, img := range imgs {
+		dangling := len(img.RepoTags) == 0
+		if args.Contains("dangling") {
+			if args.ExactMatch("dangling", "true") != dangling {
+				continue
+			}
+		} else if dangling && !all {
+			continue
+		}
+		if refs := args.Get("reference"); len(refs) > 0 {
+			ok := false
+			for _, p := range refs {
+				ok = ok || compat.ImageMatchesReference(img, p)
+			}
+			if !ok {
+				continue
+			}
+		}
+		if args.Contains("label") && !args.MatchKVList("label", img.Config.Config.Labels) {
+			continue
+		}
+		out = append(out, compat.ImageSummary(img))
+	}
+	return httputils.WriteJSON(w, http.StatusOK, out)
+}
+
+func (r *Router) getImagesByName(w http.ResponseWriter, _ *http.Request, vars map[string]string) error {
+	img, err := r.backend.Images().Resolve(vars["name"], nil)
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, compat.ImageInspect(img))
+}
+
+func (r *Router) postImagesTag(w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	if err := r.backend.Images().Tag(vars["name"], req.FormValue("repo"), req.FormValue("tag")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+func (r *Router) deleteImages(w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	items, err := r.backend.ImageRemove(vars["name"], httputils.BoolValue(req, "force"), httputils.BoolValue(req, "noprune"))
+	if err != nil {
+		return err
+	}
+	out := make([]imagetypes.DeleteResponse, 0, len(items))
+	for _, it := range items {
+		out = append(out, imagetypes.DeleteResponse{Untagged: it.Untagged, Deleted: it.Deleted})
+	}
+	return httputils.WriteJSON(w, http.StatusOK, out)
+}
+
+func (r *Router) postImagesPrune(w http.ResponseWriter, req *http.Request, _ map[string]string) error {
+	args, err := compat.ParseFilters(req.FormValue("filters"))
+	if err != nil {
+		return err
+	}
+	danglingOnly := !args.ExactMatch("dangling", "false") && !args.ExactMatch("dangling", "0")
+	items, reclaimed, err := r.backend.ImagePrune(danglingOnly)
+	if err != nil {
+		return err
+	}
+	rep := imagetypes.PruneReport{ImagesDeleted: []imagetypes.DeleteResponse{}, SpaceReclaimed: uint64(reclaimed)}
+	for _, it := range items {
+		rep.ImagesDeleted = append(rep.ImagesDeleted, imagetypes.DeleteResponse{Untagged: it.Untagged, Deleted: it.Deleted})
+	}
+	return httputils.WriteJSON(w, http.StatusOK, rep)
+}
+
+func (r *Router) getImagesGet(w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	if err := req.ParseForm(); err != nil {
+		return errdefs.InvalidParameter(err)
+	}
+	names := req.Form["names"]
+	if n := vars["name"]; n != "" {
+		names = []string{n}
+	}
+	if len(names) == 0 {
+		return errdefs.InvalidParameterf("no image names given")
+	}
+	for _, n := range names {
+		if _, err := r.backend.Images().Resolve(n, nil); err != nil {
+			return err
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-tar")
+	return saveStream(req.Context(), r.backend.Images(), names, w)
+}
+
+func saveStream(ctx context.Context, images engineimage.API, names []string, w io.Writer) error {
+	// Errors after the first byte cannot change the status: the client
+	// sees a truncated tarball, as with dockerd.
+	images.Save(ctx, names, w)
+	return nil
+}
+
+func (r *Router) postImagesLoad(w http.ResponseWriter, req *http.Request, _ map[string]string) error {
+	quiet := httputils.BoolValue(req, "quiet")
+	pw := &progressWriter{w: w}
+	_, err := r.backend.Images().Load(req.Context(), req.Body, func(p engineimage.Progress) {
+		if !quiet || strings.HasPrefix(p.Status, "Loaded image") {
+			pw.write(jsonmessage.JSONMessage{Stream: p.Status + "\n"})
+		}
+	})
+	return pw.finish(err)
+}
