@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -47,12 +48,23 @@ func (s *Containers) startLocked(ctx context.Context, x *ctr) error {
 	if err != nil {
 		x.mu.Lock()
 		x.c.State.Error = err.Error()
-		if x.c.State.ExitCode == 0 {
-			x.c.State.ExitCode = 128
-		}
+		x.c.State.ExitCode = startFailureCode(err)
 		_ = s.saveLocked(x)
+		autoRemove := x.c.HostConfig.AutoRemove && !x.removing
+		if autoRemove {
+			x.removing = true
+		}
 		x.notifyLocked()
 		x.mu.Unlock()
+		if autoRemove {
+			// Like dockerd: a container run with --rm whose start failed is
+			// removed, which ends the client's wait for its removal.
+			go func() {
+				if err := s.destroy(x); err != nil {
+					s.log.Error("auto-removing container after a failed start", "id", c.ID, "err", err)
+				}
+			}()
+		}
 		return err
 	}
 
@@ -353,4 +365,17 @@ func firstNonEmpty(values ...string) string {
 		}
 	}
 	return ""
+}
+
+// startFailureCode is the exit code a failed start records, as Docker's:
+// 127 for a command that is not there, 126 for one that cannot run.
+func startFailureCode(err error) int {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return 127
+	case strings.Contains(msg, "permission denied"):
+		return 126
+	}
+	return 128
 }

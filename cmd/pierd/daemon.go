@@ -45,6 +45,11 @@ func runDaemon(ctx context.Context, o options) error {
 	if err := os.MkdirAll(o.dataRoot, 0o711); err != nil {
 		return err
 	}
+	unlock, err := lockDataRoot(o.dataRoot)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	// Open the sockets first: a live daemon on one of them stops us before
 	// anything else happens.
 	var listeners []net.Listener
@@ -146,4 +151,17 @@ func newEngine(o options, log *slog.Logger) (*engine.Engine, *qemu.Driver, error
 		return nil, nil, errors.New("no engine")
 	}
 	return eng, drv, nil
+}
+
+// lockDataRoot makes sure only one pierd uses a data root.
+func lockDataRoot(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "pierd.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another pierd is using the data root %s", dir)
+	}
+	return func() { f.Close() }, nil
 }

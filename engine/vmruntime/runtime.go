@@ -20,6 +20,7 @@ import (
 	"github.com/pier-vm/pier/engine/platform"
 	"github.com/pier-vm/pier/engine/vm"
 	"github.com/pier-vm/pier/engine/vm/guestassets"
+	"github.com/pier-vm/pier/errdefs"
 	"github.com/pier-vm/pier/guest/proto"
 )
 
@@ -130,6 +131,10 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 	sb, err := r.startContainer(bootCtx, machine, req, emul)
 	if err != nil {
 		machine.Kill()
+		var pe processError
+		if errors.As(err, &pe) {
+			return nil, pe.classified()
+		}
 		if reason := consoleReason(req.ConsoleLog); reason != "" {
 			err = fmt.Errorf("%w (VM log: %s)", err, reason)
 		}
@@ -170,6 +175,9 @@ func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req en
 	proc, err := client.StartContainer(ctx, cspec, processIO(req.Stdio))
 	if err != nil {
 		client.Close()
+		if ctx.Err() == nil && !errors.Is(err, proto.ErrClosed) {
+			return nil, processError{err}
+		}
 		return nil, bootError(ctx, err)
 	}
 	return &sandbox{machine: machine, client: client, process: process{proc}}, nil
@@ -310,4 +318,21 @@ func (r *Runtime) Emulates() []string {
 		}
 	}
 	return out
+}
+
+// processError is the guest's refusal to set up or start the process: its
+// message says why, so the VM log is not appended.
+type processError struct{ err error }
+
+func (e processError) Error() string { return e.err.Error() }
+func (e processError) Unwrap() error { return e.err }
+
+// classified marks a missing or unrunnable command as invalid input, as
+// dockerd does.
+func (e processError) classified() error {
+	msg := e.err.Error()
+	if strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "permission denied") || strings.Contains(msg, "unable to find user") {
+		return errdefs.InvalidParameter(e.err)
+	}
+	return e.err
 }
