@@ -1,0 +1,216 @@
+// Package e2e drives the real docker CLI against a real pierd that boots
+// real QEMU VMs, with images served by an in-process registry.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pier-vm/pier/internal/testimages"
+	"github.com/pier-vm/pier/internal/testregistry"
+)
+
+// daemon is one running pierd.
+type daemon struct {
+	cmd     *exec.Cmd
+	sock    string
+	dataDir string
+	log     *bytes.Buffer
+	env     []string
+}
+
+var (
+	pierdBin string
+	guestDir string
+	repoRoot string
+	shared   *daemon
+	reg      *testregistry.Registry
+)
+
+func findRepoRoot() string {
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		dir = filepath.Dir(dir)
+	}
+}
+
+// prerequisites says why the suite cannot run here, or "".
+func prerequisites() string {
+	if _, err := exec.LookPath("docker"); err != nil {
+		return "the docker CLI is not installed"
+	}
+	if _, err := os.Stat(filepath.Join(guestDir, "vmlinux")); err != nil {
+		return "guest assets missing: run make build"
+	}
+	if _, err := os.Stat(filepath.Join(guestDir, "pier-init")); err != nil {
+		return "guest init missing: run make build"
+	}
+	return ""
+}
+
+func TestMain(m *testing.M) {
+	repoRoot = findRepoRoot()
+	guestDir = filepath.Join(repoRoot, "bin", "guest", runtime.GOARCH)
+	if why := prerequisites(); why != "" {
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintln(os.Stderr, "e2e: cannot run:", why)
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, "e2e: skipped:", why)
+		os.Exit(0)
+	}
+	tmp, err := os.MkdirTemp("", "pier-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	pierdBin = filepath.Join(tmp, "pierd")
+	build := exec.Command("go", "build", "-o", pierdBin, "./cmd/pierd")
+	build.Dir, build.Stdout, build.Stderr = repoRoot, os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building pierd:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if shared != nil {
+		shared.stop(nil)
+	}
+	if reg != nil {
+		reg.Close()
+	}
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
+
+// startDaemon starts pierd on a temp socket and data root.
+func startDaemon(t *testing.T, extra ...string) *daemon {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "pier-e2e-d-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{sock: filepath.Join(dir, "docker.sock"), dataDir: filepath.Join(dir, "data"), log: &bytes.Buffer{}}
+	args := append([]string{"-H", "unix://" + d.sock, "--data-root", d.dataDir, "--guest-dir", guestDir, "--accel", "tcg"}, extra...)
+	d.cmd = exec.Command(pierdBin, args...)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d.env = append(os.Environ(), "DOCKER_HOST=unix://"+d.sock, "DOCKER_CONFIG="+filepath.Join(dir, "docker-config"))
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("unix", d.sock); err == nil {
+			c.Close()
+			return d
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	d.cmd.Process.Kill()
+	t.Fatalf("pierd did not come up:\n%s", d.log)
+	return nil
+}
+
+// stop sends SIGTERM and checks a clean exit.
+func (d *daemon) stop(t *testing.T) {
+	d.cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- d.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil && t != nil {
+			t.Errorf("pierd exited with %v:\n%s", err, d.log)
+		}
+	case <-time.After(30 * time.Second):
+		d.cmd.Process.Kill()
+		if t != nil {
+			t.Errorf("pierd did not stop within 30s:\n%s", d.log)
+		}
+	}
+	os.RemoveAll(filepath.Dir(d.sock))
+}
+
+// sharedDaemon is one pierd (and registry) for the tests that can share it.
+func sharedDaemon(t *testing.T) *daemon {
+	t.Helper()
+	if shared == nil {
+		set := testimages.Require(t)
+		r, err := testregistry.Serve("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Push(set); err != nil {
+			t.Fatal(err)
+		}
+		reg = r
+		shared = startDaemon(t)
+	}
+	return shared
+}
+
+// docker runs the docker CLI against d.
+func (d *daemon) docker(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Env = d.env
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	err := cmd.Run()
+	code = 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("docker %v: %v", args, err)
+	}
+	return o.String(), e.String(), code
+}
+
+// ok runs docker and fails the test on a non-zero exit.
+func (d *daemon) ok(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, code := d.docker(t, "", args...)
+	if code != 0 {
+		t.Fatalf("docker %s: exit %d\nstdout: %s\nstderr: %s\npierd log:\n%s", strings.Join(args, " "), code, out, errOut, tail(d.log.String(), 20))
+	}
+	return out
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// rawGET sends a GET over the daemon's socket.
+func (d *daemon) rawGET(t *testing.T, path string) (*http.Response, string) {
+	t.Helper()
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return net.Dial("unix", d.sock)
+	}}}
+	resp, err := c.Get("http://pier" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp, b.String()
+}
