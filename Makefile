@@ -36,8 +36,11 @@ testdata:
 run: deps build
 	$(BIN)/pierd
 
-test: deps build testdata
-	$(GO) test -count=1 ./...
+# test runs the whole suite: unit tests, real VMs under QEMU, and the
+# end-to-end tests that drive the real docker CLI against pierd.
+test: deps build testdata check-darwin
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 45m ./...
 
 vet:
 	$(GO) vet ./...
