@@ -47,6 +47,9 @@ type Agent struct {
 
 	mu          sync.Mutex
 	mainStarted bool
+	// stdins holds the running processes whose stdin is open, by pid, until
+	// the host attaches a stream to it (OpStdin).
+	stdins map[int]*process
 }
 
 // Option tunes an Agent.
@@ -61,7 +64,7 @@ func WithoutCredentials() Option { return func(a *Agent) { a.setCredentials = fa
 
 // New returns an agent.
 func New(reaper *Reaper, hooks Hooks, kernelRelease string, opts ...Option) *Agent {
-	a := &Agent{root: "/", setCredentials: true, reaper: reaper, hooks: hooks, kernelRelease: kernelRelease}
+	a := &Agent{root: "/", setCredentials: true, reaper: reaper, hooks: hooks, kernelRelease: kernelRelease, stdins: map[int]*process{}}
 	for _, o := range opts {
 		o(a)
 	}
@@ -115,6 +118,8 @@ func (a *Agent) handle(stream net.Conn) {
 			return
 		}
 		a.serveProcess(stream, *req.Process, false)
+	case proto.OpStdin:
+		a.serveStdin(stream, req.Pid)
 	default:
 		fail(stream, fmt.Errorf("unknown operation %q", req.Op))
 	}
@@ -168,7 +173,14 @@ func (a *Agent) serveProcess(stream net.Conn, spec proto.ProcessSpec, main bool)
 		return proto.WriteFrame(stream, t, b)
 	}
 	oomBefore := oomKills()
-	if err := proto.WriteMessage(stream, proto.Response{Pid: p.cmd.Process.Pid}); err != nil {
+	pid := p.cmd.Process.Pid
+	if p.stdin != nil {
+		a.mu.Lock()
+		a.stdins[pid] = p
+		a.mu.Unlock()
+		defer a.takeStdin(pid)
+	}
+	if err := proto.WriteMessage(stream, proto.Response{Pid: pid}); err != nil {
 		p.cmd.Process.Kill()
 	}
 	outputDone := p.copyOutput(send)
@@ -204,8 +216,8 @@ func (a *Agent) serveProcess(stream net.Conn, spec proto.ProcessSpec, main bool)
 	}
 }
 
-// readControl applies the host's frames (stdin, resize, signals) until the
-// host closes the stream.
+// readControl applies the host's frames (resize, signals) until the host
+// closes the stream.
 func (a *Agent) readControl(stream net.Conn, p *process, hostGone chan struct{}) {
 	defer close(hostGone)
 	for {
@@ -214,19 +226,6 @@ func (a *Agent) readControl(stream net.Conn, p *process, hostGone chan struct{})
 			return
 		}
 		switch t {
-		case proto.FrameStdin:
-			if p.stdin != nil {
-				p.stdin.Write(payload)
-			}
-		case proto.FrameStdinClose:
-			if p.stdin == nil {
-				continue
-			}
-			if p.tty != nil {
-				p.tty.Write([]byte{4}) // EOF on a terminal
-			} else {
-				p.stdin.Close()
-			}
 		case proto.FrameResize:
 			var r proto.Resize
 			if json.Unmarshal(payload, &r) == nil && p.tty != nil {
@@ -235,9 +234,38 @@ func (a *Agent) readControl(stream net.Conn, p *process, hostGone chan struct{})
 		case proto.FrameSignal:
 			var s proto.Signal
 			if json.Unmarshal(payload, &s) == nil && s.Signal > 0 {
-				syscall.Kill(p.cmd.Process.Pid, syscall.Signal(s.Signal))
+				p.cmd.Process.Signal(syscall.Signal(s.Signal))
 			}
 		}
+	}
+}
+
+// takeStdin removes and returns the process with pid whose stdin is open
+// and not yet attached.
+func (a *Agent) takeStdin(pid int) *process {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p := a.stdins[pid]
+	delete(a.stdins, pid)
+	return p
+}
+
+// serveStdin copies the host's stdin stream into the process's stdin; the
+// host's half-close closes a pipe (a terminal stays open, as in Docker,
+// where closing a TTY's stdin does not end the shell).
+func (a *Agent) serveStdin(stream net.Conn, pid int) {
+	p := a.takeStdin(pid)
+	if p == nil {
+		fail(stream, fmt.Errorf("process %d has no stdin to attach (exited, not started with OpenStdin, or already attached)", pid))
+		return
+	}
+	defer stream.Close()
+	if err := proto.WriteMessage(stream, proto.Response{Pid: pid}); err != nil {
+		return
+	}
+	io.Copy(p.stdin, stream)
+	if p.tty == nil {
+		p.stdin.Close()
 	}
 }
 

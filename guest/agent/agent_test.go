@@ -246,3 +246,47 @@ func TestLookupUser(t *testing.T) {
 		}
 	}
 }
+
+// A process that never reads its stdin must not hold up a signal, however
+// much the host has to write (stdin has its own stream).
+func TestSignalNotBlockedByUnreadStdin(t *testing.T) {
+	c := dialAgent(t, Hooks{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	big := strings.NewReader(strings.Repeat("x", 4<<20))
+	p, err := c.Exec(ctx, proto.ProcessSpec{Args: []string{"sleep", "30"}, OpenStdin: true}, proto.ProcessIO{Stdin: big})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // let stdin fill every buffer
+	if err := p.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Wait(ctx)
+	if err != nil || st.Code != 137 || st.Signal != int(syscall.SIGKILL) {
+		t.Fatalf("status %+v err %v", st, err)
+	}
+}
+
+// docker run -i without an attached client keeps stdin open; CloseStdin
+// closes it and cat ends.
+func TestCloseStdinWithoutReader(t *testing.T) {
+	c := dialAgent(t, Hooks{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := c.Exec(ctx, proto.ProcessSpec{Args: []string{"cat"}, OpenStdin: true}, proto.ProcessIO{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+		t.Fatal("cat ended before its stdin was closed")
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := p.CloseStdin(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := p.Wait(ctx); err != nil || st.Code != 0 {
+		t.Fatalf("status %+v err %v", st, err)
+	}
+}

@@ -118,6 +118,9 @@ func mountWritableDisk(spec *proto.ContainerSpec) error {
 			return errors.Join(err, err2)
 		}
 	}
+	if err := growFilesystem(dev, rwDir); err != nil {
+		logf("%v", err) // the disk stays usable at its old size
+	}
 	for _, d := range []string{"upper", "work"} {
 		if err := os.MkdirAll(filepath.Join(rwDir, d), 0o755); err != nil {
 			return err

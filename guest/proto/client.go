@@ -30,9 +30,20 @@ func yamuxConfig() *yamux.Config {
 	return cfg
 }
 
+// HandshakeTimeout bounds Dial's handshake when ctx has no deadline. A guest
+// under software emulation answers a few seconds after boot; a busy host
+// booting many VMs at once needs more.
+const HandshakeTimeout = time.Minute
+
 // Dial runs the handshake over conn. It fails with a clear error when the
-// agent does not answer before ctx ends, or speaks another version.
+// agent does not answer before ctx ends (HandshakeTimeout when ctx has no
+// deadline), or speaks another version.
 func Dial(ctx context.Context, conn net.Conn) (*Client, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, HandshakeTimeout)
+		defer cancel()
+	}
 	session, err := yamux.Client(conn, yamuxConfig())
 	if err != nil {
 		return nil, err
@@ -156,26 +167,40 @@ func (c *Client) startProcess(ctx context.Context, req Request, pio ProcessIO) (
 	if err != nil {
 		return nil, err
 	}
-	p := &Process{stream: stream, pid: resp.Pid, done: make(chan struct{}), stdinDone: make(chan struct{})}
+	p := &Process{client: c, stream: stream, pid: resp.Pid, done: make(chan struct{})}
 	go p.readFrames(pio)
-	if pio.Stdin != nil {
-		go p.copyStdin(pio.Stdin)
-	} else {
-		close(p.stdinDone)
+	if pio.Stdin != nil && opensStdin(req) {
+		if err := p.attachStdin(ctx, pio.Stdin); err != nil {
+			p.Signal(syscall.SIGKILL)
+			return nil, fmt.Errorf("attach stdin: %w", err)
+		}
 	}
 	return p, nil
 }
 
+func opensStdin(req Request) bool {
+	switch {
+	case req.Process != nil:
+		return req.Process.OpenStdin
+	case req.Container != nil:
+		return req.Container.Process.OpenStdin
+	}
+	return false
+}
+
 // Process is a process running in the guest.
 type Process struct {
-	stream    net.Conn
-	pid       int
-	writeMu   sync.Mutex
-	done      chan struct{}
-	stdinDone chan struct{}
-	status    ExitStatus
-	err       error
-	closeOnce sync.Once
+	client  *Client
+	stream  net.Conn
+	pid     int
+	writeMu sync.Mutex
+	done    chan struct{}
+	status  ExitStatus
+	err     error
+
+	stdinMu     sync.Mutex
+	stdin       net.Conn // the process's stdin stream, once attached
+	stdinClosed bool
 }
 
 // Pid is the process id inside the guest.
@@ -224,33 +249,44 @@ func (p *Process) readFrames(pio ProcessIO) {
 	}
 }
 
-func (p *Process) copyStdin(r io.Reader) {
-	defer close(p.stdinDone)
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			if p.send(FrameStdin, buf[:n]) != nil {
-				return
-			}
-		}
-		if err != nil {
-			p.CloseStdin()
-			return
-		}
-		select {
-		case <-p.done:
-			return
-		default:
-		}
+// attachStdin opens the process's stdin stream and copies r into it until
+// EOF, then half-closes it: the guest closes the process's stdin.
+func (p *Process) attachStdin(ctx context.Context, r io.Reader) error {
+	var resp Response
+	s, err := p.client.request(ctx, Request{Op: OpStdin, Pid: p.pid}, &resp)
+	if err != nil {
+		return err
 	}
+	p.stdinMu.Lock()
+	p.stdin = s
+	p.stdinMu.Unlock()
+	go func() {
+		io.Copy(s, r)
+		p.CloseStdin()
+	}()
+	return nil
 }
 
-// CloseStdin closes the process's stdin.
+// CloseStdin closes the process's stdin (a process started without
+// OpenStdin has none).
 func (p *Process) CloseStdin() error {
-	var err error
-	p.closeOnce.Do(func() { err = p.send(FrameStdinClose, nil) })
-	return err
+	p.stdinMu.Lock()
+	defer p.stdinMu.Unlock()
+	if p.stdinClosed {
+		return nil
+	}
+	p.stdinClosed = true
+	if p.stdin == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var resp Response
+		s, err := p.client.request(ctx, Request{Op: OpStdin, Pid: p.pid}, &resp)
+		if err != nil {
+			return err
+		}
+		p.stdin = s
+	}
+	return p.stdin.Close()
 }
 
 // Resize sets the terminal size of a TTY process.

@@ -11,10 +11,8 @@ type FrameType byte
 
 // Frames towards the guest.
 const (
-	FrameStdin      FrameType = 1 // payload: bytes for the process's stdin
-	FrameStdinClose FrameType = 2 // no payload: close the process's stdin
-	FrameResize     FrameType = 3 // payload: JSON Resize
-	FrameSignal     FrameType = 4 // payload: JSON Signal
+	FrameResize FrameType = 3 // payload: JSON Resize
+	FrameSignal FrameType = 4 // payload: JSON Signal
 )
 
 // Frames towards the host.

@@ -3,9 +3,10 @@
 // virtio-serial port or vsock) carries a yamux session; the host is the yamux
 // client and opens one stream per request. Each stream starts with a
 // length-prefixed JSON Request and its JSON Response; process streams then
-// carry typed frames (stdin, resize and signals towards the guest; output and
-// the exit status towards the host), so bulk bytes never travel inside RPC
-// messages.
+// carry typed frames (resize and signals towards the guest; output and the
+// exit status towards the host). A process's stdin has a stream of its own
+// (OpStdin), so bulk bytes never travel inside RPC messages and a process
+// that does not read its stdin never holds up a signal.
 package proto
 
 import (
@@ -17,7 +18,8 @@ import (
 )
 
 // Version is the protocol version; host and guest must agree exactly.
-const Version = 1
+// Version 2 moved stdin to a stream of its own.
+const Version = 2
 
 // PortName is the name of the virtio-serial port the agent serves on.
 const PortName = "agent"
@@ -29,6 +31,10 @@ const (
 	OpExec     = "exec"
 	OpShutdown = "shutdown"
 	OpPing     = "ping"
+	// OpStdin attaches a stream to the stdin of the process with Request.Pid:
+	// the bytes the host writes go to the process, and the host's half-close
+	// closes the process's stdin.
+	OpStdin = "stdin"
 )
 
 // Request opens a stream.
@@ -37,6 +43,7 @@ type Request struct {
 	Version   int            `json:"version,omitempty"`
 	Container *ContainerSpec `json:"container,omitempty"`
 	Process   *ProcessSpec   `json:"process,omitempty"`
+	Pid       int            `json:"pid,omitempty"`
 }
 
 // Response answers a Request. A non-empty Error means the request failed.

@@ -117,14 +117,6 @@ func unameMachine() string {
 	return unix.ByteSliceToString(u.Machine[:])
 }
 
-func memTotal() int64 {
-	var si unix.Sysinfo_t
-	if unix.Sysinfo(&si) != nil {
-		return 0
-	}
-	return int64(si.Totalram) * int64(si.Unit)
-}
-
 func (r *Router) getInfo(w http.ResponseWriter, _ *http.Request, _ map[string]string) error {
 	e := r.backend.SystemInfo()
 	labels := []string{"pier.driver=" + e.Driver, "pier.accel=" + e.Accel}

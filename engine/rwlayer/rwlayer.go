@@ -1,0 +1,85 @@
+// Package rwlayer creates a container's writable disk: the ext4 filesystem
+// that holds the overlay's upper layer inside the VM. It needs neither root
+// nor mkfs on the host (so it works on macOS too): the disk starts as an
+// embedded, empty ext4 filesystem of TemplateSize (made once by
+// mktemplate.sh) written sparsely, and the file is then extended sparsely
+// to the wanted size. The guest grows the filesystem online to the whole
+// disk each time it mounts it (EXT4_IOC_RESIZE_FS), so the same file can
+// later be reattached, or enlarged, and keeps everything written to it.
+package rwlayer
+
+import (
+	"bytes"
+	"compress/gzip"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+//go:embed template.ext4.gz
+var template []byte
+
+// TemplateSize is the size of the embedded filesystem: the smallest disk
+// Create makes.
+const TemplateSize = 128 << 20
+
+// blockSize is the unit in which zero runs are skipped.
+const blockSize = 4096
+
+// Create writes a new writable disk of size bytes at path. It refuses to
+// overwrite an existing file.
+func Create(path string, size int64) (err error) {
+	if size < TemplateSize {
+		return fmt.Errorf("writable disk of %d bytes is smaller than the minimum %d", size, TemplateSize)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(path)
+		}
+	}()
+	zr, err := gzip.NewReader(bytes.NewReader(template))
+	if err != nil {
+		return fmt.Errorf("writable disk template: %w", err)
+	}
+	if err := copySparse(f, zr); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Truncate(size); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// copySparse copies r into f, seeking over all-zero blocks so they take
+// no space on disk.
+func copySparse(f *os.File, r io.Reader) error {
+	buf := make([]byte, blockSize)
+	zero := make([]byte, blockSize)
+	var off int64
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			if !bytes.Equal(buf[:n], zero[:n]) {
+				if _, werr := f.WriteAt(buf[:n], off); werr != nil {
+					return werr
+				}
+			}
+			off += int64(n)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

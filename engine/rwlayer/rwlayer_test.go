@@ -1,0 +1,62 @@
+package rwlayer
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+func TestCreateWritesSparseExt4(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rw.img")
+	const size = 8 << 30
+	if err := Create(path, size); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() != size {
+		t.Fatalf("size %d, want %d", fi.Size(), size)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Blocks*512 > 16<<20 {
+		t.Fatalf("disk uses %d bytes: not sparse", st.Blocks*512)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sb := make([]byte, 1024)
+	if _, err := f.ReadAt(sb, 1024); err != nil {
+		t.Fatal(err)
+	}
+	if magic := binary.LittleEndian.Uint16(sb[0x38:]); magic != 0xef53 {
+		t.Fatalf("no ext4 superblock (magic %#x)", magic)
+	}
+	const roCompatReadonly = 0x1000
+	if ro := binary.LittleEndian.Uint32(sb[0x64:]); ro&roCompatReadonly != 0 {
+		t.Fatal("filesystem is marked read-only")
+	}
+	if blocks := binary.LittleEndian.Uint32(sb[0x04:]); int64(blocks)*4096 != TemplateSize {
+		t.Fatalf("template has %d blocks", blocks)
+	}
+}
+
+func TestCreateRefusesSmallOrExisting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rw.img")
+	if err := Create(path, 1<<20); err == nil {
+		t.Fatal("a 1 MiB disk was created")
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatal("failed Create left a file")
+	}
+	if err := Create(path, TemplateSize); err != nil {
+		t.Fatal(err)
+	}
+	if err := Create(path, TemplateSize); err == nil {
+		t.Fatal("Create overwrote an existing disk")
+	}
+}

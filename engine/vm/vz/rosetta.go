@@ -1,0 +1,36 @@
+package vz
+
+import (
+	"fmt"
+
+	"github.com/pier-vm/pier/errdefs"
+)
+
+// rosettaAvailability mirrors Virtualization.framework's
+// VZLinuxRosettaAvailability, so that the decision below builds and is
+// tested everywhere.
+type rosettaAvailability int
+
+const (
+	rosettaNotSupported rosettaAvailability = iota
+	rosettaNotInstalled
+	rosettaInstalled
+)
+
+// rosettaStatus asks the host whether Rosetta for Linux can be shared; the
+// darwin/arm64 build asks Virtualization.framework, other builds say "not
+// supported". Tests replace it.
+var rosettaStatus = hostRosettaStatus
+
+// checkRosetta turns the host's Rosetta availability into nil (share it)
+// or an error that tells the user what to do.
+func checkRosetta(a rosettaAvailability) error {
+	switch a {
+	case rosettaInstalled:
+		return nil
+	case rosettaNotInstalled:
+		return errdefs.Unavailable(fmt.Errorf("Rosetta for Linux is not installed: run `softwareupdate --install-rosetta --agree-to-license`, then retry"))
+	default:
+		return errdefs.NotImplemented(fmt.Errorf("Rosetta needs Apple silicon and macOS 13 or later"))
+	}
+}
