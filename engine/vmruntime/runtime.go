@@ -18,6 +18,7 @@ import (
 	"github.com/pier-vm/pier/engine"
 	"github.com/pier-vm/pier/engine/emulation"
 	"github.com/pier-vm/pier/engine/platform"
+	"github.com/pier-vm/pier/engine/rwlayer"
 	"github.com/pier-vm/pier/engine/vm"
 	"github.com/pier-vm/pier/engine/vm/guestassets"
 	"github.com/pier-vm/pier/errdefs"
@@ -207,9 +208,10 @@ func processIO(s engine.Stdio) proto.ProcessIO {
 	return proto.ProcessIO{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr}
 }
 
-// ensureWritableDisk creates the container's writable disk as an empty
-// sparse file; the guest formats it on first boot, so no host mkfs (and no
-// root) is needed.
+// ensureWritableDisk creates the container's writable disk when missing:
+// an empty journaled ext4 written from rwlayer's template and extended
+// sparsely to size; the guest grows the filesystem to the device at mount.
+// No host mkfs and no root are needed.
 func ensureWritableDisk(path string, size int64) error {
 	if _, err := os.Stat(path); err == nil {
 		return nil
@@ -217,21 +219,7 @@ func ensureWritableDisk(path string, size int64) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := f.Truncate(size); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+	return rwlayer.Create(path, size)
 }
 
 // consoleReason picks the lines of a VM log that say why a boot failed.
