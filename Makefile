@@ -6,7 +6,7 @@ GUEST_ARCH ?= $(HOST_GOARCH)
 BIN := bin
 GUEST_DIR := $(BIN)/guest/$(GUEST_ARCH)
 
-.PHONY: all deps build pierd guest guest-assets testdata run test vet fmt clean check-darwin
+.PHONY: all deps build pierd guest guest-assets testdata run test vet fmt clean
 
 all: build
 
@@ -45,15 +45,11 @@ test: deps build testdata check-darwin
 vet:
 	$(GO) vet ./...
 
-# check-darwin type-checks the darwin/arm64 code (the vz driver) with
-# go/types, since cgo cannot build Virtualization.framework code here, and
-# vets every portable package for darwin/arm64.
-check-darwin:
-	$(GO) run ./internal/cmd/check-darwin
-	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) vet ./...
-
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
 	rm -rf $(BIN)
+
+# macOS targets and check-darwin (type-checks the vz driver on Linux).
+include darwin.mk

@@ -25,6 +25,9 @@ type Server struct {
 	log     *slog.Logger
 	handler http.Handler
 	http    *http.Server
+	// stop cancels every request's context: streams (events, logs -f,
+	// pulls) end at shutdown instead of holding it up.
+	stop context.CancelFunc
 }
 
 // New builds a server over the given resource routers. Each router is
@@ -35,8 +38,11 @@ func New(log *slog.Logger, routers ...httputils.Router) *Server {
 	}
 	s := &Server{log: log}
 	s.handler = s.newMux(routers)
+	base, stop := context.WithCancel(context.Background())
+	s.stop = stop
 	s.http = &http.Server{
 		Handler:           s.handler,
+		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
@@ -95,8 +101,14 @@ func (s *Server) Serve(l net.Listener) error {
 	return err
 }
 
-// Shutdown stops accepting connections and waits for requests in flight
-// (until ctx ends), then closes the listeners.
+// Shutdown stops accepting connections, cancels the requests in flight and
+// waits for their handlers to return (until ctx ends, when the remaining
+// connections are closed).
 func (s *Server) Shutdown(ctx context.Context) error {
-	return s.http.Shutdown(ctx)
+	s.stop()
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		s.http.Close()
+	}
+	return err
 }

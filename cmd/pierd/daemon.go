@@ -36,6 +36,10 @@ func newLogger(level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
+// engineStopTimeout is how long running containers get to exit on SIGTERM
+// when pierd shuts down, like dockerd's default stop timeout.
+const engineStopTimeout = 10 * time.Second
+
 // runDaemon starts pierd and serves until SIGINT or SIGTERM.
 func runDaemon(ctx context.Context, o options) error {
 	log, err := newLogger(o.logLevel)
@@ -94,10 +98,16 @@ func runDaemon(ctx context.Context, o options) error {
 	case serveErr = <-errc:
 		log.Error("serving failed; shutting down", "err", serveErr)
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	srv.Shutdown(shutdownCtx)
-	eng.Shutdown(shutdownCtx)
+	httpCtx, cancelHTTP := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelHTTP()
+	if err := srv.Shutdown(httpCtx); err != nil {
+		log.Warn("requests still in flight were cut off", "err", err)
+	}
+	// Containers get SIGTERM and engineStopTimeout to exit; then their VMs
+	// are killed, so none outlives the daemon.
+	engCtx, cancelEng := context.WithTimeout(context.Background(), engineStopTimeout)
+	defer cancelEng()
+	eng.Shutdown(engCtx)
 	for _, h := range o.hosts {
 		if proto, target, err := server.ParseAddr(h); err == nil && proto == "unix" {
 			os.Remove(target)

@@ -1,7 +1,6 @@
 package image
 
 import (
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -20,54 +19,39 @@ func (s *Service) hasBlob(digest string) bool {
 	return err == nil
 }
 
-// writeBlob stores r under digest: it is written to a temp file while
-// hashed and counted, and renamed only when the digest (and size, when
-// known) match, so a truncated or corrupt download leaves nothing behind.
-func (s *Service) writeBlob(digest string, size int64, r io.Reader, progress func(int64)) error {
+// writeBlob stores r under digest: it is written to a temp file while hashed
+// and counted, and renamed only when the digest and the size (when known,
+// > 0) match, so a truncated or corrupt download leaves nothing behind.
+// wrote says whether the blob was created (false when it was already there).
+func (s *Service) writeBlob(digest string, size int64, r io.Reader, progress func(int64)) (wrote bool, err error) {
 	dst := s.blobPath(digest)
 	if _, err := os.Stat(dst); err == nil {
-		return nil
+		return false, nil
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(dst), ".tmp-*")
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer os.Remove(tmp.Name())
 	h := sha256.New()
 	cw := &countingWriter{progress: progress}
 	if _, err := io.Copy(io.MultiWriter(tmp, h, cw), r); err != nil {
 		tmp.Close()
-		return err
+		return false, err
 	}
 	if err := tmp.Close(); err != nil {
-		return err
-	}
-	got := "sha256:" + hex.EncodeToString(h.Sum(nil))
-	if got != digest {
-		return fmt.Errorf("filesystem layer verification failed for digest %s: got %s", digest, got)
+		return false, err
 	}
 	if size > 0 && cw.n != size {
-		return fmt.Errorf("blob %s: got %d bytes, want %d", digest, cw.n, size)
+		return false, fmt.Errorf("blob %s: got %d bytes, want %d", digest, cw.n, size)
 	}
-	return os.Rename(tmp.Name(), dst)
-}
-
-// uncompressedSize counts the bytes of a stored gzip (or plain) layer.
-func (s *Service) uncompressedSize(digest string) int64 {
-	f, err := os.Open(s.blobPath(digest))
-	if err != nil {
-		return 0
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != digest {
+		return false, fmt.Errorf("filesystem layer verification failed for digest %s", digest)
 	}
-	defer f.Close()
-	var r io.Reader = f
-	if zr, err := gzip.NewReader(f); err == nil {
-		defer zr.Close()
-		r = zr
-	} else {
-		f.Seek(0, io.SeekStart)
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return false, err
 	}
-	n, _ := io.Copy(io.Discard, r)
-	return n
+	return true, nil
 }
 
 type countingWriter struct {
@@ -81,4 +65,20 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 		c.progress(c.n)
 	}
 	return len(p), nil
+}
+
+// countingReader reports the bytes read so far to onRead.
+type countingReader struct {
+	io.ReadCloser
+	n      int64
+	onRead func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	if n > 0 {
+		c.onRead(c.n)
+	}
+	return n, err
 }

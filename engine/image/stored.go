@@ -39,13 +39,21 @@ func (i storedImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 }
 
 type storedLayer struct {
-	s *Service
-	l Layer
+	s      *Service
+	l      Layer
+	onRead func(int64) // optional: compressed bytes read so far
 }
 
 func (l storedLayer) Digest() (v1.Hash, error) { return v1.NewHash(l.l.Digest) }
 func (l storedLayer) Compressed() (io.ReadCloser, error) {
-	return os.Open(l.s.blobPath(l.l.Digest))
+	f, err := os.Open(l.s.blobPath(l.l.Digest))
+	if err != nil {
+		return nil, err
+	}
+	if l.onRead == nil {
+		return f, nil
+	}
+	return &countingReader{ReadCloser: f, onRead: l.onRead}, nil
 }
 func (l storedLayer) Size() (int64, error)                { return l.l.Size, nil }
 func (l storedLayer) MediaType() (types.MediaType, error) { return types.MediaType(l.l.MediaType), nil }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -262,14 +261,38 @@ func (r *Router) getImagesGet(w http.ResponseWriter, req *http.Request, vars map
 			return err
 		}
 	}
-	w.Header().Set("Content-Type", "application/x-tar")
 	return saveStream(req.Context(), r.backend.Images(), names, w)
 }
 
-func saveStream(ctx context.Context, images engineimage.API, names []string, w io.Writer) error {
-	// Errors after the first byte cannot change the status: the client
-	// sees a truncated tarball, as with dockerd.
-	images.Save(ctx, names, w)
+// lazyWriter sends the 200 header with the first byte, so an error before
+// any output is still a normal JSON error.
+type lazyWriter struct {
+	w       http.ResponseWriter
+	ctype   string
+	started bool
+}
+
+func (l *lazyWriter) Write(b []byte) (int, error) {
+	if !l.started {
+		l.started = true
+		l.w.Header().Set("Content-Type", l.ctype)
+		l.w.WriteHeader(http.StatusOK)
+	}
+	return l.w.Write(b)
+}
+
+// saveStream writes the tarball of names. An error before the first byte
+// is answered as an error; after it the status cannot change, and the
+// client sees a truncated tarball, as with dockerd.
+func saveStream(ctx context.Context, images engineimage.API, names []string, w http.ResponseWriter) error {
+	lw := &lazyWriter{w: w, ctype: "application/x-tar"}
+	err := images.Save(ctx, names, lw)
+	if err != nil && !lw.started {
+		return err
+	}
+	if !lw.started {
+		lw.Write(nil)
+	}
 	return nil
 }
 

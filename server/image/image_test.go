@@ -37,6 +37,16 @@ type fakeImages struct {
 	images  []*engineimage.Image
 	tagged  [3]string
 	removed []string
+
+	saveOut string // written by Save before it fails with saveErr
+	saveErr error
+}
+
+func (f *fakeImages) Save(_ context.Context, _ []string, w io.Writer) error {
+	if f.saveOut != "" {
+		io.WriteString(w, f.saveOut)
+	}
+	return f.saveErr
 }
 
 func (f *fakeImages) Pull(_ context.Context, ref string, plat *platform.Platform, auth *engineimage.Auth, progress func(engineimage.Progress)) (*engineimage.Image, error) {
@@ -254,5 +264,24 @@ func TestTagRemoveAndInspectNamesWithSlashes(t *testing.T) {
 	}
 	if len(f.removed) != 1 || f.removed[0] != "127.0.0.1:5000/pier-test/busybox:1" {
 		t.Errorf("removed %q", f.removed)
+	}
+}
+
+func TestSaveErrorBeforeFirstByteIsAStatusAfterItATruncatedTar(t *testing.T) {
+	img := &engineimage.Image{ID: "sha256:abc", RepoTags: []string{"busybox:latest"}}
+	f := &fakeImages{images: []*engineimage.Image{img}, saveErr: errdefs.Unavailable(errors.New("store offline"))}
+	res := serve(t, f, http.MethodGet, "/images/get?names=busybox:latest", nil)
+	if res.StatusCode != http.StatusServiceUnavailable || errorMessage(t, res) != "store offline" {
+		t.Fatalf("error before the first byte: status %d", res.StatusCode)
+	}
+	f.saveOut = "partial-tar"
+	res = serve(t, f, http.MethodGet, "/images/busybox:latest/get", nil)
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/x-tar" || string(body) != "partial-tar" {
+		t.Fatalf("error after the first byte: status %d, type %q, body %q", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	res = serve(t, f, http.MethodGet, "/images/get?names=nope:latest", nil)
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown image: status %d", res.StatusCode)
 	}
 }

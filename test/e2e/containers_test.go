@@ -130,12 +130,19 @@ func TestForeignPlatformRunsEmulated(t *testing.T) {
 	}
 }
 
+// TestNoVMOutlivesTheDaemon is also the one test with --accel auto, so the
+// KVM probe boot runs once in the suite.
 func TestNoVMOutlivesTheDaemon(t *testing.T) {
-	d := startDaemon(t)
+	d := startDaemon(t, "--accel", "auto")
 	defer os.RemoveAll(filepath.Dir(d.sock))
 	if reg == nil {
 		sharedDaemon(t)
 	}
+	accel := d.ok(t, "info", "--format", "{{json .Labels}}")
+	if !strings.Contains(accel, "pier.accel=kvm") && !strings.Contains(accel, "pier.accel=tcg") {
+		t.Fatalf("--accel auto chose no acceleration: %s", accel)
+	}
+	t.Logf("--accel auto: %s", accel)
 	ref := reg.Ref(testimages.BusyboxAMD64, testimages.Latest)
 	d.ok(t, "pull", "-q", ref)
 	d.ok(t, "run", "-d", "--name", "sleeper", ref, "sleep", "600")

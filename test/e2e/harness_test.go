@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,7 +86,10 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	if shared != nil {
-		shared.stop(nil)
+		if err := shared.shutdown(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: shared daemon:", err)
+			code = max(code, 1)
+		}
 	}
 	if reg != nil {
 		reg.Close()
@@ -122,23 +126,69 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 	return nil
 }
 
-// stop sends SIGTERM and checks a clean exit.
+// stop sends SIGINT and checks that pierd exited cleanly and that no QEMU
+// or virtiofsd process of its data root is left behind.
 func (d *daemon) stop(t *testing.T) {
+	if err := d.shutdown(); err != nil {
+		t.Error(err)
+	}
+}
+
+// shutdown is stop for callers without a *testing.T (TestMain).
+func (d *daemon) shutdown() error {
+	defer os.RemoveAll(filepath.Dir(d.sock))
 	d.cmd.Process.Signal(os.Interrupt)
 	done := make(chan error, 1)
 	go func() { done <- d.cmd.Wait() }()
 	select {
 	case err := <-done:
-		if err != nil && t != nil {
-			t.Errorf("pierd exited with %v:\n%s", err, d.log)
+		if err != nil {
+			return fmt.Errorf("pierd exited with %v:\n%s", err, d.log)
 		}
 	case <-time.After(30 * time.Second):
 		d.cmd.Process.Kill()
-		if t != nil {
-			t.Errorf("pierd did not stop within 30s:\n%s", d.log)
+		<-done
+		return fmt.Errorf("pierd did not stop within 30s:\n%s", d.log)
+	}
+	// Helpers are reaped by pierd before it exits; give the kernel a moment.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		left := vmProcesses(d.dataDir)
+		if len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			for _, pid := range left {
+				if p, err := os.FindProcess(pid); err == nil {
+					p.Kill()
+				}
+			}
+			return fmt.Errorf("pierd left VM processes behind: %v", left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// vmProcesses lists the qemu-system and virtiofsd processes whose command
+// line mentions dataDir.
+func vmProcesses(dataDir string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		cmdline := string(bytes.ReplaceAll(raw, []byte{0}, []byte{' '}))
+		if (strings.Contains(cmdline, "qemu-system") || strings.Contains(cmdline, "virtiofsd")) && strings.Contains(cmdline, dataDir) {
+			pids = append(pids, pid)
 		}
 	}
-	os.RemoveAll(filepath.Dir(d.sock))
+	return pids
 }
 
 // sharedDaemon is one pierd (and registry) for the tests that can share it.

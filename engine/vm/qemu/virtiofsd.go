@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pier-vm/pier/engine/vm"
@@ -22,7 +23,7 @@ func (d *Driver) startVirtiofsd(ctx context.Context, stateDir string, i int, sha
 	socket := shareSocketName(i)
 	_ = os.Remove(filepath.Join(stateDir, socket))
 	fsdArgs := []string{
-		"--socket-path=" + socket,
+		"--socket-path=" + pidUniqueSocketPath(stateDir, socket),
 		"-o", "source=" + share.HostPath,
 		"-o", "cache=auto",
 		"-o", "sandbox=chroot",
@@ -49,6 +50,33 @@ func (d *Driver) startVirtiofsd(ctx context.Context, stateDir string, i int, sha
 		return nil, fmt.Errorf("virtiofsd for share %q: %w", share.Tag, err)
 	}
 	return h, nil
+}
+
+// maxSocketPath is the longest socket path handed to virtiofsd (unix socket
+// paths are limited to 108 bytes).
+const maxSocketPath = 100
+
+// pidUniqueSocketPath names socket (a file in stateDir, virtiofsd's working
+// directory) so that the name is unique to this VM: virtiofsd derives a
+// host-global pid file (/run/virtiofsd/<path, '/' as '.'>.pid) from the path
+// as given, so a bare "fs0.sock" would let only one VM with a share run at a
+// time ("Cannot lock pid file"). The absolute path is used when it fits,
+// else "../../<a>/<b>/fs0.sock" through as many of stateDir's trailing
+// components as fit.
+func pidUniqueSocketPath(stateDir, socket string) string {
+	if abs := filepath.Join(stateDir, socket); len(abs) <= maxSocketPath {
+		return abs
+	}
+	parts := strings.Split(strings.Trim(filepath.Clean(stateDir), "/"), "/")
+	best := socket
+	for k := 1; k <= len(parts); k++ {
+		p := strings.Repeat("../", k) + strings.Join(parts[len(parts)-k:], "/") + "/" + socket
+		if len(p) > maxSocketPath {
+			break
+		}
+		best = p
+	}
+	return best
 }
 
 // waitForFile polls until path exists, ctx ends, gone closes or timeout.

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/pier-vm/pier/engine/vm"
 	"github.com/pier-vm/pier/errdefs"
@@ -21,6 +23,7 @@ const (
 	shimPidName     = "shim.pid"
 	controlSockName = "ctl.sock"
 	agentSockName   = "agent.sock"
+	exitFileName    = "exit.json"
 )
 
 // configVersion is the version of spec.json this code writes and reads.
@@ -179,4 +182,22 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// kernelCmdline is the driver's kernel arguments followed by spec's: the
+// console is the virtio console (hvc0); a panic reboots, which ends a vz VM.
+func kernelCmdline(spec vm.Spec) string {
+	args := []string{"console=hvc0", "panic=-1", "quiet"}
+	if s := strings.TrimSpace(spec.Cmdline); s != "" {
+		args = append(args, s)
+	}
+	return strings.Join(args, " ")
+}
+
+// macOSAtLeast says whether the product version (kern.osproductversion,
+// e.g. "13.4.1") is major or later.
+func macOSAtLeast(version string, major int) bool {
+	head, _, _ := strings.Cut(version, ".")
+	n, err := strconv.Atoi(head)
+	return err == nil && n >= major
 }

@@ -227,3 +227,28 @@ func callControl(ctx context.Context, path, op string) (controlResponse, error) 
 	}
 	return resp, nil
 }
+
+// exitRecord is exit.json: why the VM ended, written by the shim before it
+// closes its sockets, for a daemon that was not listening at the time.
+type exitRecord struct {
+	Exit string `json:"exit"`
+}
+
+func writeExitRecord(dir string, vmErr error) error {
+	data, err := json.Marshal(exitRecord{Exit: errString(vmErr)})
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, exitFileName), append(data, '\n'))
+}
+
+// readExitRecord returns the VM's end as the shim recorded it: ok is false
+// when there is no record, exit is empty for a clean power-off.
+func readExitRecord(dir string) (exit string, ok bool) {
+	var rec exitRecord
+	data, err := os.ReadFile(filepath.Join(dir, exitFileName))
+	if err != nil || json.Unmarshal(data, &rec) != nil {
+		return "", false
+	}
+	return rec.Exit, true
+}

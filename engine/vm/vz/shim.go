@@ -1,0 +1,146 @@
+package vz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// bootFunc boots the VM that cfg describes, with port as the guest's agent
+// channel, and returns once it runs.
+type bootFunc func(ctx context.Context, cfg shimConfig, port guestPort) (controller, error)
+
+// stopGrace is how long a SIGTERM'd shim lets the guest power off before
+// it stops the VM hard.
+const stopGrace = 10 * time.Second
+
+// RunShim is the body of `pierd vz-shim --state-dir DIR`: it boots the VM
+// described by DIR/spec.json, serves the control and agent sockets, and
+// returns once the VM has ended (nil for a clean guest power-off). SIGTERM
+// or SIGINT ask the guest to power off, then stop the VM hard.
+func RunShim(ctx context.Context, stateDir string) error {
+	return runShim(ctx, stateDir, bootVM, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+}
+
+func runShim(ctx context.Context, stateDir string, boot bootFunc, log *slog.Logger) error {
+	stateDir, err := filepath.Abs(stateDir)
+	if err != nil {
+		return err
+	}
+	cfg, err := readConfig(stateDir)
+	if err != nil {
+		return err
+	}
+	bridge, err := newAgentBridge()
+	if err != nil {
+		return err
+	}
+	defer bridge.close()
+
+	ctlPath, err := socketPath(stateDir, controlSockName)
+	if err != nil {
+		return err
+	}
+	agentPath, err := socketPath(stateDir, agentSockName)
+	if err != nil {
+		return err
+	}
+	vm, err := boot(ctx, cfg, bridge.guest)
+	if err != nil {
+		return fmt.Errorf("vm %s: %w", cfg.Spec.ID, err)
+	}
+	log.Info("vm running", "id", cfg.Spec.ID)
+
+	ctlL, err := listenUnix(ctlPath)
+	if err != nil {
+		_ = vm.Kill()
+		return err
+	}
+	agentL, err := listenUnix(agentPath)
+	if err != nil {
+		ctlL.Close()
+		_ = vm.Kill()
+		return err
+	}
+	answered := serveControl(ctlL, vm, os.Getpid())
+	go bridge.serve(agentL)
+	defer removeRuntimeFiles(stateDir)
+	if err := writeShimInfo(stateDir, os.Getpid()); err != nil {
+		log.Error("no shim.json: the daemon cannot reach this vm", "err", err)
+		_ = vm.Kill()
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
+	waitEnd(ctx, vm, sigs, log)
+	if err := writeExitRecord(stateDir, vm.Err()); err != nil {
+		log.Error("cannot record the vm's end", "err", err)
+	}
+
+	agentL.Close()
+	ctlL.Close()
+	select {
+	case <-answered:
+	case <-time.After(2 * time.Second):
+	}
+	err = vm.Err()
+	log.Info("vm ended", "id", cfg.Spec.ID, "err", err)
+	return err
+}
+
+// waitEnd waits for the VM to end; a signal or the end of ctx asks the
+// guest to power off and, after stopGrace, stops the VM hard.
+func waitEnd(ctx context.Context, vm controller, sigs <-chan os.Signal, log *slog.Logger) {
+	select {
+	case <-vm.Done():
+		return
+	case s := <-sigs:
+		log.Info("stopping vm", "signal", s)
+	case <-ctx.Done():
+		log.Info("stopping vm", "reason", ctx.Err())
+	}
+	if err := vm.RequestStop(); err != nil {
+		log.Warn("guest power-off request failed", "err", err)
+	}
+	select {
+	case <-vm.Done():
+		return
+	case <-sigs:
+	case <-time.After(stopGrace):
+	}
+	if err := vm.Kill(); err != nil {
+		log.Error("stopping vm", "err", err)
+	}
+	<-vm.Done()
+}
+
+// listenUnix listens on path, replacing a stale socket left by a dead shim.
+func listenUnix(path string) (net.Listener, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	return l, nil
+}
+
+// removeRuntimeFiles deletes what only a running shim needs; spec.json and
+// the logs stay.
+func removeRuntimeFiles(dir string) {
+	for _, n := range []string{shimFileName, controlSockName, agentSockName, shimPidName} {
+		_ = os.Remove(filepath.Join(dir, n))
+	}
+	removeShortLink(dir)
+}
