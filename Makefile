@@ -5,6 +5,12 @@ HOST_GOARCH := $(shell $(GO) env GOARCH)
 GUEST_ARCH ?= $(HOST_GOARCH)
 BIN := bin
 GUEST_DIR := $(BIN)/guest/$(GUEST_ARCH)
+# Build identity shown by `docker version` and `docker info`.
+PIER_VERSION ?= $(or $(shell git describe --tags --match 'v[0-9]*' 2>/dev/null | sed 's/^v//'),0.0.0-dev)
+GIT_COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+VERSION_PKG := github.com/pier-vm/pier/version
+LDFLAGS := -X $(VERSION_PKG).Version=$(PIER_VERSION) -X $(VERSION_PKG).GitCommit=$(GIT_COMMIT) -X $(VERSION_PKG).BuildTime=$(BUILD_TIME)
 
 .PHONY: all deps build pierd guest guest-assets testdata run test vet fmt clean
 
@@ -17,7 +23,7 @@ deps:
 build: pierd guest guest-assets
 
 pierd:
-	$(GO) build -o $(BIN)/pierd ./cmd/pierd
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/pierd ./cmd/pierd
 
 # guest builds the static guest binary (PID 1 + agent) for the guest arch.
 guest:

@@ -14,7 +14,8 @@ esac
 # qemu-system-common brings /usr/lib/qemu/virtiofsd; qemu-user-static the
 # emulators for images of the other architecture; busybox-static the guest's
 # mke2fs and the test images; e2fsprogs checks root disks in tests; kmod
-# (depmod) and dpkg-dev prepare the guest kernel's modules.
+# (depmod) prepares the guest kernel's modules; util-linux gives unshare
+# (read-only virtio-fs shares) and script (the TTY test).
 packages=("$qemu_system" qemu-system-common qemu-user-static busybox-static kmod e2fsprogs ca-certificates util-linux)
 
 missing=()

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pier-vm/pier/errdefs"
@@ -70,7 +71,12 @@ func listenUnix(path string) (net.Listener, error) {
 	if err := removeStaleSocket(path); err != nil {
 		return nil, err
 	}
+	// Create the socket without group-other bits, so nobody can connect in
+	// the moment before the chmod (listeners are opened at startup, before
+	// anything else runs, so changing the process umask is safe here).
+	old := syscall.Umask(0o177)
 	l, err := net.Listen("unix", path)
+	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", path, err)
 	}

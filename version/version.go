@@ -6,8 +6,10 @@ import "runtime"
 
 // Build identity, overridden at link time.
 var (
-	// Version is pier's release version ("dev" for local builds).
-	Version = "dev"
+	// Version is pier's release version (the Makefile sets it from git;
+	// "0.0.0-dev" for a plain go build, still a valid semantic version for
+	// tools that parse it).
+	Version = "0.0.0-dev"
 	// GitCommit is the commit pier was built from, when known.
 	GitCommit = "unknown"
 	// BuildTime is when the binary was built (RFC 3339), when known.

@@ -10,8 +10,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/pier-vm/pier/engine"
 	"github.com/pier-vm/pier/engine/emulation"
@@ -75,8 +78,16 @@ func runDaemon(ctx context.Context, o options) error {
 		}
 		return err
 	}
+	id, err := daemonID(o.dataRoot)
+	if err != nil {
+		for _, l := range listeners {
+			l.Close()
+		}
+		eng.Shutdown(context.Background())
+		return err
+	}
 	srv := server.New(log,
-		systemrouter.NewRouter(eng, systemrouter.Options{InsecureRegistries: o.insecureRegistries}),
+		systemrouter.NewRouter(eng, systemrouter.Options{InsecureRegistries: o.insecureRegistries, ID: id}),
 		imagerouter.NewRouter(eng),
 		containerrouter.NewRouter(eng),
 		execrouter.NewRouter(eng),
@@ -161,6 +172,22 @@ func newEngine(o options, log *slog.Logger) (*engine.Engine, *qemu.Driver, error
 		return nil, nil, errors.New("no engine")
 	}
 	return eng, drv, nil
+}
+
+// daemonID is the daemon's stable identity, a UUID kept in the data root
+// (docker info's ID, as dockerd keeps its engine-id).
+func daemonID(dataRoot string) (string, error) {
+	path := filepath.Join(dataRoot, "engine-id")
+	if b, err := os.ReadFile(path); err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	}
+	id := uuid.NewString()
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return id, nil
 }
 
 // lockDataRoot makes sure only one pierd uses a data root.

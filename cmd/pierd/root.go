@@ -1,8 +1,30 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
+
+	"github.com/pier-vm/pier/server"
 )
+
+// validate checks the flags before anything is opened or started.
+func (o options) validate() error {
+	switch o.accel {
+	case "auto", "kvm", "tcg":
+	default:
+		return fmt.Errorf("invalid --accel %q: want auto, kvm or tcg", o.accel)
+	}
+	for _, h := range o.hosts {
+		if _, _, err := server.ParseAddr(h); err != nil {
+			return err
+		}
+	}
+	if _, err := newLogger(o.logLevel); err != nil {
+		return err
+	}
+	return nil
+}
 
 func newRootCommand() *cobra.Command {
 	var o options
@@ -15,6 +37,9 @@ func newRootCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(o.hosts) == 0 {
 				o.hosts = []string{defaultHost()}
+			}
+			if err := o.validate(); err != nil {
+				return err
 			}
 			return runDaemon(cmd.Context(), o)
 		},

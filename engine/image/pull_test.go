@@ -293,4 +293,11 @@ func TestPullByDigest(t *testing.T) {
 	if got, err := f.s.Resolve(ref, nil); err != nil || got.ID != img.ID {
 		t.Fatalf("resolve by digest: %v %v", got, err)
 	}
+	// name:tag@digest is a digest pull; the tag is dropped, as in Docker.
+	withTag := strings.Replace(ref, "@", ":latest@", 1)
+	lines, progress = collect()
+	again, err := f.s.Pull(context.Background(), withTag, mustPlatform(t, "linux/arm64"), nil, progress)
+	if err != nil || again.ID != img.ID || len(again.RepoTags) != 0 || !strings.HasSuffix(statuses(*lines), "Status: Image is up to date for "+ref+"\n") {
+		t.Fatalf("pull %s: %+v %v\n%s", withTag, again, err, statuses(*lines))
+	}
 }

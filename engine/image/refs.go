@@ -28,6 +28,12 @@ func (s *Service) parseRef(ref string) (parsed, error) {
 	if err != nil {
 		return parsed{}, errdefs.InvalidParameterf("invalid reference format: %s", ref)
 	}
+	if c, ok := named.(reference.Canonical); ok {
+		// name:tag@digest pulls by digest; Docker drops the tag.
+		if named, err = reference.WithDigest(reference.TrimNamed(named), c.Digest()); err != nil {
+			return parsed{}, errdefs.InvalidParameterf("invalid reference format: %s", ref)
+		}
+	}
 	named = reference.TagNameOnly(named)
 	var opts []name.Option
 	if s.isInsecure(reference.Domain(named)) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -165,37 +166,20 @@ func (r *Router) getImagesJSON(w http.ResponseWriter, req *http.Request, _ map[s
 	if err != nil {
 		return err
 	}
-	if err := args.Validate(map[string]bool{"reference": true, "dangling": true, "label": true, "before": true, "since": true}); err != nil {
-		return errdefs.InvalidParameter(err)
+	resolve := func(ref string) (*engineimage.Image, error) { return r.backend.Images().Resolve(ref, nil) }
+	filter, err := compat.NewImageListFilter(args, httputils.BoolValue(req, "all"), resolve)
+	if err != nil {
+		return err
 	}
 	imgs, err := r.backend.Images().List()
 	if err != nil {
 		return err
 	}
-	all := httputils.BoolValue(req, "all")
 	out := []imagetypes.Summary{}
 	for _, img := range imgs {
-		dangling := len(img.RepoTags) == 0
-		if args.Contains("dangling") {
-			if args.ExactMatch("dangling", "true") != dangling {
-				continue
-			}
-		} else if dangling && !all {
-			continue
+		if filter.Match(img) {
+			out = append(out, filter.Summary(img))
 		}
-		if refs := args.Get("reference"); len(refs) > 0 {
-			ok := false
-			for _, p := range refs {
-				ok = ok || compat.ImageMatchesReference(img, p)
-			}
-			if !ok {
-				continue
-			}
-		}
-		if args.Contains("label") && !args.MatchKVList("label", img.Config.Config.Labels) {
-			continue
-		}
-		out = append(out, compat.ImageSummary(img))
 	}
 	return httputils.WriteJSON(w, http.StatusOK, out)
 }
@@ -233,7 +217,20 @@ func (r *Router) postImagesPrune(w http.ResponseWriter, req *http.Request, _ map
 	if err != nil {
 		return err
 	}
-	danglingOnly := !args.ExactMatch("dangling", "false") && !args.ExactMatch("dangling", "0")
+	if err := args.Validate(map[string]bool{"dangling": true, "until": true, "label": true, "label!": true}); err != nil {
+		return errdefs.InvalidParameter(err)
+	}
+	// Pruning more than asked would delete images the user meant to keep.
+	for _, k := range []string{"until", "label", "label!"} {
+		if args.Contains(k) {
+			return errdefs.NotImplemented(fmt.Errorf("image prune: the %s filter is not supported yet", k))
+		}
+	}
+	// Like dockerd, only dangling images unless dangling=false is asked.
+	danglingOnly, err := args.GetBoolOrDefault("dangling", true)
+	if err != nil {
+		return errdefs.InvalidParameter(err)
+	}
 	items, reclaimed, err := r.backend.ImagePrune(danglingOnly)
 	if err != nil {
 		return err

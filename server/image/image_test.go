@@ -38,6 +38,8 @@ type fakeImages struct {
 	tagged  [3]string
 	removed []string
 
+	pruned []bool // danglingOnly of each prune
+
 	saveOut string // written by Save before it fails with saveErr
 	saveErr error
 }
@@ -87,8 +89,9 @@ func (b fakeBackend) ImageRemove(ref string, _, _ bool) ([]engineimage.DeleteIte
 	return []engineimage.DeleteItem{{Untagged: ref}, {Deleted: "sha256:abc"}}, nil
 }
 
-func (b fakeBackend) ImagePrune(bool) ([]engineimage.DeleteItem, int64, error) {
-	return nil, 0, nil
+func (b fakeBackend) ImagePrune(danglingOnly bool) ([]engineimage.DeleteItem, int64, error) {
+	b.images.pruned = append(b.images.pruned, danglingOnly)
+	return []engineimage.DeleteItem{{Deleted: "sha256:abc"}}, 42, nil
 }
 
 func serve(t *testing.T, f *fakeImages, method, target string, header http.Header) *http.Response {
@@ -283,5 +286,27 @@ func TestSaveErrorBeforeFirstByteIsAStatusAfterItATruncatedTar(t *testing.T) {
 	res = serve(t, f, http.MethodGet, "/images/get?names=nope:latest", nil)
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("unknown image: status %d", res.StatusCode)
+	}
+}
+
+func TestPruneHonoursDanglingAndRefusesFiltersItCannotApply(t *testing.T) {
+	f := &fakeImages{}
+	res := serve(t, f, http.MethodPost, "/images/prune", nil)
+	var rep imagetypes.PruneReport
+	if err := json.NewDecoder(res.Body).Decode(&rep); err != nil || res.StatusCode != http.StatusOK || rep.SpaceReclaimed != 42 || len(rep.ImagesDeleted) != 1 {
+		t.Fatalf("prune: status %d, report %+v, %v", res.StatusCode, rep, err)
+	}
+	serve(t, f, http.MethodPost, "/images/prune?filters="+url.QueryEscape(`{"dangling":["false"]}`), nil)
+	if len(f.pruned) != 2 || !f.pruned[0] || f.pruned[1] {
+		t.Fatalf("danglingOnly per prune: %v, want [true false]", f.pruned)
+	}
+	for q, want := range map[string]int{`{"until":["24h"]}`: http.StatusNotImplemented, `{"color":["red"]}`: http.StatusBadRequest} {
+		res := serve(t, f, http.MethodPost, "/images/prune?filters="+url.QueryEscape(q), nil)
+		if res.StatusCode != want {
+			t.Errorf("%s: status %d, want %d", q, res.StatusCode, want)
+		}
+	}
+	if len(f.pruned) != 2 {
+		t.Fatalf("a refused prune ran: %v", f.pruned)
 	}
 }

@@ -2,6 +2,7 @@
 package system
 
 import (
+	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -27,6 +28,9 @@ type Backend interface {
 // Options are daemon facts the engine does not know.
 type Options struct {
 	InsecureRegistries []string
+	// ID is the daemon's stable identity (docker info's ID); the host
+	// name when empty.
+	ID string
 }
 
 // Router serves the system routes.
@@ -34,12 +38,17 @@ type Router struct {
 	backend Backend
 	opts    Options
 	id      string
+	name    string
 }
 
 // NewRouter returns the system router.
 func NewRouter(b Backend, opts Options) *Router {
 	host, _ := os.Hostname()
-	return &Router{backend: b, opts: opts, id: host}
+	id := opts.ID
+	if id == "" {
+		id = host
+	}
+	return &Router{backend: b, opts: opts, id: id, name: host}
 }
 
 // Routes lists the system routes.
@@ -126,7 +135,7 @@ func (r *Router) getInfo(w http.ResponseWriter, _ *http.Request, _ map[string]st
 	osName := "pier (containers in " + strings.ToUpper(e.Accel) + " microVMs)"
 	info := system.Info{
 		ID:                 r.id,
-		Name:               r.id,
+		Name:               r.name,
 		Containers:         e.Containers,
 		ContainersRunning:  e.Running,
 		ContainersPaused:   e.Paused,
@@ -143,22 +152,36 @@ func (r *Router) getInfo(w http.ResponseWriter, _ *http.Request, _ map[string]st
 		OSType:             "linux",
 		Architecture:       unameMachine(),
 		IndexServerAddress: "https://index.docker.io/v1/",
-		RegistryConfig: &registry.ServiceConfig{
-			InsecureRegistryCIDRs: nil,
-			IndexConfigs:          map[string]*registry.IndexInfo{},
-		},
-		NCPU:            runtime.NumCPU(),
-		MemTotal:        memTotal(),
-		DockerRootDir:   e.Root,
-		Labels:          labels,
-		ServerVersion:   version.Version,
-		DefaultRuntime:  "pier",
-		Runtimes:        map[string]system.RuntimeWithStatus{"pier": {Runtime: system.Runtime{Path: "pierd"}}},
-		Swarm:           swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
-		SecurityOptions: []string{"name=vm"},
-	}
-	for _, reg := range r.opts.InsecureRegistries {
-		info.RegistryConfig.IndexConfigs[reg] = &registry.IndexInfo{Name: reg, Secure: false}
+		RegistryConfig:     registryConfig(r.opts.InsecureRegistries),
+		NCPU:               runtime.NumCPU(),
+		MemTotal:           memTotal(),
+		DockerRootDir:      e.Root,
+		Labels:             labels,
+		ServerVersion:      version.Version,
+		DefaultRuntime:     "pier",
+		Runtimes:           map[string]system.RuntimeWithStatus{"pier": {Runtime: system.Runtime{Path: "pierd"}}},
+		Swarm:              swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
+		SecurityOptions:    []string{"name=vm"},
 	}
 	return httputils.WriteJSON(w, http.StatusOK, info)
+}
+
+// registryConfig is docker info's registry section, as dockerd shows it:
+// loopback registries are always reached over plain HTTP, and each
+// --insecure-registry is an insecure index.
+func registryConfig(insecure []string) *registry.ServiceConfig {
+	cfg := &registry.ServiceConfig{
+		IndexConfigs: map[string]*registry.IndexInfo{
+			"docker.io": {Name: "docker.io", Mirrors: []string{}, Secure: true, Official: true},
+		},
+	}
+	for _, cidr := range []string{"127.0.0.0/8", "::1/128"} {
+		if _, n, err := net.ParseCIDR(cidr); err == nil {
+			cfg.InsecureRegistryCIDRs = append(cfg.InsecureRegistryCIDRs, (*registry.NetIPNet)(n))
+		}
+	}
+	for _, reg := range insecure {
+		cfg.IndexConfigs[reg] = &registry.IndexInfo{Name: reg, Mirrors: []string{}, Secure: false}
+	}
+	return cfg
 }

@@ -87,6 +87,9 @@ func TestInfo(t *testing.T) {
 	if info.Swarm.LocalNodeState != "inactive" || info.DefaultRuntime != "pier" || info.Runtimes["pier"].Path == "" {
 		t.Errorf("swarm %q, runtime %q %+v", info.Swarm.LocalNodeState, info.DefaultRuntime, info.Runtimes)
 	}
+	if rc := info.RegistryConfig; rc == nil || len(rc.InsecureRegistryCIDRs) != 2 || rc.InsecureRegistryCIDRs[0].String() != "127.0.0.0/8" {
+		t.Errorf("loopback CIDRs missing from RegistryConfig: %+v", rc)
+	}
 	if info.RegistryConfig == nil || info.RegistryConfig.IndexConfigs["127.0.0.1:5000"] == nil || info.RegistryConfig.IndexConfigs["127.0.0.1:5000"].Secure {
 		t.Errorf("insecure registry missing from RegistryConfig: %+v", info.RegistryConfig)
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,16 @@ func exec_(t *testing.T, name string, args ...string) result {
 		code = ee.ExitCode()
 	}
 	return result{string(out), code}
+}
+
+// freeTCPAddr is a loopback address nothing listens on.
+func freeTCPAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 func busybox(t *testing.T, d *daemon) string {
@@ -132,11 +143,16 @@ func TestForeignPlatformRunsEmulated(t *testing.T) {
 
 // TestNoVMOutlivesTheDaemon is also the one test with --accel auto, so the
 // KVM probe boot runs once in the suite.
+// It also serves a second, TCP address (-H is repeatable).
 func TestNoVMOutlivesTheDaemon(t *testing.T) {
-	d := startDaemon(t, "--accel", "auto")
+	tcp := freeTCPAddr(t)
+	d := startDaemon(t, "--accel", "auto", "-H", "tcp://"+tcp)
 	defer os.RemoveAll(filepath.Dir(d.sock))
 	if reg == nil {
 		sharedDaemon(t)
+	}
+	if out := d.ok(t, "-H", "tcp://"+tcp, "version", "--format", "{{.Server.Os}}"); out != "linux\n" {
+		t.Fatalf("docker -H tcp://%s version: %q", tcp, out)
 	}
 	accel := d.ok(t, "info", "--format", "{{json .Labels}}")
 	if !strings.Contains(accel, "pier.accel=kvm") && !strings.Contains(accel, "pier.accel=tcg") {
@@ -149,6 +165,10 @@ func TestNoVMOutlivesTheDaemon(t *testing.T) {
 	pid := strings.TrimSpace(d.ok(t, "inspect", "-f", "{{.State.Pid}}", "sleeper"))
 	if _, err := os.Stat("/proc/" + pid); err != nil {
 		t.Fatalf("VM process %s not running: %v", pid, err)
+	}
+	// The harness's leftover check must see this VM, or it proves nothing.
+	if len(vmProcesses(d.dataDir)) == 0 {
+		t.Fatalf("vmProcesses does not see the running VM %s", pid)
 	}
 	d.stop(t)
 	time.Sleep(500 * time.Millisecond)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,6 +61,18 @@ func TestTagRmiSaveLoad(t *testing.T) {
 	}
 	if out := d.ok(t, "load", "-i", tarball); !strings.Contains(out, "Loaded image: mine/app:v1") {
 		t.Fatalf("load: %q", out)
+	}
+	d.ok(t, "rmi", "mine/app:v1")
+	pipe := exec.Command("sh", "-c", "docker save mine/app:v1 | docker load")
+	pipe.Env = d.env
+	if out, _ := pipe.CombinedOutput(); !strings.Contains(string(out), "No such image: mine/app:v1") {
+		t.Fatalf("save of a removed image: %q", out)
+	}
+	d.ok(t, "load", "-i", tarball)
+	pipe = exec.Command("bash", "-c", "set -o pipefail; docker save mine/app:v1 | docker load")
+	pipe.Env = d.env
+	if out, err := pipe.CombinedOutput(); err != nil || !strings.Contains(string(out), "Loaded image: mine/app:v1") {
+		t.Fatalf("docker save | docker load: %v %q", err, out)
 	}
 	if out := d.ok(t, "run", "--rm", "mine/app:v1"); strings.TrimSpace(out) != "entry cmd" {
 		t.Fatalf("run of the loaded image: %q", out)
@@ -128,4 +141,35 @@ func TestSocketModeAndSecondDaemonAndVersionTooNew(t *testing.T) {
 	if second.code == 0 || !strings.Contains(second.out, "already") {
 		t.Fatalf("second daemon on the same socket: exit %d, output %q", second.code, second.out)
 	}
+}
+
+func TestImagesFiltersAndPrune(t *testing.T) {
+	d := sharedDaemon(t)
+	ref := reg.Ref(testimages.App, testimages.Latest)
+	d.ok(t, "pull", "-q", ref)
+	d.ok(t, "tag", ref, "filt/app:1")
+	if out := d.ok(t, "images", "--filter", "reference=filt/*", "--format", "{{.Repository}}:{{.Tag}}"); out != "filt/app:1\n" {
+		t.Fatalf("images --filter reference: %q", out)
+	}
+	if out := d.ok(t, "images", "-q", "--filter", "label=org.pier.test=yes", "--filter", "reference=filt/app"); strings.TrimSpace(out) == "" {
+		t.Fatal("images --filter label: nothing listed")
+	}
+	if _, errOut, code := d.docker(t, "", "images", "--filter", "dangling=maybe"); code == 0 || !strings.Contains(errOut, "invalid filter 'dangling=maybe'") {
+		t.Fatalf("bad dangling filter: exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := d.docker(t, "", "images", "--filter", "color=red"); code == 0 || !strings.Contains(errOut, "color") {
+		t.Fatalf("unknown filter: exit %d, %q", code, errOut)
+	}
+	d.ok(t, "image", "prune", "-f")
+	if out := d.ok(t, "images", "-q", "filt/app:1"); strings.TrimSpace(out) == "" {
+		t.Fatal("prune removed a tagged image")
+	}
+	d.ok(t, "rmi", "filt/app:1")
+	d.ok(t, "create", "--name", "image-user", ref)
+	defer d.docker(t, "", "rm", "-f", "image-user")
+	if _, errOut, code := d.docker(t, "", "rmi", ref); code == 0 || !strings.Contains(errOut, "is using its referenced image") {
+		t.Fatalf("rmi of an image a container uses: exit %d, %q", code, errOut)
+	}
+	d.ok(t, "image", "prune", "-a", "-f")
+	d.ok(t, "image", "inspect", ref)
 }
