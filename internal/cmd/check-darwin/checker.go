@@ -18,14 +18,32 @@ import (
 // checker type-checks packages for darwin/arm64 from source.
 type checker struct {
 	ctx     build.Context
+	deps    *depCache
 	fset    *token.FileSet
 	root    string
 	module  string
-	pkgs    map[string]*types.Package
+	pkgs    map[string]*types.Package // the module's own packages
 	ownErrs []error
 }
 
+// depCache holds the checked packages from outside a module (the standard
+// library, Code-Hex/vz, ...), so checkers of modules that pin the same
+// versions can share them.
+type depCache struct {
+	fset *token.FileSet
+	pkgs map[string]*types.Package
+}
+
+func newDepCache() *depCache {
+	return &depCache{fset: token.NewFileSet(), pkgs: map[string]*types.Package{}}
+}
+
 func newChecker(root string) (*checker, error) {
+	return newCheckerWith(root, newDepCache())
+}
+
+// newCheckerWith checks the module at root, sharing deps.
+func newCheckerWith(root string, deps *depCache) (*checker, error) {
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
@@ -40,7 +58,7 @@ func newChecker(root string) (*checker, error) {
 	}
 	ctx := build.Default
 	ctx.GOOS, ctx.GOARCH, ctx.CgoEnabled = "darwin", "arm64", true
-	return &checker{ctx: ctx, fset: token.NewFileSet(), root: root, module: module, pkgs: map[string]*types.Package{}}, nil
+	return &checker{ctx: ctx, deps: deps, fset: deps.fset, root: root, module: module, pkgs: map[string]*types.Package{}}, nil
 }
 
 // moduleDirs lists the module's package directories (skipping testdata,
@@ -93,9 +111,22 @@ func (c *checker) checkDirs(dirs []string) ([]error, int) {
 	return c.ownErrs, checked
 }
 
+// cache is where path's package is kept: own packages per checker,
+// dependencies in the shared cache.
+func (c *checker) cache(own bool) map[string]*types.Package {
+	if own {
+		return c.pkgs
+	}
+	return c.deps.pkgs
+}
+
+func (c *checker) isOwn(path string) bool {
+	return path == c.module || strings.HasPrefix(path, c.module+"/")
+}
+
 // check type-checks one package; own says whether its errors count.
 func (c *checker) check(path string, bp *build.Package, own bool) *types.Package {
-	if p, ok := c.pkgs[path]; ok {
+	if p, ok := c.cache(own)[path]; ok {
 		return p
 	}
 	var files []*ast.File
@@ -120,7 +151,7 @@ func (c *checker) check(path string, bp *build.Package, own bool) *types.Package
 		Sizes: types.SizesFor("gc", "arm64"),
 	}
 	pkg, _ := conf.Check(path, c.fset, files, nil)
-	c.pkgs[path] = pkg
+	c.cache(own)[path] = pkg
 	return pkg
 }
 
@@ -128,14 +159,14 @@ func (c *checker) importFrom(path, srcDir string) (*types.Package, error) {
 	if path == "unsafe" {
 		return types.Unsafe, nil
 	}
-	if p, ok := c.pkgs[path]; ok {
+	own := c.isOwn(path)
+	if p, ok := c.cache(own)[path]; ok {
 		return p, nil
 	}
 	bp, err := c.ctx.Import(path, srcDir, 0)
 	if err != nil {
 		return nil, err
 	}
-	own := path == c.module || strings.HasPrefix(path, c.module+"/")
 	return c.check(path, bp, own), nil
 }
 
