@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -43,14 +42,14 @@ func classifyRemote(p parsed, err error) error {
 	var terr *transport.Error
 	if errors.As(err, &terr) {
 		switch terr.StatusCode {
-		case http.StatusNotFound:
+		case 404: // the registry does not know the repository or tag
 			for _, d := range terr.Errors {
 				if d.Code == transport.NameUnknownErrorCode {
 					return errdefs.NotFoundf("pull access denied for %s, repository does not exist or may require 'docker login'", p.familiarName())
 				}
 			}
 			return errdefs.NotFoundf("manifest for %s not found: manifest unknown", p.familiar())
-		case http.StatusUnauthorized, http.StatusForbidden:
+		case 401, 403:
 			return errdefs.NotFoundf("pull access denied for %s, repository does not exist or may require 'docker login'", p.familiarName())
 		}
 	}
