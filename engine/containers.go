@@ -36,6 +36,9 @@ type ContainersConfig struct {
 	Images  image.API
 	Events  *events.Bus
 	Log     *slog.Logger
+	// NetworksFile is where the networks are persisted (default
+	// Root/networks.json).
+	NetworksFile string
 }
 
 // Containers is the container service: create, run, stop and remove
@@ -48,6 +51,7 @@ type Containers struct {
 	log     *slog.Logger
 	store   *container.Store
 	names   *container.Index
+	nets    *networks
 
 	mu    sync.RWMutex
 	byID  map[string]*ctr
@@ -77,6 +81,8 @@ type ctr struct {
 // run is one run of a container's main process.
 type run struct {
 	sandbox Sandbox
+	// net holds the run's published ports and addresses.
+	net *netAttachment
 	// done is closed once the exit was recorded.
 	done chan struct{}
 }
@@ -98,6 +104,13 @@ func NewContainers(cfg ContainersConfig) (*Containers, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.NetworksFile == "" {
+		cfg.NetworksFile = filepath.Join(cfg.Root, "networks.json")
+	}
+	nets, err := newNetworks(cfg.NetworksFile, cfg.Log)
+	if err != nil {
+		return nil, err
+	}
 	s := &Containers{
 		runtime: cfg.Runtime,
 		images:  cfg.Images,
@@ -105,6 +118,7 @@ func NewContainers(cfg ContainersConfig) (*Containers, error) {
 		log:     cfg.Log,
 		store:   store,
 		names:   container.NewIndex(),
+		nets:    nets,
 		byID:    map[string]*ctr{},
 		execs:   map[string]*execInstance{},
 	}
@@ -115,6 +129,7 @@ func NewContainers(cfg ContainersConfig) (*Containers, error) {
 	for _, c := range loaded {
 		if c.State.Running || c.State.Paused || c.State.Restarting || c.State.Status == container.StatusRemoving {
 			c.State.SetExited(255, false, "", time.Now().UTC())
+			clearNetworkState(&c)
 			if err := store.Save(c); err != nil {
 				return nil, err
 			}

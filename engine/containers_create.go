@@ -26,6 +26,8 @@ type CreateRequest struct {
 	Platform   *platform.Platform
 	Config     container.Config
 	HostConfig container.HostConfig
+	// Endpoints is NetworkingConfig.EndpointsConfig, by network name or ID.
+	Endpoints map[string]*container.Endpoint
 }
 
 // CreateResult is what create reports.
@@ -52,6 +54,11 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 	if err != nil {
 		return CreateResult{}, err
 	}
+	mode, endpoints, err := s.resolveEndpoints(req.HostConfig.NetworkMode, req.Endpoints)
+	if err != nil {
+		return CreateResult{}, err
+	}
+	req.HostConfig.NetworkMode = mode
 	img, err := s.images.Resolve(req.Config.Image, req.Platform)
 	if err != nil {
 		return CreateResult{}, err
@@ -85,6 +92,7 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 		State:               container.State{Status: container.StatusCreated},
 		MemoryMiB:           memMiB,
 		CPUs:                cpus,
+		Networks:            endpoints,
 	}
 	if c.Name, err = s.reserveName(id, wantName); err != nil {
 		return CreateResult{}, err

@@ -44,7 +44,14 @@ func (s *Containers) startLocked(ctx context.Context, x *ctr) error {
 		return errdefs.NotModified(errors.New("container already started"))
 	}
 
-	sb, err := s.boot(ctx, x, c)
+	att, err := s.attachNetworks(c)
+	var sb Sandbox
+	if err == nil {
+		sb, err = s.boot(ctx, x, c, att.config)
+		if err != nil {
+			s.detachNetworks(att.held)
+		}
+	}
 	if err != nil {
 		x.mu.Lock()
 		x.c.State.Error = err.Error()
@@ -68,10 +75,11 @@ func (s *Containers) startLocked(ctx context.Context, x *ctr) error {
 		return err
 	}
 
-	r := &run{sandbox: sb, done: make(chan struct{})}
+	r := &run{sandbox: sb, net: att.held, done: make(chan struct{})}
 	x.mu.Lock()
 	x.run = r
 	x.c.State.SetRunning(sb.HostPid(), time.Now().UTC())
+	x.c.Networks, x.c.Ports = att.endpoints, att.ports
 	saveErr := s.saveLocked(x)
 	x.notifyLocked()
 	snap := x.c
@@ -85,7 +93,7 @@ func (s *Containers) startLocked(ctx context.Context, x *ctr) error {
 }
 
 // boot resolves the pinned image and asks the runtime for a sandbox.
-func (s *Containers) boot(ctx context.Context, x *ctr, c container.Container) (Sandbox, error) {
+func (s *Containers) boot(ctx context.Context, x *ctr, c container.Container, netCfg *NetworkConfig) (Sandbox, error) {
 	img, err := s.images.Resolve(c.ImageID, nil)
 	if err != nil {
 		return nil, err
@@ -126,6 +134,7 @@ func (s *Containers) boot(ctx context.Context, x *ctr, c container.Container) (S
 		CPUs:         c.CPUs,
 		StateDir:     stateDir,
 		ConsoleLog:   filepath.Join(dir, "console.log"),
+		Network:      netCfg,
 	})
 	if err != nil {
 		_ = x.log.EndSession()
@@ -149,10 +158,12 @@ func (s *Containers) monitor(x *ctr, r *run) {
 		s.log.Warn("stopping container VM", "err", kerr)
 	}
 	_ = x.log.EndSession()
+	s.detachNetworks(r.net)
 
 	x.mu.Lock()
 	x.run = nil
 	x.c.State.SetExited(status.Code, status.OOMKilled, errMsg, status.ExitedAt.UTC())
+	clearNetworkState(&x.c)
 	x.exits++
 	if err := s.saveLocked(x); err != nil {
 		s.log.Error("persisting exited container", "id", x.c.ID, "err", err)

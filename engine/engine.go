@@ -67,4 +67,7 @@ func (e *Engine) Subscribe() ([]events.Event, <-chan events.Event, func()) {
 
 // Shutdown stops the running containers (SIGTERM, then their VMs are
 // killed when ctx ends), so no VM outlives the daemon.
-func (e *Engine) Shutdown(ctx context.Context) { e.Containers.Shutdown(ctx) }
+func (e *Engine) Shutdown(ctx context.Context) {
+	e.Containers.Shutdown(ctx)
+	e.Containers.nets.close()
+}

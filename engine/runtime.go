@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"io"
+	"net/netip"
+	"os"
 	"syscall"
 	"time"
 
@@ -76,6 +78,33 @@ type RunRequest struct {
 	StateDir string
 	// ConsoleLog is where the VM's serial console goes (for debugging).
 	ConsoleLog string
+	// Network configures the container's interfaces and name files (nil:
+	// loopback only).
+	Network *NetworkConfig
+}
+
+// NetworkConfig is a container's network as its guest sets it up.
+type NetworkConfig struct {
+	Interfaces []NetworkInterface
+	// Gateway is the default route's next hop (invalid: no default route).
+	Gateway netip.Addr
+	// Nameservers, Search and Options make /etc/resolv.conf.
+	Nameservers []string
+	Search      []string
+	Options     []string
+	// Hosts are /etc/hosts lines after localhost's ("ip\tname").
+	Hosts []string
+}
+
+// NetworkInterface is one interface of the container, plugged into a
+// virtual switch.
+type NetworkInterface struct {
+	MAC     string
+	Address netip.Prefix
+	MTU     int
+	// Attach returns the VM's end of the connection to the switch (see
+	// vm.NIC).
+	Attach func(datagram bool) (*os.File, error)
 }
 
 // ExitStatus is how a process ended.

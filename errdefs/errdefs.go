@@ -92,3 +92,9 @@ func IsInvalidParameter(err error) bool { return KindOf(err) == KindInvalidParam
 
 // IsNotModified reports whether err is classified as not modified.
 func IsNotModified(err error) bool { return KindOf(err) == KindNotModified }
+
+// IsForbidden reports whether err is classified as forbidden.
+func IsForbidden(err error) bool { return KindOf(err) == KindForbidden }
+
+// IsUnavailable reports whether err is classified as unavailable.
+func IsUnavailable(err error) bool { return KindOf(err) == KindUnavailable }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -17,11 +16,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pier-vm/pier/engine"
-	"github.com/pier-vm/pier/engine/emulation"
 	"github.com/pier-vm/pier/engine/image"
-	"github.com/pier-vm/pier/engine/platform"
+	"github.com/pier-vm/pier/engine/vm"
 	"github.com/pier-vm/pier/engine/vm/guestassets"
-	"github.com/pier-vm/pier/engine/vm/qemu"
 	"github.com/pier-vm/pier/engine/vmruntime"
 	"github.com/pier-vm/pier/server"
 	containerrouter "github.com/pier-vm/pier/server/container"
@@ -128,23 +125,21 @@ func runDaemon(ctx context.Context, o options) error {
 	return serveErr
 }
 
-// newEngine wires the guest assets, the QEMU driver, the VM runtime and the
-// image service into an engine.
-func newEngine(o options, log *slog.Logger) (*engine.Engine, *qemu.Driver, error) {
+// newEngine wires the guest assets, the platform's VM driver (newDriver:
+// QEMU on Linux, vz on macOS), the VM runtime and the image service into
+// an engine.
+func newEngine(o options, log *slog.Logger) (*engine.Engine, vm.Driver, error) {
 	assets, err := guestassets.Prepare(o.guestDir, filepath.Join(o.dataRoot, "assets"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("guest assets: %w", err)
 	}
-	drv, err := qemu.New(
-		qemu.WithAccel(o.accel),
-		qemu.WithProbe(assets.Kernel, assets.Initramfs),
-		qemu.WithDataRoot(o.dataRoot),
-		qemu.WithLogger(log),
-	)
+	drv, caps, err := newDriver(o, assets, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	caps := emulation.Capabilities{Driver: drv.Name(), QEMUUser: emulation.FindQEMUUser(platform.Host(), exec.LookPath)}
+	// Before the engine serves: no VM of a previous daemon may still run on
+	// a container's disks.
+	stopLeftoverVMs(context.Background(), drv, filepath.Join(o.dataRoot, "containers"), log)
 	rt := vmruntime.New(drv, assets,
 		vmruntime.WithLogger(log),
 		vmruntime.WithEmulation(filepath.Join(o.dataRoot, "emul"), caps),

@@ -51,5 +51,7 @@ func newRootCommand() *cobra.Command {
 	f.StringVar(&o.accel, "accel", "auto", "VM acceleration: auto (KVM when a probe boot works, else TCG), kvm or tcg")
 	f.StringVar(&o.guestDir, "guest-dir", defaultGuestDir(), "directory with the guest kernel, modules and init (made by make build)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	cmd.CompletionOptions.DisableDefaultCmd = true
+	cmd.AddCommand(newDoctorCommand(), newShimCommand())
 	return cmd
 }

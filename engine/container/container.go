@@ -37,6 +37,50 @@ type Container struct {
 	// MemoryMiB and CPUs size the VM.
 	MemoryMiB int
 	CPUs      int
+	// Networks are the container's endpoints, by network name.
+	Networks map[string]*Endpoint
+	// Ports are the published ports while the container runs, by
+	// "port/proto" (nil entries: exposed, not published).
+	Ports map[string][]PortBinding
+}
+
+// Endpoint is a container's attachment to a network. The configuration
+// part comes from create and connect; the address part is set while the
+// container runs.
+type Endpoint struct {
+	NetworkID string
+	// Aliases are the --network-alias names (Compose's service names).
+	Aliases []string
+	// IPv4Address is the requested address (--ip), "" for any.
+	IPv4Address string
+	Links       []string
+	DriverOpts  map[string]string
+
+	EndpointID  string
+	IPAddress   string
+	IPPrefixLen int
+	Gateway     string
+	MacAddress  string
+	// DNSNames are the names the container answers to on this network.
+	DNSNames []string
+}
+
+// Clone is a deep copy of e.
+func (e *Endpoint) Clone() *Endpoint {
+	if e == nil {
+		return nil
+	}
+	out := *e
+	out.Aliases = append([]string(nil), e.Aliases...)
+	out.Links = append([]string(nil), e.Links...)
+	out.DNSNames = append([]string(nil), e.DNSNames...)
+	return &out
+}
+
+// ClearAddress forgets the run-time part of e (stop).
+func (e *Endpoint) ClearAddress() {
+	e.EndpointID, e.IPAddress, e.IPPrefixLen, e.Gateway, e.MacAddress = "", "", 0, "", ""
+	e.DNSNames = nil
 }
 
 // Config is the portable configuration of a container.

@@ -6,6 +6,7 @@ package vm
 import (
 	"context"
 	"net"
+	"os"
 )
 
 // Disk is a block device attached to the guest. Disks appear in the guest in
@@ -28,6 +29,19 @@ type Share struct {
 	Rosetta bool
 }
 
+// NIC is a network interface of the guest, plugged into a virtual switch
+// that lives outside the VM process (engine/vnet). The driver calls Attach
+// once per boot with the socket kind it needs (datagram: one Ethernet
+// frame per datagram, as Virtualization.framework's file-handle attachment
+// wants; stream: frames prefixed by a 4-byte big-endian length, QEMU's
+// socket netdev), hands the file to the VM process and closes its copy.
+type NIC struct {
+	// MAC is the interface's address ("02:42:ac:11:00:02"); the guest finds
+	// the interface by it.
+	MAC    string
+	Attach func(datagram bool) (*os.File, error)
+}
+
 // Spec describes one VM.
 type Spec struct {
 	// ID names the VM; it is unique among running VMs.
@@ -47,6 +61,7 @@ type Spec struct {
 	CPUs      int
 	Disks     []Disk
 	Shares    []Share
+	NICs      []NIC
 	// ConsoleLog is the file the guest's serial console is written to.
 	ConsoleLog string
 }

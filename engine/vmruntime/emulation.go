@@ -16,30 +16,34 @@ import (
 // emulators prepares, once per architecture, a directory holding only the
 // static emulator, which the driver exports read-only over virtio-fs.
 type emulators struct {
-	dir  string // <data root>/emul
-	caps emulation.Capabilities
-	mu   sync.Mutex
+	dir    string // <data root>/emul
+	caps   emulation.Capabilities
+	native platform.Platform // what the guests run natively (set by New)
+	mu     sync.Mutex
 }
 
 // plan decides the emulation for an image platform; it fails with an
 // invalid-parameter error that says what to install.
 func (e *emulators) plan(img platform.Platform) (emulation.Plan, error) {
-	return emulation.Decide(platform.Host(), img, e.caps)
+	return emulation.Decide(e.native, img, e.caps)
 }
 
-// share returns the virtio-fs share and the guest's emulation spec for p.
-func (e *emulators) share(p emulation.Plan) (vm.Share, *proto.EmulationSpec, error) {
+// share returns the virtio-fs share and the guest's emulation spec for p,
+// for a container whose main process is args (systemd mode, see
+// emulation.SystemdMode).
+func (e *emulators) share(p emulation.Plan, args []string) (vm.Share, *proto.EmulationSpec, error) {
+	systemd := emulation.SystemdMode(args)
 	switch p.Kind {
 	case emulation.Rosetta:
 		return vm.Share{Tag: emulation.ShareTag, Rosetta: true, ReadOnly: true},
-			&proto.EmulationSpec{ShareTag: emulation.ShareTag, Interpreter: p.Interpreter, Arch: p.Arch, Flags: proto.BinfmtFlagsRosetta}, nil
+			&proto.EmulationSpec{ShareTag: emulation.ShareTag, Interpreter: p.Interpreter, Arch: p.Arch, Flags: proto.BinfmtFlagsRosetta, Systemd: systemd}, nil
 	case emulation.QEMUUser:
 		dir, err := e.prepare(p)
 		if err != nil {
 			return vm.Share{}, nil, err
 		}
 		return vm.Share{Tag: emulation.ShareTag, HostPath: dir, ReadOnly: true},
-			&proto.EmulationSpec{ShareTag: emulation.ShareTag, Interpreter: p.Interpreter, Arch: p.Arch, Flags: proto.BinfmtFlagsQEMU}, nil
+			&proto.EmulationSpec{ShareTag: emulation.ShareTag, Interpreter: p.Interpreter, Arch: p.Arch, Flags: proto.BinfmtFlagsQEMU, Systemd: systemd}, nil
 	}
 	return vm.Share{}, nil, fmt.Errorf("no emulation share for %q", p.Kind)
 }

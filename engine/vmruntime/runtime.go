@@ -52,6 +52,7 @@ type Runtime struct {
 	bootTimeout  time.Duration
 	extraCmdline string
 	emul         *emulators
+	native       platform.Platform
 }
 
 // Option tunes a Runtime.
@@ -72,13 +73,20 @@ func WithEmulation(dir string, caps emulation.Capabilities) Option {
 	return func(r *Runtime) { r.emul = &emulators{dir: dir, caps: caps} }
 }
 
+// WithNativePlatform sets the platform the guests run natively, the guest
+// kernel's (default: the host's); images of any other platform are
+// emulated. It differs from the host's only when the driver boots guests
+// of another architecture (tests of the Mac's arm64 guest on x86-64).
+func WithNativePlatform(p platform.Platform) Option { return func(r *Runtime) { r.native = p } }
+
 // New returns a Runtime over driver, booting assets.
 func New(driver vm.Driver, assets *guestassets.Assets, opts ...Option) *Runtime {
 	r := &Runtime{driver: driver, assets: assets, log: slog.Default(), diskSize: DefaultWritableDiskSize, bootTimeout: DefaultBootTimeout,
-		emul: &emulators{caps: emulation.Capabilities{Driver: driver.Name()}}}
+		emul: &emulators{caps: emulation.Capabilities{Driver: driver.Name()}}, native: platform.Host()}
 	for _, o := range opts {
 		o(r)
 	}
+	r.emul.native = r.native
 	return r
 }
 
@@ -95,7 +103,7 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 			return nil, err
 		}
 		if plan.Kind != emulation.None {
-			share, spec, err := r.emul.share(plan)
+			share, spec, err := r.emul.share(plan, req.Process.Args)
 			if err != nil {
 				return nil, fmt.Errorf("preparing the emulator: %w", err)
 			}
@@ -118,6 +126,7 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 		CPUs:       req.CPUs,
 		ConsoleLog: req.ConsoleLog,
 		Shares:     shares,
+		NICs:       nics(req.Network),
 		Disks: []vm.Disk{
 			{Path: req.RootDisk, ReadOnly: true, Serial: rootDiskSerial},
 			{Path: req.WritableDisk, Serial: writableDiskSerial},
@@ -172,6 +181,7 @@ func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req en
 		Domainname:     req.Domainname,
 		Process:        processSpec(p, req.Stdio.Stdin != nil),
 		Emulation:      emul,
+		Network:        networkSpec(req.Network),
 	}
 	proc, err := client.StartContainer(ctx, cspec, processIO(req.Stdio))
 	if err != nil {

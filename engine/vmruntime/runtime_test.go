@@ -264,11 +264,11 @@ func TestForeignImageRunsUnderQEMUUser(t *testing.T) {
 	root := rootDiskOf(t, testimages.BusyboxARM64)
 	dir := t.TempDir()
 	arm64, _ := platform.Parse("linux/arm64")
-	req, out, errOut := request(t, dir, root, "sh", "-c", "uname -m; cat /proc/sys/fs/binfmt_misc/qemu-aarch64; ls /pier 2>&1 || true")
+	req, out, errOut := request(t, dir, root, "sh", "-c", "uname -m; cat /proc/sys/fs/binfmt_misc/qemu-aarch64; ls /pier /opt/pier /usr/lib/binfmt.d 2>&1 || true")
 	req.Image = &image.Image{Platform: arm64}
 	st := runToExit(t, r, req)
 	got := out.String()
-	if st.Code != 0 || !strings.HasPrefix(got, "aarch64\nenabled\n") || !strings.Contains(got, "flags: PF") || !strings.Contains(got, "No such file or directory") {
+	if st.Code != 0 || !strings.HasPrefix(got, "aarch64\nenabled\n") || !strings.Contains(got, "flags: PF") || strings.Count(got, "No such file or directory") != 3 {
 		t.Fatalf("code %d stdout %q stderr %q", st.Code, got, errOut.String())
 	}
 

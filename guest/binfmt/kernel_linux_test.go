@@ -3,6 +3,7 @@ package binfmt
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -152,4 +153,37 @@ func existingRuleFor(t *testing.T, dir string, magic []byte) string {
 		}
 	}
 	return ""
+}
+
+// TestRegisterRealEEXIST shows on the host kernel that writing a rule whose
+// name is taken fails with EEXIST, and that Register's write treats it as
+// registered. The rule's magic matches no real file.
+func TestRegisterRealEEXIST(t *testing.T) {
+	dir := realDir(t)
+	name := fmt.Sprintf("pier-test-eexist-%d", os.Getpid())
+	r := Rule{Name: name, Magic: []byte("pier-eexist-test\x00"), Interpreter: "/bin/sh", Flags: "F"}
+	if err := Register(dir, r); err != nil {
+		t.Fatalf("register %s: %v", r.RegisterLine(), err)
+	}
+	defer func() {
+		if err := Unregister(dir, name); err != nil {
+			t.Error(err)
+		}
+	}()
+	// The kernel's answer to a second write of the same name.
+	f, err := os.OpenFile(filepath.Join(dir, "register"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write([]byte(r.RegisterLine())); !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("second raw write: %v, want EEXIST", err)
+	}
+	// The write Register does after its look for the entry file.
+	if err := writeRule(f, r); err != nil {
+		t.Errorf("writeRule of a registered rule: %v", err)
+	}
+	if entry := readFile(t, filepath.Join(dir, name)); !strings.Contains(entry, "enabled") || !strings.Contains(entry, "interpreter /bin/sh") {
+		t.Errorf("entry reads %q", entry)
+	}
 }

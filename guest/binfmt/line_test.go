@@ -247,15 +247,19 @@ func TestSystemdDropIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path, content := SystemdDropIn(r, "/opt/pier/emul/qemu-aarch64-static")
-	if path != "/usr/lib/binfmt.d/qemu-aarch64.conf" {
+	path, content := SystemdDropIn(r, SystemdEmulatorDir+"/qemu-aarch64-static")
+	if path != "/usr/lib/binfmt.d/pier-qemu-aarch64.conf" {
 		t.Errorf("path %s", path)
 	}
-	if !strings.HasSuffix(content, "\n") {
-		t.Errorf("content %q does not end in a newline", content)
+	const want = "# Written by pier: run aarch64 binaries with /opt/pier/emul/qemu-aarch64-static.\n" +
+		`:qemu-aarch64:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00` +
+		`:\xff\xff\xff\xff\xff\xfe\xfe\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff` +
+		":/opt/pier/emul/qemu-aarch64-static:FP\n"
+	if content != want {
+		t.Errorf("content\n%s\nwant\n%s", content, want)
 	}
 	// binfmt.d(5): one rule a line; empty lines and lines starting with
-	// '#' or ';' are ignored.
+	// '#' or ';' are ignored. The one rule is what the kernel would read.
 	var rules []kernelRule
 	for _, l := range strings.Split(content, "\n") {
 		if l == "" || l[0] == '#' || l[0] == ';' {
@@ -277,5 +281,21 @@ func TestSystemdDropIn(t *testing.T) {
 	}
 	if r.Interpreter != "/pier/emul/qemu-aarch64-static" {
 		t.Errorf("SystemdDropIn changed its argument: %s", r.Interpreter)
+	}
+}
+
+// Rosetta's drop-in (vz) keeps its C flag and names the x86-64 magic.
+func TestSystemdDropInRosetta(t *testing.T) {
+	r, err := ForArch("rosetta", "amd64", "/pier/emul/rosetta", FlagsRosetta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, content := SystemdDropIn(r, "/opt/pier/emul/rosetta")
+	const want = "# Written by pier: run x86-64 binaries with /opt/pier/emul/rosetta.\n" +
+		`:rosetta:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00` +
+		`:\xff\xff\xff\xff\xff\xfe\xfe\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff` +
+		":/opt/pier/emul/rosetta:CF\n"
+	if path != "/usr/lib/binfmt.d/pier-rosetta.conf" || content != want {
+		t.Errorf("got %s:\n%s\nwant /usr/lib/binfmt.d/pier-rosetta.conf:\n%s", path, content, want)
 	}
 }

@@ -3,6 +3,7 @@ package binfmt
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -46,11 +47,19 @@ func Register(dir string, r Rule) error {
 	if err != nil {
 		return fmt.Errorf("register binfmt rule %s: %w", r.Name, err)
 	}
-	// The kernel parses one write as one rule.
-	_, err = f.Write([]byte(r.RegisterLine()))
+	err = writeRule(f, r)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	return err
+}
+
+// writeRule writes r's line to register in one write (the kernel parses
+// one write as one rule). EEXIST, the kernel's answer when a rule of that
+// name exists (registered meanwhile, or by an earlier start in this boot),
+// counts as registered.
+func writeRule(register io.Writer, r Rule) error {
+	_, err := register.Write([]byte(r.RegisterLine()))
 	switch {
 	case err == nil, errors.Is(err, syscall.EEXIST):
 		return nil

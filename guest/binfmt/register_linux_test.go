@@ -3,6 +3,8 @@ package binfmt
 import (
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -87,5 +89,50 @@ func TestEnsureMountedLeavesAMountedDirAlone(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 2 {
 		t.Errorf("EnsureMounted changed %s: %v", dir, entries)
+	}
+}
+
+// writeFunc is an io.Writer that answers like the kernel's register file.
+type writeFunc func([]byte) (int, error)
+
+func (f writeFunc) Write(b []byte) (int, error) { return f(b) }
+
+// The kernel answers EEXIST when a rule of the same name exists (the entry
+// file appeared after Register looked): that counts as registered. Other
+// refusals are errors that name the rule.
+func TestWriteRuleEEXIST(t *testing.T) {
+	rule, err := ForArch("qemu-aarch64", "arm64", "/pier/emul/qemu-aarch64-static", FlagsQEMU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		answer  error
+		wantErr bool
+	}{
+		{"accepted", nil, false},
+		{"EEXIST", &os.PathError{Op: "write", Path: "register", Err: syscall.EEXIST}, false},
+		{"bare EEXIST", syscall.EEXIST, false},
+		{"EINVAL", &os.PathError{Op: "write", Path: "register", Err: syscall.EINVAL}, true},
+		{"ENOENT", &os.PathError{Op: "write", Path: "register", Err: syscall.ENOENT}, true},
+	}
+	for _, tc := range cases {
+		var writes []string
+		err := writeRule(writeFunc(func(b []byte) (int, error) {
+			writes = append(writes, string(b))
+			if tc.answer != nil {
+				return 0, tc.answer
+			}
+			return len(b), nil
+		}), rule)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("%s: err %v, want error %v", tc.name, err, tc.wantErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), "qemu-aarch64") {
+			t.Errorf("%s: error %q does not name the rule", tc.name, err)
+		}
+		if len(writes) != 1 || writes[0] != rule.RegisterLine() {
+			t.Errorf("%s: writes %q, want the one line %q", tc.name, writes, rule.RegisterLine())
+		}
 	}
 }

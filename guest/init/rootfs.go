@@ -36,6 +36,8 @@ func setupContainer(spec *proto.ContainerSpec) error {
 		{"mount the overlay root", mountOverlay},
 		{"register the emulator", registerEmulator},
 		{"switch root", switchRoot},
+		{"expose the emulator to systemd", exposeEmulatorToSystemd},
+		{"configure the network", configureNetwork},
 		{"set the hostname", setHostname},
 	}
 	for _, s := range steps {
@@ -166,18 +168,7 @@ func setHostname(spec *proto.ContainerSpec) error {
 	if err := unix.Sethostname([]byte(name)); err != nil {
 		return err
 	}
-	os.MkdirAll("/etc", 0o755)
-	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", name)
-	if err := os.WriteFile("/etc/hostname", []byte(name+"\n"), 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile("/etc/hosts", []byte(hosts), 0o644); err != nil {
-		return err
-	}
-	if _, err := os.Stat("/etc/resolv.conf"); errors.Is(err, os.ErrNotExist) {
-		os.WriteFile("/etc/resolv.conf", nil, 0o644)
-	}
-	return nil
+	return writeNameFiles(name, spec.Network)
 }
 
 // registerEmulator mounts the emulator's share (qemu-user or Rosetta) and

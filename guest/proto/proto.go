@@ -90,6 +90,30 @@ type ContainerSpec struct {
 	Process        ProcessSpec `json:"process"`
 	// Emulation, when set, registers an emulator for a foreign architecture.
 	Emulation *EmulationSpec `json:"emulation,omitempty"`
+	// Network configures the guest's interfaces, routes, /etc/hosts and
+	// /etc/resolv.conf (nil: loopback only, as with --network none).
+	Network *NetworkSpec `json:"network,omitempty"`
+}
+
+// NetworkSpec is the container's network configuration.
+type NetworkSpec struct {
+	Interfaces []InterfaceSpec `json:"interfaces,omitempty"`
+	// Gateway is the default route's next hop ("" for no default route).
+	Gateway string `json:"gateway,omitempty"`
+	// Nameservers, Search and Options make /etc/resolv.conf.
+	Nameservers []string `json:"nameservers,omitempty"`
+	Search      []string `json:"search,omitempty"`
+	Options     []string `json:"options,omitempty"`
+	// Hosts are extra /etc/hosts lines after localhost's ("ip\tname ...").
+	Hosts []string `json:"hosts,omitempty"`
+}
+
+// InterfaceSpec is one network interface, found by its MAC address.
+type InterfaceSpec struct {
+	MAC string `json:"mac"`
+	// Address is "ip/prefix-length".
+	Address string `json:"address"`
+	MTU     int    `json:"mtu,omitempty"`
 }
 
 // EmulationSpec names a virtio-fs share holding a user-mode emulator and the
@@ -102,6 +126,11 @@ type EmulationSpec struct {
 	Arch string `json:"arch"`
 	// Flags are the binfmt_misc flags (F is always added).
 	Flags string `json:"flags,omitempty"`
+	// Systemd is set when the main process boots systemd, whose
+	// systemd-binfmt flushes every rule: the guest then also mounts the
+	// share at a stable path inside the container's root and writes a
+	// binfmt.d drop-in naming it. Otherwise the emulator stays invisible.
+	Systemd bool `json:"systemd,omitempty"`
 }
 
 // binfmt_misc flags for EmulationSpec.Flags. F (fix binary) is always set:

@@ -107,23 +107,40 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 	}
 	d := &daemon{sock: filepath.Join(dir, "docker.sock"), dataDir: filepath.Join(dir, "data"), log: &bytes.Buffer{}}
 	args := append([]string{"-H", "unix://" + d.sock, "--data-root", d.dataDir, "--guest-dir", guestDir, "--accel", "tcg"}, extra...)
+	d.env = append(os.Environ(), "DOCKER_HOST=unix://"+d.sock, "DOCKER_CONFIG="+filepath.Join(dir, "docker-config"))
+	d.launch(t, args)
+	return d
+}
+
+// launch starts pierd with args and waits for its socket.
+func (d *daemon) launch(t *testing.T, args []string) {
+	t.Helper()
 	d.cmd = exec.Command(pierdBin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d.env = append(os.Environ(), "DOCKER_HOST=unix://"+d.sock, "DOCKER_CONFIG="+filepath.Join(dir, "docker-config"))
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if c, err := net.Dial("unix", d.sock); err == nil {
 			c.Close()
-			return d
+			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	d.cmd.Process.Kill()
 	t.Fatalf("pierd did not come up:\n%s", d.log)
-	return nil
+}
+
+// restart stops pierd as stop does, keeping its data root, and starts it
+// again with the same arguments.
+func (d *daemon) restart(t *testing.T) {
+	t.Helper()
+	if err := d.halt(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(d.log, "e2e: restarting pierd")
+	d.launch(t, d.cmd.Args[1:])
 }
 
 // stop sends SIGINT and checks that pierd exited cleanly and that no QEMU
@@ -137,6 +154,12 @@ func (d *daemon) stop(t *testing.T) {
 // shutdown is stop for callers without a *testing.T (TestMain).
 func (d *daemon) shutdown() error {
 	defer os.RemoveAll(filepath.Dir(d.sock))
+	return d.halt()
+}
+
+// halt sends SIGINT, waits for pierd to exit cleanly and checks that no
+// QEMU or virtiofsd process of its data root is left behind.
+func (d *daemon) halt() error {
 	d.cmd.Process.Signal(os.Interrupt)
 	done := make(chan error, 1)
 	go func() { done <- d.cmd.Wait() }()

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pier-vm/pier/internal/testimages"
 )
@@ -64,21 +63,5 @@ func TestVMThatCannotBootEndsExitedWithReason(t *testing.T) {
 	}
 	if out := d.ok(t, "ps", "-q"); out != "" {
 		t.Fatalf("still running: %q", out)
-	}
-}
-
-func TestCreatedContainerKeepsItsPlatformAfterRepull(t *testing.T) {
-	d := sharedDaemon(t)
-	ref := reg.Ref(testimages.Busybox, testimages.Latest)
-	d.ok(t, "pull", "-q", "--platform", "linux/arm64", ref)
-	d.ok(t, "create", "--name", "pinned", "--platform", "linux/arm64", ref, "uname", "-m")
-	defer d.docker(t, "", "rm", "-f", "pinned")
-	d.ok(t, "pull", "-q", "--platform", "linux/amd64", ref)
-	if got := strings.TrimSpace(d.ok(t, "image", "inspect", "-f", "{{.Architecture}}", ref)); got != "amd64" {
-		t.Fatalf("the tag should now be amd64, is %q", got)
-	}
-	start := time.Now()
-	if out := d.ok(t, "start", "-a", "pinned"); out != "aarch64\n" {
-		t.Fatalf("start -a after the re-pull: %q (%v)", out, time.Since(start))
 	}
 }

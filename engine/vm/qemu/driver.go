@@ -44,6 +44,8 @@ type Driver struct {
 	probeTimeout   time.Duration
 	dataRoot       string
 	tscKHz         int
+	rosettaStandIn string // served for Rosetta shares; see WithRosettaStandIn
+	accelReason    string // why accel was chosen; see AccelReason
 }
 
 // New returns a Driver. With acceleration "auto" (the default) it settles
@@ -52,33 +54,28 @@ func New(opts ...Option) (*Driver, error) {
 	d := &Driver{
 		accelMode:    AccelAuto,
 		arch:         runtime.GOARCH,
-		virtiofsd:    "/usr/lib/qemu/virtiofsd",
+		virtiofsd:    DefaultVirtiofsd,
 		log:          slog.Default(),
 		probeTimeout: 10 * time.Second,
 		tscKHz:       tscKHz(),
-	}
-	switch d.arch {
-	case "amd64":
-		d.binary = "qemu-system-x86_64"
-	case "arm64":
-		d.binary = "qemu-system-aarch64"
-	default:
-		return nil, errdefs.NotImplemented(fmt.Errorf("qemu: unsupported host architecture %s", d.arch))
 	}
 	for _, o := range opts {
 		if err := o(d); err != nil {
 			return nil, err
 		}
 	}
+	if err := d.settleArch(); err != nil {
+		return nil, err
+	}
 	bin, err := exec.LookPath(d.binary)
 	if err != nil {
-		return nil, errdefs.Unavailable(fmt.Errorf("qemu: %s not found (install qemu-system): %w", d.binary, err))
+		return nil, errdefs.Unavailable(fmt.Errorf("qemu: %s not found (install %s): %w", d.binary, SystemPackage(d.arch), err))
 	}
 	d.binary = bin
 	if d.accel, err = d.chooseAccel(); err != nil {
 		return nil, err
 	}
-	d.log.Info("qemu driver ready", "binary", d.binary, "accel", d.accel, "mode", d.accelMode)
+	d.log.Info("qemu driver ready", "binary", d.binary, "arch", d.arch, "accel", d.accel, "mode", d.accelMode)
 	return d, nil
 }
 
@@ -94,7 +91,7 @@ func (d *Driver) Start(ctx context.Context, spec vm.Spec) (vm.Machine, error) {
 }
 
 func (d *Driver) start(ctx context.Context, spec vm.Spec, accel string) (*machine, error) {
-	spec, err := normalize(spec)
+	spec, err := normalize(d.serveRosetta(spec))
 	if err != nil {
 		return nil, err
 	}
@@ -119,9 +116,14 @@ func (d *Driver) start(ctx context.Context, spec vm.Spec, accel string) (*machin
 		}
 		m.fsds = append(m.fsds, f)
 	}
+	nics, err := attachNICs(spec.NICs)
+	if err != nil {
+		return abort(err)
+	}
 	args := qemuArgs(spec, machineConfig{arch: d.arch, accel: accel, tscKHz: d.tscKHz})
 	m.qemu, err = startHelper(d.binary, args, spec.StateDir,
-		filepath.Join(spec.StateDir, qemuLogName), filepath.Join(spec.StateDir, qemuPidName))
+		filepath.Join(spec.StateDir, qemuLogName), filepath.Join(spec.StateDir, qemuPidName), nics...)
+	closeAll(nics) // QEMU holds its own copies
 	if err != nil {
 		return abort(err)
 	}
@@ -179,6 +181,9 @@ func normalize(spec vm.Spec) (vm.Spec, error) {
 		if err := mustExist(spec.ID, "disk", d.Path); err != nil {
 			return spec, err
 		}
+	}
+	if err := checkNICs(spec.ID, spec.NICs); err != nil {
+		return spec, err
 	}
 	for _, s := range spec.Shares {
 		if s.Rosetta {

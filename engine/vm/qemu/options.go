@@ -3,6 +3,8 @@ package qemu
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/pier-vm/pier/errdefs"
@@ -32,8 +34,8 @@ func WithAccel(mode string) Option {
 }
 
 // WithBinary sets the QEMU system emulator to run. Default:
-// qemu-system-x86_64 on amd64 hosts, qemu-system-aarch64 on arm64 hosts,
-// looked up in PATH.
+// qemu-system-x86_64 for amd64 guests, qemu-system-aarch64 for arm64
+// guests (see WithArch), looked up in PATH.
 func WithBinary(path string) Option {
 	return func(d *Driver) error {
 		if path == "" {
@@ -44,7 +46,10 @@ func WithBinary(path string) Option {
 	}
 }
 
-// WithVirtiofsd sets the virtiofsd binary. Default: /usr/lib/qemu/virtiofsd.
+// DefaultVirtiofsd is where Debian's qemu-system-common puts virtiofsd.
+const DefaultVirtiofsd = "/usr/lib/qemu/virtiofsd"
+
+// WithVirtiofsd sets the virtiofsd binary. Default: DefaultVirtiofsd.
 func WithVirtiofsd(path string) Option {
 	return func(d *Driver) error {
 		if path == "" {
@@ -96,6 +101,45 @@ func WithProbeTimeout(t time.Duration) Option {
 func WithDataRoot(dir string) Option {
 	return func(d *Driver) error {
 		d.dataRoot = dir
+		return nil
+	}
+}
+
+// WithArch sets the guests' architecture, "amd64" or "arm64" (default: the
+// host's). Guests of another architecture than the host's run under TCG
+// only: "auto" then settles on TCG without a probe, and "kvm" is refused.
+// Pier itself boots guests of the host's architecture; another one is how
+// the arm64 guest of a Mac is tested on an x86-64 machine.
+func WithArch(arch string) Option {
+	return func(d *Driver) error {
+		if SystemBinary(arch) == "" {
+			return errdefs.InvalidParameterf("qemu: unknown guest architecture %q (want amd64 or arm64)", arch)
+		}
+		d.arch = arch
+		return nil
+	}
+}
+
+// WithRosettaStandIn serves dir, read-only, for every share that asks for
+// Rosetta (vm.Share.Rosetta), in place of Apple's Rosetta directory share
+// under the vz driver. dir must hold an arm64 program named rosetta that
+// runs x86-64 Linux binaries, such as Debian's arm64 qemu-x86_64-static;
+// the guests must be arm64 (WithArch). Default: none, and a Rosetta share
+// is refused. It lets a Linux machine run the Mac's emulation path (arm64
+// guest, amd64 image, the same share and guest registration) end to end.
+func WithRosettaStandIn(dir string) Option {
+	return func(d *Driver) error {
+		if dir == "" {
+			return errdefs.InvalidParameterf("qemu: empty Rosetta stand-in directory")
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return err
+		}
+		if fi, err := os.Stat(filepath.Join(abs, "rosetta")); err != nil || !fi.Mode().IsRegular() {
+			return errdefs.InvalidParameterf("qemu: Rosetta stand-in %s holds no program named rosetta", abs)
+		}
+		d.rosettaStandIn = abs
 		return nil
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -36,20 +37,31 @@ type verdict struct {
 	Detail      string    `json:"detail,omitempty"`
 }
 
-// chooseAccel settles the acceleration for this Driver.
+// chooseAccel settles the acceleration for this Driver, and records why in
+// d.accelReason.
 func (d *Driver) chooseAccel() (string, error) {
+	if d.foreignArch() {
+		if d.accelMode == AccelKVM {
+			return "", errdefs.InvalidParameterf("qemu: KVM cannot run %s guests on a %s host", d.arch, runtime.GOARCH)
+		}
+		d.accelReason = fmt.Sprintf("%s guests on a %s host run under TCG only", d.arch, runtime.GOARCH)
+		return AccelTCG, nil
+	}
 	kvmErr := kvmUsable()
 	switch d.accelMode {
 	case AccelTCG:
+		d.accelReason = "acceleration tcg asked for"
 		return AccelTCG, nil
 	case AccelKVM:
 		if kvmErr != nil {
 			return "", errdefs.Unavailable(fmt.Errorf("qemu: acceleration kvm asked for, but %w", kvmErr))
 		}
+		d.accelReason = "acceleration kvm asked for"
 		return AccelKVM, nil
 	}
 	if kvmErr != nil {
 		d.log.Info("qemu: KVM not available, using TCG", "reason", kvmErr)
+		d.accelReason = kvmErr.Error()
 		return AccelTCG, nil
 	}
 	if d.probeKernel == "" {
@@ -61,6 +73,7 @@ func (d *Driver) chooseAccel() (string, error) {
 	}
 	if v, ok := d.cachedVerdict(key); ok {
 		d.log.Info("qemu: acceleration from cached probe", "accel", v.Accel, "probed_at", v.ProbedAt)
+		d.accelReason = probeReason(v, true)
 		return v.Accel, nil
 	}
 	start := time.Now()
@@ -71,8 +84,25 @@ func (d *Driver) chooseAccel() (string, error) {
 	d.log.Info("qemu: probed KVM with a real boot", "accel", accel, "detail", detail, "took", time.Since(start).Round(time.Millisecond))
 	key.Accel, key.Detail, key.ProbedAt = accel, detail, time.Now().UTC()
 	d.saveVerdict(key)
+	d.accelReason = probeReason(key, false)
 	return accel, nil
 }
+
+// probeReason says what a probe found.
+func probeReason(v verdict, cached bool) string {
+	when := "probed just now"
+	if cached {
+		when = "probed " + v.ProbedAt.Local().Format(time.RFC3339) + ", cached"
+	}
+	if v.Accel == AccelKVM {
+		return "KVM works: a probe boot under it succeeded (" + when + ")"
+	}
+	return "/dev/kvm opens but a probe boot under KVM failed: " + v.Detail + " (" + when + ")"
+}
+
+// AccelReason says why Accel is what it is: the asked-for mode, why KVM is
+// unusable, or what the (possibly cached) probe boot found.
+func (d *Driver) AccelReason() string { return d.accelReason }
 
 // kvmUsable reports why /dev/kvm cannot be used, or nil.
 func kvmUsable() error {

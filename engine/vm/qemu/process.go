@@ -24,8 +24,9 @@ type helper struct {
 }
 
 // startHelper starts bin in dir with its output appended to logPath and
-// records its pid in pidFile (atomically).
-func startHelper(bin string, args []string, dir, logPath, pidFile string) (*helper, error) {
+// records its pid in pidFile (atomically). extra files become the child's
+// fds 3, 4, ...
+func startHelper(bin string, args []string, dir, logPath, pidFile string, extra ...*os.File) (*helper, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
@@ -36,6 +37,7 @@ func startHelper(bin string, args []string, dir, logPath, pidFile string) (*help
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.ExtraFiles = extra
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)
 	}

@@ -34,3 +34,10 @@ func checkRosetta(a rosettaAvailability) error {
 		return errdefs.NotImplemented(fmt.Errorf("Rosetta needs Apple silicon and macOS 13 or later"))
 	}
 }
+
+// CheckRosetta tells whether this host can share Rosetta for Linux into
+// its guests: nil when it can, else an error that says what to do,
+// classified Unavailable (not installed: run softwareupdate) or
+// NotImplemented (not Apple silicon with macOS 13 or later; every build
+// but darwin/arm64 says so).
+func CheckRosetta() error { return checkRosetta(rosettaStatus()) }

@@ -52,3 +52,15 @@ func TestStartAsksRosettaFirst(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestCheckRosettaAsksTheHost: CheckRosetta goes through the seam.
+func TestCheckRosettaAsksTheHost(t *testing.T) {
+	old := rosettaStatus
+	defer func() { rosettaStatus = old }()
+	for avail, ok := range map[rosettaAvailability]bool{rosettaInstalled: true, rosettaNotInstalled: false, rosettaNotSupported: false} {
+		rosettaStatus = func() rosettaAvailability { return avail }
+		if err := CheckRosetta(); (err == nil) != ok {
+			t.Errorf("availability %d: %v", avail, err)
+		}
+	}
+}

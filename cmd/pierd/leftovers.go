@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pier-vm/pier/engine/emulation"
+	"github.com/pier-vm/pier/engine/vm"
+	"github.com/pier-vm/pier/errdefs"
+)
+
+// rosettaAvailability turns the vz driver's Rosetta check (nil, or an
+// error classified Unavailable when Rosetta is not installed) into the
+// emulation decision's terms.
+func rosettaAvailability(err error) emulation.RosettaAvailability {
+	switch {
+	case err == nil:
+		return emulation.RosettaInstalled
+	case errdefs.IsUnavailable(err):
+		return emulation.RosettaNotInstalled
+	default:
+		return emulation.RosettaUnsupported
+	}
+}
+
+// vmAttacher is a driver whose VMs can outlive the daemon (the vz driver:
+// each VM is owned by a shim process of its own), and which can reconnect
+// to one from its state directory.
+type vmAttacher interface {
+	Attach(ctx context.Context, stateDir string) (vm.Machine, error)
+}
+
+// attachTimeout bounds the reattach to one VM's shim.
+const attachTimeout = 5 * time.Second
+
+// stopLeftoverVMs reattaches, at daemon start, to every VM still running in
+// a container's state directory (containers/<id>/vm) and stops it. A
+// clean shutdown stops every VM, so these are left by a daemon that
+// crashed or was killed. The engine records such a container as exited
+// (it cannot take over a running main process: the guest protocol has no
+// way to rejoin it yet), so its VM must not keep running on the
+// container's disks, where a later start would boot a second VM. Dead
+// shims' leftovers are cleaned up by Attach itself. Drivers whose VMs
+// cannot outlive the daemon are skipped. It returns how many VMs it
+// stopped.
+func stopLeftoverVMs(ctx context.Context, drv vm.Driver, containersDir string, log *slog.Logger) int {
+	a, ok := drv.(vmAttacher)
+	if !ok {
+		return 0
+	}
+	dirs, _ := filepath.Glob(filepath.Join(containersDir, "*", "vm"))
+	stopped := 0
+	for _, dir := range dirs {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			continue
+		}
+		actx, cancel := context.WithTimeout(ctx, attachTimeout)
+		m, err := a.Attach(actx, dir)
+		cancel()
+		if errdefs.IsNotFound(err) {
+			continue // no VM runs there (any leftovers are cleaned up)
+		}
+		if err != nil {
+			log.Warn("cannot reattach to a VM left running", "dir", dir, "err", err)
+			continue
+		}
+		log.Warn("a VM outlived the previous daemon; stopping it (its container is recorded as exited)",
+			"id", m.ID(), "pid", m.Pid())
+		if err := m.Kill(); err != nil {
+			log.Error("stopping a leftover VM", "id", m.ID(), "err", err)
+			continue
+		}
+		stopped++
+	}
+	return stopped
+}

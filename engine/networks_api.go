@@ -1,0 +1,338 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/docker/docker/pkg/stringid"
+
+	"github.com/pier-vm/pier/engine/container"
+	"github.com/pier-vm/pier/engine/events"
+	"github.com/pier-vm/pier/engine/network"
+	"github.com/pier-vm/pier/errdefs"
+)
+
+// NetworkCreateRequest is `docker network create`.
+type NetworkCreateRequest struct {
+	Name       string
+	Driver     string
+	Internal   bool
+	Attachable bool
+	EnableIPv6 bool
+	Labels     map[string]string
+	Options    map[string]string
+	// IPAM holds at most one IPv4 pool (Subnet, optional Gateway).
+	IPAM        []IPAMPool
+	IPAMOptions map[string]string
+}
+
+// IPAMPool is one address pool of a create request.
+type IPAMPool struct {
+	Subnet  string
+	Gateway string
+	IPRange string
+}
+
+// NetworkEndpoint is a running container's endpoint as network inspect
+// shows it.
+type NetworkEndpoint struct {
+	ContainerID string
+	Name        string
+	EndpointID  string
+	MacAddress  string
+	// IPv4Address is "ip/prefix".
+	IPv4Address string
+}
+
+// NetworkInfo is a network with its running endpoints.
+type NetworkInfo struct {
+	network.Network
+	Containers map[string]NetworkEndpoint
+}
+
+// NetworkCreate creates a bridge network.
+func (s *Containers) NetworkCreate(ctx context.Context, req NetworkCreateRequest) (network.Network, error) {
+	if req.Name == "" {
+		return network.Network{}, errdefs.InvalidParameterf("network name cannot be empty")
+	}
+	if !validNetworkName(req.Name) {
+		return network.Network{}, errdefs.InvalidParameterf("invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", req.Name)
+	}
+	switch req.Driver {
+	case "", network.DriverBridge:
+	case network.DriverHost, network.DriverNull:
+		return network.Network{}, errdefs.Forbidden(fmt.Errorf("only one instance of %q network is allowed", req.Driver))
+	default:
+		return network.Network{}, errdefs.NotFoundf("plugin %q not found", req.Driver)
+	}
+	if req.EnableIPv6 {
+		return network.Network{}, errdefs.NotImplemented(fmt.Errorf("IPv6 networks are not supported by pier yet"))
+	}
+	if len(req.IPAM) > 1 {
+		return network.Network{}, errdefs.NotImplemented(fmt.Errorf("pier supports one IPv4 pool per network"))
+	}
+	if _, err := s.nets.find(req.Name); err == nil {
+		return network.Network{}, errNetworkExists(req.Name)
+	}
+	used := s.nets.usedSubnets()
+	var subnet netip.Prefix
+	var gateway netip.Addr
+	var err error
+	if len(req.IPAM) == 1 && req.IPAM[0].Subnet != "" {
+		subnet, gateway, err = network.ParseSubnet(req.IPAM[0].Subnet, req.IPAM[0].Gateway)
+		if err != nil {
+			return network.Network{}, errdefs.InvalidParameter(err)
+		}
+		if network.Overlaps(subnet, used) {
+			return network.Network{}, errdefs.Forbidden(fmt.Errorf("Pool overlaps with other one on this address space"))
+		}
+	} else {
+		if len(req.IPAM) == 1 && req.IPAM[0].Gateway != "" {
+			return network.Network{}, errdefs.InvalidParameterf("a gateway needs a subnet")
+		}
+		if subnet, err = network.NextSubnet(used); err != nil {
+			return network.Network{}, errdefs.Forbidden(err)
+		}
+		gateway = network.DefaultGateway(subnet)
+	}
+	n := network.Network{
+		ID:          stringid.GenerateRandomID(),
+		Name:        req.Name,
+		Driver:      network.DriverBridge,
+		Created:     time.Now().UTC(),
+		Internal:    req.Internal,
+		Attachable:  req.Attachable,
+		Labels:      maps.Clone(req.Labels),
+		Options:     maps.Clone(req.Options),
+		IPAMOptions: maps.Clone(req.IPAMOptions),
+		Subnet:      subnet,
+		Gateway:     gateway,
+	}
+	if err := s.nets.add(n); err != nil {
+		return network.Network{}, err
+	}
+	s.publishNetwork(n, "create", nil)
+	return n, nil
+}
+
+func validNetworkName(name string) bool {
+	for i, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if i > 0 {
+			ok = ok || r == '_' || r == '.' || r == '-'
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// NetworkInspect finds a network by ID, name or ID prefix.
+func (s *Containers) NetworkInspect(ref string) (NetworkInfo, error) {
+	n, err := s.nets.find(ref)
+	if err != nil {
+		return NetworkInfo{}, err
+	}
+	return s.networkInfo(n), nil
+}
+
+func (s *Containers) networkInfo(n network.Network) NetworkInfo {
+	info := NetworkInfo{Network: n, Containers: map[string]NetworkEndpoint{}}
+	for cid, ep := range s.nets.endpoints(n.ID) {
+		x, err := s.get(cid)
+		if err != nil {
+			continue
+		}
+		c := x.snapshot()
+		e := NetworkEndpoint{ContainerID: cid, Name: trimSlash(c.Name), EndpointID: ep.endpointID}
+		if ce := c.Networks[n.Name]; ce != nil {
+			e.MacAddress = ce.MacAddress
+		}
+		if n.Subnet.IsValid() {
+			e.IPv4Address = netip.PrefixFrom(ep.addr, n.Subnet.Bits()).String()
+		}
+		info.Containers[cid] = e
+	}
+	return info
+}
+
+// NetworkList returns every network (filters apply in compat).
+func (s *Containers) NetworkList() []NetworkInfo {
+	all := s.nets.all()
+	out := make([]NetworkInfo, 0, len(all))
+	for _, n := range all {
+		out = append(out, s.networkInfo(n))
+	}
+	return out
+}
+
+// NetworkRemove deletes a network no running container uses.
+func (s *Containers) NetworkRemove(ctx context.Context, ref string) error {
+	n, err := s.nets.find(ref)
+	if err != nil {
+		return err
+	}
+	if n.Predefined() {
+		return errPredefinedNetwork(n.Name)
+	}
+	if eps := s.nets.endpoints(n.ID); len(eps) > 0 {
+		var names []string
+		for cid, ep := range eps {
+			name := cid[:12]
+			if x, err := s.get(cid); err == nil {
+				name = trimSlash(x.snapshot().Name)
+			}
+			names = append(names, fmt.Sprintf("name:%q id:%q", name, ep.endpointID[:12]))
+		}
+		slices.Sort(names)
+		return errNetworkInUseBy(n, names)
+	}
+	if err := s.nets.remove(n.ID); err != nil {
+		return err
+	}
+	s.publishNetwork(n, "destroy", nil)
+	return nil
+}
+
+// NetworkPrune removes the user-defined networks no container refers to
+// and whose labels match (all when match is nil).
+func (s *Containers) NetworkPrune(ctx context.Context, match func(network.Network) bool) ([]string, error) {
+	referenced := map[string]bool{}
+	for _, x := range s.all() {
+		for _, ep := range x.snapshot().Networks {
+			referenced[ep.NetworkID] = true
+		}
+	}
+	var removed []string
+	for _, n := range s.nets.all() {
+		if n.Predefined() || referenced[n.ID] || (match != nil && !match(n)) {
+			continue
+		}
+		if err := s.nets.remove(n.ID); err != nil {
+			if errdefs.IsForbidden(err) {
+				continue
+			}
+			return removed, err
+		}
+		s.publishNetwork(n, "destroy", nil)
+		removed = append(removed, n.Name)
+	}
+	return removed, nil
+}
+
+// NetworkConnect connects a container that is not running to a network;
+// the interface appears at its next start. A running container's VM cannot
+// take a new network card, which is refused with a clear error.
+func (s *Containers) NetworkConnect(ctx context.Context, netRef, ctrRef string, req *container.Endpoint) error {
+	n, err := s.nets.find(netRef)
+	if err != nil {
+		return err
+	}
+	x, err := s.get(ctrRef)
+	if err != nil {
+		return err
+	}
+	x.op.Lock()
+	defer x.op.Unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.run != nil {
+		return errdefs.NotImplemented(fmt.Errorf("container %s is running: pier cannot add a network interface to a running container's VM; stop it, connect it, then start it", trimSlash(x.c.Name)))
+	}
+	if _, ok := x.c.Networks[n.Name]; ok {
+		return errdefs.Forbidden(fmt.Errorf("endpoint with name %s already exists in network %s", trimSlash(x.c.Name), n.Name))
+	}
+	primary := networkModeOf(x.c.HostConfig.NetworkMode)
+	if primary == network.NameHost || primary == network.NameNone || !n.Switched() {
+		return errdefs.Forbidden(fmt.Errorf("container cannot be disconnected from host network or connected to host network"))
+	}
+	ep := &container.Endpoint{NetworkID: n.ID}
+	if req != nil {
+		ep.Aliases = slices.Clone(req.Aliases)
+		ep.IPv4Address = req.IPv4Address
+		ep.Links = slices.Clone(req.Links)
+		ep.DriverOpts = maps.Clone(req.DriverOpts)
+		ep.MacAddress = req.MacAddress
+	}
+	if err := checkEndpoint(n, ep); err != nil {
+		return err
+	}
+	eps := maps.Clone(x.c.Networks)
+	if eps == nil {
+		eps = map[string]*container.Endpoint{}
+	}
+	eps[n.Name] = ep
+	prev := x.c.Networks
+	x.c.Networks = eps
+	if err := s.saveLocked(x); err != nil {
+		x.c.Networks = prev
+		return err
+	}
+	s.publishNetwork(n, "connect", map[string]string{"container": x.c.ID})
+	return nil
+}
+
+// NetworkDisconnect disconnects a container that is not running from a
+// network.
+func (s *Containers) NetworkDisconnect(ctx context.Context, netRef, ctrRef string, force bool) error {
+	n, err := s.nets.find(netRef)
+	if err != nil {
+		return err
+	}
+	x, err := s.get(ctrRef)
+	if err != nil {
+		return err
+	}
+	x.op.Lock()
+	defer x.op.Unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if _, ok := x.c.Networks[n.Name]; !ok {
+		return errdefs.Forbidden(fmt.Errorf("container %s is not connected to network %s", x.c.ID, n.Name))
+	}
+	if x.run != nil {
+		return errdefs.NotImplemented(fmt.Errorf("container %s is running: pier cannot remove a network interface from a running container's VM; stop it first", trimSlash(x.c.Name)))
+	}
+	eps := maps.Clone(x.c.Networks)
+	delete(eps, n.Name)
+	prev := x.c.Networks
+	x.c.Networks = eps
+	if networkModeOf(x.c.HostConfig.NetworkMode) == n.Name {
+		// Docker keeps NetworkMode; the container then starts on none of
+		// its old network. Pick the next network, or none.
+		next := network.NameNone
+		if names := slices.Sorted(maps.Keys(eps)); len(names) > 0 {
+			next = names[0]
+		}
+		x.c.HostConfig.NetworkMode = next
+		if next == network.NameNone {
+			if none, err := s.nets.find(network.NameNone); err == nil {
+				eps[network.NameNone] = &container.Endpoint{NetworkID: none.ID}
+			}
+		}
+	}
+	if err := s.saveLocked(x); err != nil {
+		x.c.Networks = prev
+		return err
+	}
+	s.publishNetwork(n, "disconnect", map[string]string{"container": x.c.ID})
+	return nil
+}
+
+// publishNetwork sends a network event.
+func (s *Containers) publishNetwork(n network.Network, action string, extra map[string]string) {
+	attrs := map[string]string{"name": n.Name, "type": n.Driver}
+	for k, v := range extra {
+		attrs[k] = v
+	}
+	s.events.Publish(events.Event{
+		Type:   events.TypeNetwork,
+		Action: action,
+		Actor:  events.Actor{ID: n.ID, Attributes: attrs},
+	})
+}

@@ -1,0 +1,39 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/docker/docker/pkg/stringid"
+
+	"github.com/pier-vm/pier/engine/network"
+	"github.com/pier-vm/pier/errdefs"
+)
+
+// Network errors worded as dockerd words them.
+
+func errNoSuchNetwork(ref string) error {
+	return errdefs.NotFoundf("network %s not found", ref)
+}
+
+func errNetworkAmbiguous(ref string) error {
+	return errdefs.InvalidParameterf("network %s is ambiguous", ref)
+}
+
+func errNetworkExists(name string) error {
+	return errdefs.Conflictf("network with name %s already exists", name)
+}
+
+func errNetworkInUse(n network.Network) error {
+	return errdefs.Forbidden(fmt.Errorf("error while removing network: network %s has active endpoints", n.Name))
+}
+
+func errNetworkInUseBy(n network.Network, eps []string) error {
+	return errdefs.Forbidden(fmt.Errorf("error while removing network: network %s has active endpoints (%s)", n.Name, strings.Join(eps, ", ")))
+}
+
+func errPredefinedNetwork(name string) error {
+	return errdefs.Forbidden(fmt.Errorf("%s is a pre-defined network and cannot be removed", name))
+}
+
+func newEndpointID() string { return stringid.GenerateRandomID() }

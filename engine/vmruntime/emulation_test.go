@@ -1,0 +1,308 @@
+package vmruntime
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/Microsoft/hcsshim/ext4/tar2ext4"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/hashicorp/yamux"
+
+	"github.com/pier-vm/pier/engine"
+	"github.com/pier-vm/pier/engine/emulation"
+	"github.com/pier-vm/pier/engine/image"
+	"github.com/pier-vm/pier/engine/platform"
+	"github.com/pier-vm/pier/engine/vm"
+	"github.com/pier-vm/pier/engine/vm/guestassets"
+	"github.com/pier-vm/pier/guest/proto"
+	"github.com/pier-vm/pier/internal/testimages"
+)
+
+// recordingDriver boots nothing: it records the vm.Spec, and its machine's
+// agent records the ContainerSpec the runtime sends, then refuses it.
+type recordingDriver struct {
+	mu        sync.Mutex
+	spec      vm.Spec
+	container *proto.ContainerSpec
+}
+
+func (d *recordingDriver) Name() string  { return "qemu" }
+func (d *recordingDriver) Accel() string { return "tcg" }
+
+func (d *recordingDriver) Start(_ context.Context, spec vm.Spec) (vm.Machine, error) {
+	d.mu.Lock()
+	d.spec = spec
+	d.mu.Unlock()
+	return &recordingMachine{driver: d, done: make(chan struct{})}, nil
+}
+
+type recordingMachine struct {
+	driver *recordingDriver
+	done   chan struct{}
+	once   sync.Once
+}
+
+func (m *recordingMachine) ID() string            { return "fake" }
+func (m *recordingMachine) Pid() int              { return 0 }
+func (m *recordingMachine) Done() <-chan struct{} { return m.done }
+func (m *recordingMachine) Err() error            { return nil }
+func (m *recordingMachine) Kill() error           { m.once.Do(func() { close(m.done) }); return nil }
+
+// errRecorded is the fake agent's answer to StartContainer.
+const errRecorded = "recorded, not started"
+
+func (m *recordingMachine) DialAgent(context.Context) (net.Conn, error) {
+	host, guest := net.Pipe()
+	cfg := yamux.DefaultConfig()
+	cfg.LogOutput = io.Discard
+	session, err := yamux.Server(guest, cfg)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		<-m.done
+		session.Close()
+	}()
+	go func() {
+		for {
+			s, err := session.Accept()
+			if err != nil {
+				return
+			}
+			var req proto.Request
+			if proto.ReadMessage(s, &req) == nil {
+				switch req.Op {
+				case proto.OpHello:
+					proto.WriteMessage(s, proto.Response{Hello: &proto.HelloInfo{Version: proto.Version}})
+				case proto.OpStart:
+					m.driver.mu.Lock()
+					m.driver.container = req.Container
+					m.driver.mu.Unlock()
+					proto.WriteMessage(s, proto.Response{Error: errRecorded})
+				}
+			}
+			s.Close()
+		}
+	}()
+	return host, nil
+}
+
+// otherArch is the architecture this host emulates.
+func otherArch(t *testing.T) string {
+	switch platform.Host().Architecture {
+	case "amd64":
+		return "arm64"
+	case "arm64":
+		return "amd64"
+	}
+	t.Skipf("no foreign architecture for %s", platform.Host().Architecture)
+	return ""
+}
+
+// TestStartAttachesTheEmulatorOnlyWhenNeeded runs Runtime.Start against a
+// driver and agent that record what they are given: a native image gets no
+// share and no emulation, a foreign one the directory holding only its
+// emulator, read-only, and systemd mode follows the main process.
+func TestStartAttachesTheEmulatorOnlyWhenNeeded(t *testing.T) {
+	foreign := otherArch(t)
+	bin := emulation.QEMUBinary(foreign)
+	emulator := filepath.Join(t.TempDir(), bin)
+	if err := os.WriteFile(emulator, []byte("a static emulator"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	emulDir := t.TempDir()
+	caps := emulation.Capabilities{Driver: "qemu", QEMUUser: map[string]string{foreign: emulator}}
+	native := platform.Host()
+	foreignPlatform, err := platform.Parse("linux/" + foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	emulated := func(systemd bool) *proto.EmulationSpec {
+		return &proto.EmulationSpec{ShareTag: "pier-emul", Interpreter: bin, Arch: foreign, Flags: "FP", Systemd: systemd}
+	}
+	share := []vm.Share{{Tag: "pier-emul", HostPath: filepath.Join(emulDir, foreign), ReadOnly: true}}
+	cases := []struct {
+		name       string
+		img        *image.Image
+		args       []string
+		wantShares []vm.Share
+		wantEmul   *proto.EmulationSpec
+	}{
+		{"native", &image.Image{Platform: native}, []string{"uname", "-m"}, nil, nil},
+		{"native systemd", &image.Image{Platform: native}, []string{"/sbin/init"}, nil, nil},
+		{"no image", nil, []string{"true"}, nil, nil},
+		{"foreign", &image.Image{Platform: foreignPlatform}, []string{"uname", "-m"}, share, emulated(false)},
+		{"foreign /sbin/init", &image.Image{Platform: foreignPlatform}, []string{"/sbin/init"}, share, emulated(true)},
+		{"foreign systemd", &image.Image{Platform: foreignPlatform}, []string{"/usr/lib/systemd/systemd", "--system"}, share, emulated(true)},
+		{"foreign shell starting init", &image.Image{Platform: foreignPlatform}, []string{"sh", "-c", "exec /sbin/init"}, share, emulated(false)},
+	}
+	for _, tc := range cases {
+		d := &recordingDriver{}
+		r := New(d, &guestassets.Assets{Kernel: "vmlinux", Initramfs: "initramfs"}, WithWritableDiskSize(256<<20), WithEmulation(emulDir, caps))
+		dir := t.TempDir()
+		req := engine.RunRequest{
+			ContainerID:  strings.Repeat("cd", 32),
+			Image:        tc.img,
+			RootDisk:     filepath.Join(dir, "root.ext4"),
+			WritableDisk: filepath.Join(dir, "rw.img"),
+			Process:      engine.ProcessSpec{Args: tc.args},
+			StateDir:     filepath.Join(dir, "vm"),
+			ConsoleLog:   filepath.Join(dir, "console.log"),
+		}
+		_, err := r.Start(context.Background(), req)
+		if err == nil || !strings.Contains(err.Error(), errRecorded) {
+			t.Fatalf("%s: start: %v, want the fake agent's refusal", tc.name, err)
+		}
+		if !reflect.DeepEqual(d.spec.Shares, tc.wantShares) {
+			t.Errorf("%s: shares %+v, want %+v", tc.name, d.spec.Shares, tc.wantShares)
+		}
+		if d.container == nil {
+			t.Fatalf("%s: the agent got no container", tc.name)
+		}
+		if !reflect.DeepEqual(d.container.Emulation, tc.wantEmul) {
+			t.Errorf("%s: emulation %+v, want %+v", tc.name, d.container.Emulation, tc.wantEmul)
+		}
+	}
+	// The shared directory holds the emulator alone, executable.
+	entries, err := os.ReadDir(filepath.Join(emulDir, foreign))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != bin {
+		t.Fatalf("the share holds %v, want only %s", entries, bin)
+	}
+	if fi, err := os.Stat(filepath.Join(emulDir, foreign, bin)); err != nil || fi.Mode().Perm()&0o111 == 0 {
+		t.Fatalf("the shared emulator: %v %v", fi, err)
+	}
+	// Nothing is prepared for the native architecture.
+	if _, err := os.Stat(filepath.Join(emulDir, native.Architecture)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a directory for the native architecture exists: %v", err)
+	}
+}
+
+// fakeSystemd stands in for systemd in an arm64 busybox image: it does what
+// systemd-binfmt does at boot (flush every rule, then register the
+// binfmt.d files) with shell builtins only, then runs an arm64 program
+// again through the re-registered rule. "/bin/busybox" with a slash is
+// exec'd by the shell, never run as a built-in applet.
+const fakeSystemd = `#!/bin/sh
+uname -m
+cat /usr/lib/binfmt.d/pier-qemu-aarch64.conf
+ls /opt/pier/emul
+echo -1 > /proc/sys/fs/binfmt_misc/status
+if [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then echo "not flushed"; fi
+while read -r line; do
+	case "$line" in
+	'' | '#'* | ';'*) ;;
+	*) printf '%s' "$line" > /proc/sys/fs/binfmt_misc/register ;;
+	esac
+done < /usr/lib/binfmt.d/pier-qemu-aarch64.conf
+/bin/busybox uname -m
+/bin/busybox head -3 /proc/sys/fs/binfmt_misc/qemu-aarch64
+`
+
+// TestSystemdModeUnderQEMUUser boots an arm64 image whose main process is
+// /usr/lib/systemd/systemd on this x86-64 host: the emulator is mounted at
+// /opt/pier/emul inside the root and the drop-in's rule, registered again
+// after a flush the way systemd-binfmt does it, runs arm64 binaries.
+func TestSystemdModeUnderQEMUUser(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("this test runs the arm64 image on an x86-64 host")
+	}
+	caps := emulation.Capabilities{Driver: "qemu", QEMUUser: emulation.FindQEMUUser(platform.Host(), exec.LookPath)}
+	if caps.QEMUUser["arm64"] == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("qemu-aarch64-static missing (make deps installs qemu-user-static)")
+		}
+		t.Skip("qemu-aarch64-static missing (make deps)")
+	}
+	shared := newRuntime(t)
+	r := New(shared.driver, shared.assets, WithWritableDiskSize(256<<20), WithEmulation(t.TempDir(), caps))
+	root := rootDiskWithFile(t, testimages.BusyboxARM64, "usr/lib/systemd/systemd", fakeSystemd)
+	arm64, _ := platform.Parse("linux/arm64")
+	req, out, errOut := request(t, t.TempDir(), root, "/usr/lib/systemd/systemd")
+	req.Image = &image.Image{Platform: arm64}
+	st := runToExit(t, r, req)
+	const want = "aarch64\n" +
+		"# Written by pier: run aarch64 binaries with /opt/pier/emul/qemu-aarch64-static.\n" +
+		`:qemu-aarch64:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00` +
+		`:\xff\xff\xff\xff\xff\xfe\xfe\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff` +
+		":/opt/pier/emul/qemu-aarch64-static:FP\n" +
+		"qemu-aarch64-static\n" +
+		"aarch64\n" +
+		"enabled\ninterpreter /opt/pier/emul/qemu-aarch64-static\nflags: PF\n"
+	if st.Code != 0 || out.String() != want {
+		t.Fatalf("code %d stdout\n%s\nwant\n%s\nstderr %q", st.Code, out.String(), want, errOut.String())
+	}
+}
+
+// rootDiskWithFile builds the root disk of a single-platform test image with
+// one more executable file (and its parent directories).
+func rootDiskWithFile(t *testing.T, name, file, content string) string {
+	t.Helper()
+	img, err := testimages.Require(t).Image(name, testimages.Latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		rc := mutate.Extract(img)
+		defer rc.Close()
+		tr, tw := tar.NewReader(rc), tar.NewWriter(pw)
+		err := func() error {
+			for {
+				h, err := tr.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return err
+				}
+				if err := tw.WriteHeader(h); err != nil {
+					return err
+				}
+				if _, err := io.Copy(tw, tr); err != nil {
+					return err
+				}
+			}
+			var dir string
+			for _, part := range strings.Split(path.Dir(file), "/") {
+				dir = path.Join(dir, part)
+				if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o755}); err != nil {
+					return err
+				}
+			}
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: file, Mode: 0o755, Size: int64(len(content))}); err != nil {
+				return err
+			}
+			if _, err := io.WriteString(tw, content); err != nil {
+				return err
+			}
+			return tw.Close()
+		}()
+		pw.CloseWithError(err)
+	}()
+	disk := filepath.Join(t.TempDir(), "root.ext4")
+	f, err := os.Create(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := tar2ext4.Convert(pr, f); err != nil {
+		t.Fatal(err)
+	}
+	return disk
+}

@@ -1,0 +1,204 @@
+// Package vnet is a user-space virtual Ethernet network: a switch that VMs
+// attach to over a socket (length-prefixed frames for QEMU, datagrams for
+// Virtualization.framework), a gateway that NATs the VMs' TCP and UDP flows
+// to the host's own sockets, a DNS server, and forwarding from host
+// listeners into the network (published ports). It needs no root, no bridge
+// and no iptables on the host. The switch, the gateway's link endpoint and
+// the NAT forwarders are github.com/containers/gvisor-tap-vsock's, over
+// gVisor's TCP/IP stack. vnet knows nothing of Docker: names to resolve
+// come from a Resolver callback.
+package vnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+
+	"github.com/containers/gvisor-tap-vsock/pkg/tap"
+	"github.com/containers/gvisor-tap-vsock/pkg/types"
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+)
+
+// DefaultMTU is the MTU of the guests' interfaces. The frames travel over a
+// host socket, not a wire: a large MTU means fewer frames per byte.
+const DefaultMTU = 1500
+
+// gatewayMAC is the MAC address of every network's gateway.
+const gatewayMAC = "5a:94:ef:e4:0c:dd"
+
+// Resolver answers DNS questions for names inside the network. src is the
+// address the query came from (a VM on this network); ok false means the
+// name is not a network name and goes to the host's resolver.
+type Resolver func(src netip.Addr, name string) (addrs []netip.Addr, ok bool)
+
+// Config describes one network.
+type Config struct {
+	// Subnet and Gateway are the network's IPv4 prefix and the gateway's
+	// address in it.
+	Subnet  netip.Prefix
+	Gateway netip.Addr
+	// HostAlias, when valid, is an address in Subnet that reaches the host's
+	// loopback (host.docker.internal).
+	HostAlias netip.Addr
+	// Internal networks have no way out: the gateway forwards nothing to
+	// the host (DNS for network names still works).
+	Internal bool
+	// Blocked says which destinations the gateway must not forward to (for
+	// example other virtual networks' subnets, so networks stay isolated).
+	Blocked func(netip.Addr) bool
+	// Resolve answers names inside the network (nil: none).
+	Resolve Resolver
+	// Upstream is the DNS server other names go to ("ip:port"; empty: the
+	// first nameserver of the host's /etc/resolv.conf).
+	Upstream string
+	MTU      int
+}
+
+// Network is one running virtual network.
+type Network struct {
+	cfg    Config
+	stack  *stack.Stack
+	sw     *tap.Switch
+	dns    *dnsServer
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	closed   bool
+	attached map[*os.File]net.Conn
+}
+
+// New starts a network.
+func New(cfg Config) (*Network, error) {
+	if !cfg.Subnet.IsValid() || !cfg.Subnet.Addr().Is4() {
+		return nil, fmt.Errorf("vnet: subnet %v: an IPv4 prefix is required", cfg.Subnet)
+	}
+	cfg.Subnet = cfg.Subnet.Masked()
+	if !cfg.Subnet.Contains(cfg.Gateway) {
+		return nil, fmt.Errorf("vnet: gateway %v is not in %v", cfg.Gateway, cfg.Subnet)
+	}
+	if cfg.HostAlias.IsValid() && !cfg.Subnet.Contains(cfg.HostAlias) {
+		return nil, fmt.Errorf("vnet: host alias %v is not in %v", cfg.HostAlias, cfg.Subnet)
+	}
+	if cfg.MTU == 0 {
+		cfg.MTU = DefaultMTU
+	}
+	if cfg.Upstream == "" {
+		cfg.Upstream = hostNameserver("/etc/resolv.conf")
+	}
+	var virtualIPs []string
+	if cfg.HostAlias.IsValid() {
+		virtualIPs = append(virtualIPs, cfg.HostAlias.String())
+	}
+	ep, err := tap.NewLinkEndpoint(false, uint32(cfg.MTU), gatewayMAC, cfg.Gateway.String(), virtualIPs)
+	if err != nil {
+		return nil, err
+	}
+	sw := tap.NewSwitch(false)
+	ep.Connect(sw)
+	sw.Connect(ep)
+	s, err := newStack(cfg, ep)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Network{cfg: cfg, stack: s, sw: sw, ctx: ctx, cancel: cancel, attached: map[*os.File]net.Conn{}}
+	if n.dns, err = startDNS(s, cfg); err != nil {
+		cancel()
+		s.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// Config is the network's configuration.
+func (n *Network) Config() Config { return n.cfg }
+
+// Attach connects one VM network interface: it returns the VM's end of a
+// socket pair (SOCK_STREAM carrying frames with a 4-byte big-endian length,
+// QEMU's `-netdev socket`/`stream` format; or SOCK_DGRAM with one frame per
+// datagram, Virtualization.framework's file-handle attachment). The caller
+// hands the file to the VM process and closes its copy; the interface is
+// detached when the VM closes its end.
+func (n *Network) Attach(datagram bool) (*os.File, error) {
+	typ, proto := unix.SOCK_STREAM, types.QemuProtocol
+	if datagram {
+		typ, proto = unix.SOCK_DGRAM, types.VfkitProtocol
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("vnet: socketpair: %w", err)
+	}
+	vmEnd := os.NewFile(uintptr(fds[0]), "vnet-vm")
+	ours := os.NewFile(uintptr(fds[1]), "vnet-switch")
+	conn, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		vmEnd.Close()
+		return nil, fmt.Errorf("vnet: %w", err)
+	}
+	if datagram {
+		if err := setSocketBuffers(conn); err != nil {
+			conn.Close()
+			vmEnd.Close()
+			return nil, err
+		}
+	}
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		conn.Close()
+		vmEnd.Close()
+		return nil, errors.New("vnet: network is closed")
+	}
+	n.attached[vmEnd] = conn
+	n.mu.Unlock()
+	go func() {
+		_ = n.sw.Accept(n.ctx, conn, proto)
+		n.mu.Lock()
+		delete(n.attached, vmEnd)
+		n.mu.Unlock()
+	}()
+	return vmEnd, nil
+}
+
+// setSocketBuffers sizes a datagram socket's buffers for bursts of frames
+// (Apple's documentation asks for SO_RCVBUF at least 4× SO_SNDBUF).
+func setSocketBuffers(c net.Conn) error {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return nil
+	}
+	if err := uc.SetWriteBuffer(1 << 20); err != nil {
+		return err
+	}
+	return uc.SetReadBuffer(4 << 20)
+}
+
+// Close stops the network: every attached interface is disconnected and
+// the DNS server stops. Published ports must be closed by their owners.
+func (n *Network) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	conns := make([]net.Conn, 0, len(n.attached))
+	for _, c := range n.attached {
+		conns = append(conns, c)
+	}
+	n.mu.Unlock()
+	n.cancel()
+	for _, c := range conns {
+		c.Close()
+	}
+	n.dns.close()
+	n.stack.Close()
+	return nil
+}
