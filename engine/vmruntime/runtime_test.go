@@ -259,8 +259,8 @@ func TestForeignImageRunsUnderQEMUUser(t *testing.T) {
 		}
 		t.Skip("qemu-aarch64-static missing (make deps)")
 	}
-	r := newRuntime(t)
-	WithEmulation(t.TempDir(), caps)(r)
+	shared := newRuntime(t)
+	r := New(shared.driver, shared.assets, WithWritableDiskSize(256<<20), WithEmulation(t.TempDir(), caps))
 	root := rootDiskOf(t, testimages.BusyboxARM64)
 	dir := t.TempDir()
 	arm64, _ := platform.Parse("linux/arm64")
@@ -273,8 +273,7 @@ func TestForeignImageRunsUnderQEMUUser(t *testing.T) {
 	}
 
 	// Without the emulator the start is refused with what to install.
-	r2 := newRuntime(t)
-	WithEmulation(t.TempDir(), emulation.Capabilities{Driver: "qemu"})(r2)
+	r2 := New(shared.driver, shared.assets, WithEmulation(t.TempDir(), emulation.Capabilities{Driver: "qemu"}))
 	req, _, _ = request(t, t.TempDir(), root, "true")
 	req.Image = &image.Image{Platform: arm64}
 	if _, err := r2.Start(context.Background(), req); err == nil || !strings.Contains(err.Error(), "install qemu-user-static") {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/containers/gvisor-tap-vsock/pkg/tap"
 	"github.com/containers/gvisor-tap-vsock/pkg/types"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
@@ -73,8 +74,13 @@ type Network struct {
 	attached map[*os.File]net.Conn
 }
 
+// quietSwitch silences gvisor-tap-vsock's logger (logrus), which reports
+// every VM that goes away as an error; pier logs what matters itself.
+var quietSwitch sync.Once
+
 // New starts a network.
 func New(cfg Config) (*Network, error) {
+	quietSwitch.Do(func() { logrus.SetLevel(logrus.PanicLevel) })
 	if !cfg.Subnet.IsValid() || !cfg.Subnet.Addr().Is4() {
 		return nil, fmt.Errorf("vnet: subnet %v: an IPv4 prefix is required", cfg.Subnet)
 	}
