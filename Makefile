@@ -12,7 +12,7 @@ BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 VERSION_PKG := github.com/pier-vm/pier/version
 LDFLAGS := -X $(VERSION_PKG).Version=$(PIER_VERSION) -X $(VERSION_PKG).GitCommit=$(GIT_COMMIT) -X $(VERSION_PKG).BuildTime=$(BUILD_TIME)
 
-.PHONY: all deps build pierd guest guest-assets testdata run test vet fmt clean
+.PHONY: all deps build pierd guest guest-assets testdata run test e2e-arm64-guest vet fmt clean
 
 all: build
 
@@ -42,11 +42,24 @@ testdata:
 run: deps build
 	$(BIN)/pierd
 
-# test runs the whole suite: unit tests, real VMs under QEMU, and the
-# end-to-end tests that drive the real docker CLI against pierd.
+# test runs the whole suite: unit tests, real VMs under QEMU, the
+# end-to-end tests that drive the real docker CLI against pierd, and the
+# Mac's arm64 guest with a Rosetta stand-in (e2e-arm64-guest).
 test: deps build testdata check-darwin
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 45m ./...
+	$(MAKE) --no-print-directory e2e-arm64-guest
+
+# e2e-arm64-guest is the Mac's situation (arm64 guest, amd64 image) on this
+# machine: it boots the arm64 guest assets under qemu-system-aarch64 (TCG
+# on an x86-64 host) and runs an amd64 busybox image that prints x86_64,
+# with Debian's arm64 qemu-x86_64-static shared and registered exactly as
+# the vz driver shares and registers Rosetta (scripts/rosetta-standin.sh).
+ROSETTA_STANDIN := $(BIN)/rosetta-standin
+e2e-arm64-guest: deps testdata
+	$(MAKE) --no-print-directory guest guest-assets GUEST_ARCH=arm64
+	bash scripts/rosetta-standin.sh $(ROSETTA_STANDIN)
+	PIER_E2E_ARM64_GUEST=1 $(GO) test -count=1 -timeout 10m -v -run '^TestArm64GuestRunsAMD64ImageAsUnderRosetta$$' ./engine/vmruntime
 
 vet:
 	$(GO) vet ./...

@@ -17,6 +17,9 @@ esac
 # (depmod) prepares the guest kernel's modules; util-linux gives unshare
 # (read-only virtio-fs shares) and script (the TTY test).
 packages=("$qemu_system" qemu-system-common qemu-user-static busybox-static kmod e2fsprogs ca-certificates util-linux)
+# qemu-system-arm (qemu-system-aarch64) also on x86-64 hosts: make
+# e2e-arm64-guest boots the Mac's arm64 guest under it.
+[[ "$qemu_system" == qemu-system-arm ]] || packages+=(qemu-system-arm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -143,7 +143,7 @@ func newDoctorCommand() *cobra.Command {
 		Long: `doctor checks what pierd needs on this machine and prints one line per
 check: ok, warn (pierd runs, with a limit that the line names) or fail
 (pierd cannot run as configured). It exits non-zero when a check fails.
-Give it the flags you give pierd.
+Give it the -H, --data-root, --guest-dir and --accel you give pierd.
 
 On Linux: QEMU, KVM or the TCG fallback (from the cached probe verdict; a
 probe boot of up to 10 s when none is cached), virtiofsd, the qemu-user

@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"syscall"
 
 	"github.com/containers/gvisor-tap-vsock/pkg/tap"
 	"github.com/containers/gvisor-tap-vsock/pkg/types"
@@ -136,7 +137,7 @@ func (n *Network) Attach(datagram bool) (*os.File, error) {
 	if datagram {
 		typ, proto = unix.SOCK_DGRAM, types.VfkitProtocol
 	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
+	fds, err := socketpair(typ)
 	if err != nil {
 		return nil, fmt.Errorf("vnet: socketpair: %w", err)
 	}
@@ -207,4 +208,19 @@ func (n *Network) Close() error {
 	n.dns.close()
 	n.stack.Close()
 	return nil
+}
+
+// socketpair makes a close-on-exec unix socket pair; the fork lock keeps a
+// concurrent exec from inheriting it before the flag is set (darwin has
+// no SOCK_CLOEXEC).
+func socketpair(typ int) ([2]int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	fds, err := unix.Socketpair(unix.AF_UNIX, typ, 0)
+	if err != nil {
+		return fds, err
+	}
+	unix.CloseOnExec(fds[0])
+	unix.CloseOnExec(fds[1])
+	return fds, nil
 }

@@ -44,7 +44,7 @@ func (d *Driver) chooseAccel() (string, error) {
 		if d.accelMode == AccelKVM {
 			return "", errdefs.InvalidParameterf("qemu: KVM cannot run %s guests on a %s host", d.arch, runtime.GOARCH)
 		}
-		d.accelReason = fmt.Sprintf("%s guests on a %s host run under TCG only", d.arch, runtime.GOARCH)
+		d.accelReason = fmt.Sprintf("%s guests on an %s host run under TCG only", d.arch, runtime.GOARCH)
 		return AccelTCG, nil
 	}
 	kvmErr := kvmUsable()
