@@ -39,7 +39,7 @@ type NIC struct {
 	// MAC is the interface's address ("02:42:ac:11:00:02"); the guest finds
 	// the interface by it.
 	MAC    string
-	Attach func(datagram bool) (*os.File, error)
+	Attach func(datagram bool) (*os.File, error) `json:"-"`
 }
 
 // Spec describes one VM.

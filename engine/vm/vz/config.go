@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -43,6 +44,47 @@ type shimConfig struct {
 	// RosettaCache, when set, names the abstract socket on which the
 	// guest's rosettad serves Rosetta's translation cache (macOS 14+).
 	RosettaCache string `json:"rosettaCache,omitempty"`
+	// NICs are the network interfaces: the shim inherits each one's
+	// datagram socket (one Ethernet frame per datagram) at FD.
+	NICs []shimNIC `json:"nics,omitempty"`
+}
+
+// shimNIC is one network interface handed to the shim.
+type shimNIC struct {
+	MAC string `json:"mac"`
+	FD  int    `json:"fd"`
+}
+
+// firstNICFd is the shim's fd of the first NIC's socket (after stdin,
+// stdout and stderr).
+const firstNICFd = 3
+
+// attachNICs connects every NIC of spec to its switch with a datagram
+// socket, as VZFileHandleNetworkDeviceAttachment wants; the files go to
+// the shim as fds firstNICFd, firstNICFd+1, ...
+func attachNICs(spec vm.Spec) ([]*os.File, []shimNIC, error) {
+	var files []*os.File
+	var nics []shimNIC
+	for i, n := range spec.NICs {
+		if _, err := net.ParseMAC(n.MAC); err != nil || n.Attach == nil {
+			closeFiles(files)
+			return nil, nil, errdefs.InvalidParameterf("vm %s: nic %d: a MAC address and a switch are required", spec.ID, i)
+		}
+		f, err := n.Attach(true)
+		if err != nil {
+			closeFiles(files)
+			return nil, nil, fmt.Errorf("vm %s: nic %d: %w", spec.ID, i, err)
+		}
+		files = append(files, f)
+		nics = append(nics, shimNIC{MAC: n.MAC, FD: firstNICFd + i})
+	}
+	return files, nics, nil
+}
+
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 // writeConfig stores cfg as spec.json in dir, atomically.

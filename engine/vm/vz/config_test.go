@@ -118,3 +118,35 @@ func TestMacOSAtLeast(t *testing.T) {
 		}
 	}
 }
+
+func TestAttachNICsAsksForDatagramsAndNumbersFds(t *testing.T) {
+	var asked []bool
+	attach := func(datagram bool) (*os.File, error) {
+		asked = append(asked, datagram)
+		return os.Open(os.DevNull)
+	}
+	spec := vm.Spec{ID: "v", NICs: []vm.NIC{{MAC: "02:42:ac:11:00:02", Attach: attach}, {MAC: "02:42:ac:12:00:02", Attach: attach}}}
+	files, nics, err := attachNICs(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFiles(files)
+	if len(files) != 2 || len(asked) != 2 || !asked[0] || !asked[1] {
+		t.Fatalf("files %d, asked %v", len(files), asked)
+	}
+	if nics[0].FD != 3 || nics[1].FD != 4 || nics[1].MAC != "02:42:ac:12:00:02" {
+		t.Fatalf("nics %+v", nics)
+	}
+	// The spec still serialises (Attach is not part of spec.json).
+	dir := t.TempDir()
+	if err := writeConfig(dir, shimConfig{Spec: spec, NICs: nics}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readConfig(dir)
+	if err != nil || len(got.NICs) != 2 || got.Spec.NICs[0].MAC != "02:42:ac:11:00:02" {
+		t.Fatalf("readConfig: %+v, %v", got.NICs, err)
+	}
+	if _, _, err := attachNICs(vm.Spec{ID: "v", NICs: []vm.NIC{{MAC: "bad", Attach: attach}}}); err == nil {
+		t.Fatal("a bad MAC was accepted")
+	}
+}

@@ -42,7 +42,12 @@ func (l *launcher) start(ctx context.Context, spec vm.Spec) (*machine, error) {
 	}
 	removeRuntimeFiles(spec.StateDir)
 	_ = os.Remove(filepath.Join(spec.StateDir, exitFileName))
-	if err := writeConfig(spec.StateDir, shimConfig{Spec: spec, RosettaCache: l.rosettaCache}); err != nil {
+	nicFiles, nics, err := attachNICs(spec)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFiles(nicFiles) // the shim holds its own copies
+	if err := writeConfig(spec.StateDir, shimConfig{Spec: spec, RosettaCache: l.rosettaCache, NICs: nics}); err != nil {
 		return nil, fmt.Errorf("vm %s: %w", spec.ID, err)
 	}
 	logPath := filepath.Join(spec.StateDir, shimLogName)
@@ -56,6 +61,7 @@ func (l *launcher) start(ctx context.Context, spec vm.Spec) (*machine, error) {
 	cmd.Dir = spec.StateDir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.ExtraFiles = nicFiles
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("vm %s: start shim %s: %w", spec.ID, l.shimBinary, err)
 	}

@@ -3,6 +3,8 @@ package vz
 import (
 	"errors"
 	"fmt"
+	"net"
+	"os"
 
 	"github.com/Code-Hex/vz/v3"
 	"github.com/pier-vm/pier/errdefs"
@@ -109,22 +111,32 @@ func setAgentPort(c *vz.VirtualMachineConfiguration, _ shimConfig, port guestPor
 	return nil
 }
 
-// setNetwork adds one NAT network device with a random local MAC address.
-func setNetwork(c *vz.VirtualMachineConfiguration, _ shimConfig, _ guestPort) error {
-	nat, err := vz.NewNATNetworkDeviceAttachment()
-	if err != nil {
-		return err
+// setNetwork adds one virtio-net device per NIC, attached to the
+// inherited datagram socket of pier's virtual switch (engine/vnet). A VM
+// without NICs has no network device (--network none).
+func setNetwork(c *vz.VirtualMachineConfiguration, cfg shimConfig, _ guestPort) error {
+	var devs []*vz.VirtioNetworkDeviceConfiguration
+	for _, n := range cfg.NICs {
+		att, err := vz.NewFileHandleNetworkDeviceAttachment(os.NewFile(uintptr(n.FD), "nic"))
+		if err != nil {
+			return fmt.Errorf("nic %s: %w", n.MAC, err)
+		}
+		dev, err := vz.NewVirtioNetworkDeviceConfiguration(att)
+		if err != nil {
+			return err
+		}
+		hw, err := net.ParseMAC(n.MAC)
+		if err != nil {
+			return err
+		}
+		mac, err := vz.NewMACAddress(hw)
+		if err != nil {
+			return err
+		}
+		dev.SetMACAddress(mac)
+		devs = append(devs, dev)
 	}
-	dev, err := vz.NewVirtioNetworkDeviceConfiguration(nat)
-	if err != nil {
-		return err
-	}
-	mac, err := vz.NewRandomLocallyAdministeredMACAddress()
-	if err != nil {
-		return err
-	}
-	dev.SetMACAddress(mac)
-	c.SetNetworkDevicesVirtualMachineConfiguration([]*vz.VirtioNetworkDeviceConfiguration{dev})
+	c.SetNetworkDevicesVirtualMachineConfiguration(devs)
 	return nil
 }
 
