@@ -228,6 +228,11 @@ func (s *Containers) attachNetworks(c container.Container) (res *attachResult, e
 	}
 	cfg.Search = slices.Clone(c.HostConfig.DNSSearch)
 	cfg.Options = slices.Clone(c.HostConfig.DNSOptions)
+	if len(cfg.Options) == 0 && primaryNet.Name != network.NameBridge {
+		// As dockerd's embedded DNS: single-label names are tried as they
+		// are first.
+		cfg.Options = []string{"ndots:0"}
+	}
 	cfg.Hosts = hostsLines(c, primaryAddr, primaryNet)
 	res.config = cfg
 

@@ -109,7 +109,7 @@ func linkByMAC(mac string, d time.Duration) (netlink.Link, error) {
 func hostsFile(hostname string, ns *proto.NetworkSpec) string {
 	var b strings.Builder
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-	b.WriteString("fe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+	b.WriteString("fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
 	if ns == nil || len(ns.Hosts) == 0 {
 		fmt.Fprintf(&b, "127.0.1.1\t%s\n", hostname)
 		return b.String()
