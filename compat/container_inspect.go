@@ -5,9 +5,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/storage"
-	"github.com/docker/go-connections/nat"
 	"github.com/docker/go-units"
 
 	"github.com/pier-vm/pier/engine"
@@ -46,15 +44,7 @@ func ContainerInspect(info *engine.Info) container.InspectResponse {
 		},
 		Mounts:          []container.MountPoint{},
 		Config:          containerConfigToAPI(c.Config),
-		NetworkSettings: emptyNetworkSettings(),
-	}
-}
-
-// emptyNetworkSettings is present but empty until pier has networking.
-func emptyNetworkSettings() *container.NetworkSettings {
-	return &container.NetworkSettings{
-		NetworkSettingsBase: container.NetworkSettingsBase{Ports: nat.PortMap{}},
-		Networks:            map[string]*network.EndpointSettings{},
+		NetworkSettings: networkSettingsToAPI(c),
 	}
 }
 
@@ -97,20 +87,18 @@ func ContainerSummary(s engine.Summary, now time.Time) container.Summary {
 		labels = map[string]string{}
 	}
 	out := container.Summary{
-		ID:      c.ID,
-		Names:   []string{c.Name},
-		Image:   c.Config.Image,
-		ImageID: c.ImageID,
-		Command: commandLine(c.Path, c.Args),
-		Created: c.Created.Unix(),
-		Ports:   []container.Port{},
-		Labels:  labels,
-		State:   state,
-		Status:  StatusLine(c.State, s.RemovalInProgress, now),
-		Mounts:  []container.MountPoint{},
-		NetworkSettings: &container.NetworkSettingsSummary{
-			Networks: map[string]*network.EndpointSettings{},
-		},
+		ID:              c.ID,
+		Names:           []string{c.Name},
+		Image:           c.Config.Image,
+		ImageID:         c.ImageID,
+		Command:         commandLine(c.Path, c.Args),
+		Created:         c.Created.Unix(),
+		Ports:           portsSummary(c.Ports),
+		Labels:          labels,
+		State:           state,
+		Status:          StatusLine(c.State, s.RemovalInProgress, now),
+		Mounts:          []container.MountPoint{},
+		NetworkSettings: &container.NetworkSettingsSummary{Networks: summaryNetworks(c)},
 	}
 	out.HostConfig.NetworkMode = c.HostConfig.NetworkMode
 	if out.HostConfig.NetworkMode == "" {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/docker/docker/api/types/filters"
 	timetypes "github.com/docker/docker/api/types/time"
+	"github.com/docker/go-connections/nat"
 
 	"github.com/pier-vm/pier/engine"
 	"github.com/pier-vm/pier/engine/events"
@@ -35,8 +36,8 @@ var containerStatuses = map[string]bool{
 }
 
 // ContainerListFilter converts and validates `docker ps` filters.
-// Filters pier cannot evaluate yet (network, volume, publish, expose) are
-// accepted and ignored; is-task=true matches nothing, as there is no swarm.
+// volume, which pier cannot evaluate yet, is accepted and ignored;
+// is-task=true matches nothing, as there is no swarm.
 func ContainerListFilter(args filters.Args) (engine.ListFilter, bool, error) {
 	if err := args.Validate(containerListKeys); err != nil {
 		return engine.ListFilter{}, false, errdefs.InvalidParameter(err)
@@ -47,6 +48,14 @@ func ContainerListFilter(args filters.Args) (engine.ListFilter, bool, error) {
 		Labels:    args.Get("label"),
 		Ancestors: args.Get("ancestor"),
 		Health:    args.Get("health"),
+		Networks:  args.Get("network"),
+	}
+	var err error
+	if f.Publish, err = portFilter("publish", args.Get("publish")); err != nil {
+		return f, false, err
+	}
+	if f.Expose, err = portFilter("expose", args.Get("expose")); err != nil {
+		return f, false, err
 	}
 	for _, s := range args.Get("status") {
 		if !containerStatuses[s] {
@@ -72,6 +81,26 @@ func ContainerListFilter(args filters.Args) (engine.ListFilter, bool, error) {
 		return f, false, errdefs.InvalidParameter(err)
 	}
 	return f, !isTask, nil
+}
+
+// portFilter expands publish and expose values ("80", "8000-8002/udp")
+// to "port/proto" keys, as dockerd reads them.
+func portFilter(key string, values []string) ([]string, error) {
+	var out []string
+	for _, v := range values {
+		if strings.Contains(v, ":") {
+			return nil, errdefs.InvalidParameterf("filter for '%s' should not contain ':': %s", key, v)
+		}
+		proto, port := nat.SplitProtoPort(v)
+		start, end, err := nat.ParsePortRange(port)
+		if err != nil {
+			return nil, errdefs.InvalidParameterf("error while looking up for %s %s: %v", key, v, err)
+		}
+		for p := start; p <= end; p++ {
+			out = append(out, strconv.FormatUint(p, 10)+"/"+proto)
+		}
+	}
+	return out, nil
 }
 
 // PruneFilter converts `docker container prune` filters (until, label,

@@ -40,6 +40,13 @@ type ListFilter struct {
 	Before, Since string
 	// Health is "starting", "healthy", "unhealthy" or "none".
 	Health []string
+	// Networks are network names or network ID prefixes the container
+	// must be connected to.
+	Networks []string
+	// Publish and Expose are "port/proto" keys ("8080/tcp"): a host port
+	// a running container publishes, or a container port it exposes or
+	// publishes. A container matching either is kept, as in dockerd.
+	Publish, Expose []string
 }
 
 // Summary is one line of `docker ps`.
@@ -98,6 +105,8 @@ func (s *Containers) ContainerList(opts ListOptions) ([]Summary, error) {
 		case !before.IsZero() && !c.Created.Before(before):
 		case !since.IsZero() && !c.Created.After(since):
 		case len(f.Health) > 0 && !slices.Contains(f.Health, healthStatus(c)):
+		case len(f.Networks) > 0 && !matchNetworks(c, f.Networks):
+		case len(f.Publish)+len(f.Expose) > 0 && !matchPorts(c.Ports, f.Publish, f.Expose):
 		default:
 			out = append(out, Summary{Container: c, RemovalInProgress: info.RemovalInProgress})
 		}
@@ -106,6 +115,43 @@ func (s *Containers) ContainerList(opts ListOptions) ([]Summary, error) {
 		}
 	}
 	return out, nil
+}
+
+// matchNetworks says whether c is connected to one of refs (a network name
+// or a network ID prefix).
+func matchNetworks(c container.Container, refs []string) bool {
+	for _, ref := range refs {
+		if _, ok := c.Networks[ref]; ok {
+			return true
+		}
+		for _, ep := range c.Networks {
+			if ep != nil && ep.NetworkID != "" && strings.HasPrefix(ep.NetworkID, ref) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// matchPorts says whether one of a running container's ports is published
+// on a host port in publish or is a container port in expose. Like
+// dockerd, an exposed port without a binding counts as host port 0.
+func matchPorts(ports map[string][]container.PortBinding, publish, expose []string) bool {
+	for key, bindings := range ports {
+		if slices.Contains(expose, key) {
+			return true
+		}
+		_, proto, _ := strings.Cut(key, "/")
+		if len(bindings) == 0 {
+			bindings = []container.PortBinding{{HostPort: "0"}}
+		}
+		for _, b := range bindings {
+			if slices.Contains(publish, b.HostPort+"/"+proto) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // healthStatus is the container's health for filtering (health checks are

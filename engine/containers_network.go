@@ -47,6 +47,7 @@ func (s *Containers) resolveEndpoints(mode string, requested map[string]*contain
 			ep.IPv4Address = req.IPv4Address
 			ep.Links = slices.Clone(req.Links)
 			ep.DriverOpts = maps.Clone(req.DriverOpts)
+			ep.DesiredMacAddress = req.MacAddress
 			ep.MacAddress = req.MacAddress
 		}
 		if err := checkEndpoint(n, ep); err != nil {
@@ -104,9 +105,9 @@ func checkEndpoint(n network.Network, ep *container.Endpoint) error {
 			return errdefs.InvalidParameter(err)
 		}
 	}
-	if ep.MacAddress != "" {
-		if _, err := net.ParseMAC(ep.MacAddress); err != nil {
-			return errdefs.InvalidParameterf("invalid MAC address: %s", ep.MacAddress)
+	if ep.DesiredMacAddress != "" {
+		if _, err := net.ParseMAC(ep.DesiredMacAddress); err != nil {
+			return errdefs.InvalidParameterf("invalid MAC address: %s", ep.DesiredMacAddress)
 		}
 	}
 	return nil
@@ -192,7 +193,7 @@ func (s *Containers) attachNetworks(c container.Container) (res *attachResult, e
 		if err != nil {
 			return nil, errdefs.InvalidParameter(fmt.Errorf("%s: %w", n.Name, err))
 		}
-		mac := ep.MacAddress
+		mac := ep.DesiredMacAddress
 		if mac == "" {
 			mac = network.MACFor(addr)
 		}

@@ -257,6 +257,7 @@ func (s *Containers) NetworkConnect(ctx context.Context, netRef, ctrRef string, 
 		ep.IPv4Address = req.IPv4Address
 		ep.Links = slices.Clone(req.Links)
 		ep.DriverOpts = maps.Clone(req.DriverOpts)
+		ep.DesiredMacAddress = req.MacAddress
 		ep.MacAddress = req.MacAddress
 	}
 	if err := checkEndpoint(n, ep); err != nil {

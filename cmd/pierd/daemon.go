@@ -25,6 +25,7 @@ import (
 	eventsrouter "github.com/pier-vm/pier/server/events"
 	execrouter "github.com/pier-vm/pier/server/exec"
 	imagerouter "github.com/pier-vm/pier/server/image"
+	networkrouter "github.com/pier-vm/pier/server/network"
 	systemrouter "github.com/pier-vm/pier/server/system"
 )
 
@@ -88,6 +89,7 @@ func runDaemon(ctx context.Context, o options) error {
 		imagerouter.NewRouter(eng),
 		containerrouter.NewRouter(eng),
 		execrouter.NewRouter(eng),
+		networkrouter.NewRouter(eng),
 		eventsrouter.NewRouter(eng),
 	)
 	errc := make(chan error, len(listeners))

@@ -55,6 +55,9 @@ type Endpoint struct {
 	IPv4Address string
 	Links       []string
 	DriverOpts  map[string]string
+	// DesiredMacAddress is the requested MAC address ("" for one derived
+	// from the address).
+	DesiredMacAddress string
 
 	EndpointID  string
 	IPAddress   string
@@ -79,7 +82,8 @@ func (e *Endpoint) Clone() *Endpoint {
 
 // ClearAddress forgets the run-time part of e (stop).
 func (e *Endpoint) ClearAddress() {
-	e.EndpointID, e.IPAddress, e.IPPrefixLen, e.Gateway, e.MacAddress = "", "", 0, "", ""
+	e.EndpointID, e.IPAddress, e.IPPrefixLen, e.Gateway = "", "", 0, ""
+	e.MacAddress = e.DesiredMacAddress
 	e.DNSNames = nil
 }
 

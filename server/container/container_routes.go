@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/versions"
 
 	"github.com/pier-vm/pier/compat"
 	"github.com/pier-vm/pier/engine"
@@ -29,7 +30,12 @@ func (r *Router) postContainersCreate(w http.ResponseWriter, req *http.Request, 
 	if err != nil {
 		return err
 	}
-	create := engine.CreateRequest{Name: req.FormValue("name"), Config: cfg, HostConfig: hc}
+	legacy := versions.LessThan(httputils.VersionFromContext(req.Context()), "1.44")
+	endpoints, warning, err := compat.ContainerEndpointsFromAPI(body.Config, body.HostConfig, body.NetworkingConfig, legacy)
+	if err != nil {
+		return err
+	}
+	create := engine.CreateRequest{Name: req.FormValue("name"), Config: cfg, HostConfig: hc, Endpoints: endpoints}
 	if p := req.FormValue("platform"); p != "" {
 		plat, err := platform.Parse(p)
 		if err != nil {
@@ -41,7 +47,11 @@ func (r *Router) postContainersCreate(w http.ResponseWriter, req *http.Request, 
 	if err != nil {
 		return err
 	}
-	return httputils.WriteJSON(w, http.StatusCreated, container.CreateResponse{ID: res.ID, Warnings: res.Warnings})
+	warnings := res.Warnings
+	if warning != "" {
+		warnings = append(warnings, warning)
+	}
+	return httputils.WriteJSON(w, http.StatusCreated, container.CreateResponse{ID: res.ID, Warnings: warnings})
 }
 
 func (r *Router) getContainersByName(w http.ResponseWriter, req *http.Request, vars map[string]string) error {
@@ -49,7 +59,11 @@ func (r *Router) getContainersByName(w http.ResponseWriter, req *http.Request, v
 	if err != nil {
 		return err
 	}
-	return httputils.WriteJSON(w, http.StatusOK, compat.ContainerInspect(info))
+	resp := compat.ContainerInspect(info)
+	if versions.LessThan(httputils.VersionFromContext(req.Context()), "1.45") {
+		compat.AddLegacyAliases(&resp)
+	}
+	return httputils.WriteJSON(w, http.StatusOK, resp)
 }
 
 func (r *Router) getContainersJSON(w http.ResponseWriter, req *http.Request, vars map[string]string) error {

@@ -6,8 +6,12 @@ package httputils
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"strings"
+
+	"github.com/pier-vm/pier/errdefs"
 )
 
 // HandlerFunc handles one API request. It returns an error instead of writing
@@ -54,4 +58,24 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 func BoolValue(r *http.Request, key string) bool {
 	s := strings.ToLower(strings.TrimSpace(r.FormValue(key)))
 	return !(s == "" || s == "0" || s == "no" || s == "false" || s == "none")
+}
+
+// ReadJSON decodes a JSON request body into out, as dockerd does: an empty
+// body leaves out as it is; malformed JSON, or more than one value, is an
+// invalid parameter.
+func ReadJSON(r *http.Request, out any) error {
+	if r.Body == nil || r.ContentLength == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(out); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errdefs.InvalidParameterf("invalid JSON: got EOF while reading request body")
+		}
+		return errdefs.InvalidParameterf("invalid JSON: %v", err)
+	}
+	if dec.More() {
+		return errdefs.InvalidParameterf("unexpected content after JSON")
+	}
+	return nil
 }
