@@ -60,7 +60,7 @@ func (s *Containers) resolveEndpoints(mode string, requested map[string]*contain
 	var primaryReq *container.Endpoint
 	rest := map[string]*container.Endpoint{}
 	for key, req := range requested {
-		n, err := s.nets.find(key)
+		n, err := s.nets.find(networkModeOf(key))
 		if err != nil {
 			return "", nil, err
 		}
