@@ -38,7 +38,10 @@ type Share struct {
 type NIC struct {
 	// MAC is the interface's address ("02:42:ac:11:00:02"); the guest finds
 	// the interface by it.
-	MAC    string
+	MAC string
+	// MTU is the interface's MTU as the guest sets it (0: 1500); drivers
+	// that must size the attachment too (vz) use it.
+	MTU    int
 	Attach func(datagram bool) (*os.File, error) `json:"-"`
 }
 

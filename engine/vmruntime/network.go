@@ -13,7 +13,7 @@ func nics(n *engine.NetworkConfig) []vm.NIC {
 	}
 	out := make([]vm.NIC, 0, len(n.Interfaces))
 	for _, itf := range n.Interfaces {
-		out = append(out, vm.NIC{MAC: itf.MAC, Attach: itf.Attach})
+		out = append(out, vm.NIC{MAC: itf.MAC, MTU: itf.MTU, Attach: itf.Attach})
 	}
 	return out
 }

@@ -26,9 +26,12 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
 
-// DefaultMTU is the MTU of the guests' interfaces. The frames travel over a
-// host socket, not a wire: a large MTU means fewer frames per byte.
-const DefaultMTU = 1500
+// DefaultMTU is the MTU of the guests' interfaces and the gateway. The
+// frames travel over a host socket, not a wire, so they can be as large as
+// a virtio-net device takes: per-frame costs (a syscall and a gVisor
+// packet each) dominate, and 65520 instead of 1500 made a download over a
+// published port about 4x faster under TCG (docs/performance.md).
+const DefaultMTU = 65520
 
 // gatewayMAC is the MAC address of every network's gateway.
 const gatewayMAC = "5a:94:ef:e4:0c:dd"

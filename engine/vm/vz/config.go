@@ -53,6 +53,7 @@ type shimConfig struct {
 type shimNIC struct {
 	MAC string `json:"mac"`
 	FD  int    `json:"fd"`
+	MTU int    `json:"mtu,omitempty"`
 }
 
 // firstNICFd is the shim's fd of the first NIC's socket (after stdin,
@@ -76,7 +77,7 @@ func attachNICs(spec vm.Spec) ([]*os.File, []shimNIC, error) {
 			return nil, nil, fmt.Errorf("vm %s: nic %d: %w", spec.ID, i, err)
 		}
 		files = append(files, f)
-		nics = append(nics, shimNIC{MAC: n.MAC, FD: firstNICFd + i})
+		nics = append(nics, shimNIC{MAC: n.MAC, FD: firstNICFd + i, MTU: n.MTU})
 	}
 	return files, nics, nil
 }

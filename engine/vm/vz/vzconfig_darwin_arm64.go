@@ -121,6 +121,12 @@ func setNetwork(c *vz.VirtualMachineConfiguration, cfg shimConfig, _ guestPort) 
 		if err != nil {
 			return fmt.Errorf("nic %s: %w", n.MAC, err)
 		}
+		if n.MTU > 0 && n.MTU != 1500 {
+			// The attachment's MTU must match the guest's (macOS 13+).
+			if err := att.SetMaximumTransmissionUnit(n.MTU); err != nil {
+				return fmt.Errorf("nic %s: MTU %d: %w", n.MAC, n.MTU, err)
+			}
+		}
 		dev, err := vz.NewVirtioNetworkDeviceConfiguration(att)
 		if err != nil {
 			return err
