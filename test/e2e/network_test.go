@@ -95,17 +95,23 @@ func TestNetworking(t *testing.T) {
 		t.Fatalf("web's address %q is not in n1 (%s)", webIP, subnet)
 	}
 
-	// By name, by alias, and the host through host.docker.internal.
-	script := fmt.Sprintf("wget -qO- http://web/ && wget -qO- http://websvc/ && wget -qO- http://host.docker.internal:%d/ && echo && cat /etc/resolv.conf", hostPort)
-	out := d.ok(t, "run", "--rm", "--network", "n1", bb, "sh", "-c", script)
-	if !strings.HasPrefix(out, "from-web\nfrom-web\nfrom-the-host\n") || !strings.Contains(out, "nameserver ") {
-		t.Fatalf("client on n1: %q", out)
-	}
-
-	// Networks are isolated: from n2, web's address does not answer and its
-	// name does not resolve. --network none has loopback only.
+	// A client on two networks (n2 first, n1 connected before start): one
+	// NIC each; web and its alias resolve through n1, the host answers
+	// through host.docker.internal.
 	d.ok(t, "network", "create", "n2")
 	defer d.docker(t, "", "network", "rm", "n2")
+	script := fmt.Sprintf("ls /sys/class/net | tr '\\n' ' '; echo; wget -qO- http://web/ && wget -qO- http://websvc/ && wget -qO- http://host.docker.internal:%d/ && echo && cat /etc/resolv.conf", hostPort)
+	d.ok(t, "create", "--name", "client", "--network", "n2", bb, "sh", "-c", script)
+	defer d.docker(t, "", "rm", "-f", "client")
+	d.ok(t, "network", "connect", "--alias", "cli", "n1", "client")
+	out := d.ok(t, "start", "-a", "client")
+	if !strings.HasPrefix(out, "eth0 eth1 lo \nfrom-web\nfrom-web\nfrom-the-host\n") || !strings.Contains(out, "nameserver ") {
+		t.Fatalf("client on n2 and n1: %q", out)
+	}
+	d.ok(t, "rm", "client")
+
+	// Networks are isolated: from n2 alone, web's address does not answer
+	// and its name does not resolve. --network none has loopback only.
 	iso := fmt.Sprintf("timeout 5 wget -qO- http://%s/ && echo reached-ip; nslookup web >/dev/null 2>&1 && echo resolved-name; echo done", webIP)
 	if out := d.ok(t, "run", "--rm", "--network", "n2", bb, "sh", "-c", iso); out != "done\n" {
 		t.Fatalf("n2 reached n1: %q", out)
