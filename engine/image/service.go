@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/sys/atomicwriter"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/pier-vm/pier/errdefs"
@@ -195,23 +196,8 @@ func writeJSONAtomic(path string, v any) error {
 	return writeFileAtomic(path, b)
 }
 
-// writeFileAtomic writes data to a temp file, syncs it and renames it.
+// writeFileAtomic replaces path with data (temporary file, sync, rename),
+// so a crash leaves the old content or the new, never a torn file.
 func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicwriter.WriteFile(path, data, 0o600)
 }

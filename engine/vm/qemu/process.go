@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/moby/sys/atomicwriter"
 	"golang.org/x/sys/unix"
 )
 
@@ -98,19 +99,8 @@ func (h *helper) exitError(what string) error {
 	return fmt.Errorf("%s: %s", what, msg)
 }
 
-// writeFileAtomic writes data to path through a temporary file and a rename.
+// writeFileAtomic replaces path with data (temporary file, sync, rename),
+// so a crash leaves the old content or the new, never a torn file.
 func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicwriter.WriteFile(path, data, 0o600)
 }
