@@ -12,7 +12,7 @@ BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 VERSION_PKG := github.com/pier-vm/pier/version
 LDFLAGS := -X $(VERSION_PKG).Version=$(PIER_VERSION) -X $(VERSION_PKG).GitCommit=$(GIT_COMMIT) -X $(VERSION_PKG).BuildTime=$(BUILD_TIME)
 
-.PHONY: all deps build pierd guest guest-assets testdata run test e2e-arm64-guest vet fmt clean
+.PHONY: all deps build pierd guest guest-assets testdata compose run test e2e-arm64-guest vet fmt clean
 
 all: build
 
@@ -39,13 +39,19 @@ guest-assets:
 testdata:
 	bash scripts/testdata.sh testdata/cache
 
+# compose builds Docker Compose v2 (a docker CLI plugin) from its Go module
+# into $(BIN)/cli-plugins for the e2e tests; skipped when already built.
+compose:
+	GO=$(GO) bash scripts/install-compose.sh $(BIN)/cli-plugins
+
 run: deps build
 	$(BIN)/pierd
 
 # test runs the whole suite: unit tests, real VMs under QEMU, the
-# end-to-end tests that drive the real docker CLI against pierd, and the
+# end-to-end tests that drive the real docker CLI, Docker Compose v2 and
+# testcontainers-go against pierd, and the
 # Mac's arm64 guest with a Rosetta stand-in (e2e-arm64-guest).
-test: deps build testdata check-darwin
+test: deps build testdata compose check-darwin
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 45m ./...
 	$(MAKE) --no-print-directory e2e-arm64-guest

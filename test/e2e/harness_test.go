@@ -1,10 +1,12 @@
-// Package e2e drives the real docker CLI against a real pierd that boots
-// real QEMU VMs, with images served by an in-process registry.
+// Package e2e drives the real docker CLI (with the Compose v2 plugin that
+// make compose builds) and testcontainers-go against a real pierd that
+// boots real QEMU VMs, with images served by an in-process registry.
 package e2e
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -108,8 +110,29 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 	d := &daemon{sock: filepath.Join(dir, "docker.sock"), dataDir: filepath.Join(dir, "data"), log: &bytes.Buffer{}}
 	args := append([]string{"-H", "unix://" + d.sock, "--data-root", d.dataDir, "--guest-dir", guestDir, "--accel", "tcg"}, extra...)
 	d.env = append(os.Environ(), "DOCKER_HOST=unix://"+d.sock, "DOCKER_CONFIG="+filepath.Join(dir, "docker-config"))
+	writeDockerConfig(t, filepath.Join(dir, "docker-config"))
 	d.launch(t, args)
 	return d
+}
+
+// composePlugins is where `make compose` builds the Compose v2 CLI plugin.
+func composePlugins() string { return filepath.Join(repoRoot, "bin", "cli-plugins") }
+
+// writeDockerConfig gives the CLI a config directory of its own, whose
+// config.json adds composePlugins to the CLI's plugin search path (so
+// `docker compose` is the Compose v2 that `make compose` built).
+func writeDockerConfig(t *testing.T, dir string) {
+	t.Helper()
+	cfg, err := json.Marshal(map[string]any{"cliPluginsExtraDirs": []string{composePlugins()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // launch starts pierd with args and waits for its socket.

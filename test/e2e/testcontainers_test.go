@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/testcontainers/testcontainers-go"
+	tcexec "github.com/testcontainers/testcontainers-go/exec"
+	"github.com/testcontainers/testcontainers-go/log"
+	"github.com/testcontainers/testcontainers-go/wait"
+)
+
+// testcontainers-go against pierd, as a Go test uses it: a GenericContainer
+// with an exposed port and log, port and HTTP wait strategies (one VM);
+// Host and MappedPort reach its server from the test; Logs; Exec with exit
+// codes and output; Terminate removes the container.
+func TestTestcontainersGenericContainer(t *testing.T) {
+	d := sharedDaemon(t)
+	bb := busybox(t, d)
+
+	// testcontainers-go finds the daemon through DOCKER_HOST (and reads
+	// registry credentials from DOCKER_CONFIG). Its reaper, Ryuk, is a
+	// container that bind-mounts the daemon's socket to remove what a test
+	// session leaves behind; pier has no binds or volumes yet, so Ryuk is
+	// disabled and the test terminates its container itself. testcontainers
+	// reads both settings once per process: no other test here uses it.
+	t.Setenv("DOCKER_HOST", "unix://"+d.sock)
+	t.Setenv("DOCKER_CONFIG", filepath.Join(filepath.Dir(d.sock), "docker-config"))
+	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	start := time.Now()
+	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
+		ContainerRequest: testcontainers.ContainerRequest{
+			Image:        bb,
+			ExposedPorts: []string{"80/tcp"},
+			Entrypoint:   []string{"/bin/sh", "-c"},
+			Cmd:          []string{"mkdir -p /www && echo hello-from-tc > /www/index.html && echo ready && exec httpd -f -p 80 -h /www"},
+			WaitingFor: wait.ForAll(
+				wait.ForLog("ready"),
+				wait.ForListeningPort("80/tcp"),
+				wait.ForHTTP("/").WithPort("80/tcp"),
+			).WithDeadline(2 * time.Minute),
+		},
+		Started: true,
+		Logger:  log.TestLogger(t),
+	})
+	testcontainers.CleanupContainer(t, ctr)
+	if err != nil {
+		t.Fatalf("GenericContainer: %v\npierd log:\n%s", err, tail(d.log.String(), 30))
+	}
+	t.Logf("GenericContainer started and ready: %v", time.Since(start).Round(time.Millisecond))
+	id := ctr.GetContainerID()
+
+	host, err := ctr.Host(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := ctr.MappedPort(ctx, "80/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := httpGet(t, "http://"+host+":"+port.Port()+"/"); got != "hello-from-tc\n" {
+		t.Fatalf("GET %s:%s: %q", host, port.Port(), got)
+	}
+	if labels := d.ok(t, "inspect", "-f", `{{index .Config.Labels "org.testcontainers"}} {{index .Config.Labels "org.testcontainers.lang"}}`, id); labels != "true go\n" {
+		t.Fatalf("testcontainers labels: %q", labels)
+	}
+
+	logs, err := ctr.Logs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(logs)
+	logs.Close()
+	if !strings.Contains(string(b), "ready") {
+		t.Fatalf("Logs: %q", b)
+	}
+
+	code, out, err := ctr.Exec(ctx, []string{"cat", "/www/index.html"}, tcexec.Multiplexed())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(out); code != 0 || string(b) != "hello-from-tc\n" {
+		t.Fatalf("Exec cat: exit %d, %q", code, b)
+	}
+	code, out, err = ctr.Exec(ctx, []string{"sh", "-c", "echo to-stderr >&2; exit 3"}, tcexec.Multiplexed())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(out); code != 3 || string(b) != "to-stderr\n" {
+		t.Fatalf("Exec exit 3: exit %d, %q", code, b)
+	}
+
+	start = time.Now()
+	if err := ctr.Terminate(ctx); err != nil {
+		t.Fatalf("Terminate: %v", err)
+	}
+	t.Logf("Terminate: %v", time.Since(start).Round(time.Millisecond))
+	if left := d.ok(t, "ps", "-a", "-q", "--filter", "id="+id); left != "" {
+		t.Fatalf("container left after Terminate: %q", left)
+	}
+}
