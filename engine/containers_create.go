@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"runtime"
 	"slices"
@@ -49,6 +50,9 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 			return CreateResult{}, err
 		}
 		wantName = n
+	}
+	if err := refuseMounts(req.HostConfig); err != nil {
+		return CreateResult{}, err
 	}
 	memMiB, cpus, err := vmSize(req.HostConfig)
 	if err != nil {
@@ -107,6 +111,23 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 	s.mu.Unlock()
 	s.publish(c, "create", nil)
 	return CreateResult{ID: id, Warnings: []string{}}, nil
+}
+
+// refuseMounts says clearly that pier cannot mount host paths, volumes or
+// tmpfs into a container yet, rather than starting it without them.
+func refuseMounts(hc container.HostConfig) error {
+	var what string
+	switch {
+	case len(hc.Binds) > 0:
+		what = "bind mounts and volumes (" + hc.Binds[0] + ")"
+	case len(hc.Mounts) > 0:
+		what = hc.Mounts[0].Type + " mounts (" + hc.Mounts[0].Target + ")"
+	case len(hc.Tmpfs) > 0:
+		what = "tmpfs mounts"
+	default:
+		return nil
+	}
+	return errdefs.NotImplemented(fmt.Errorf("pier does not support %s yet: each container is a VM with its own disk, and host directories are not shared into it", what))
 }
 
 // reserveName takes name, or a generated adjective_surname when empty.

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/pier-vm/pier/engine"
@@ -60,6 +61,23 @@ func TestCreateResolvesEndpoints(t *testing.T) {
 	} {
 		if _, err := create(c.mode, c.eps); err == nil || !c.want(err) {
 			t.Errorf("create mode %q eps %v: %v", c.mode, c.eps, err)
+		}
+	}
+}
+
+func TestCreateRefusesMountsClearly(t *testing.T) {
+	f := newFixture(t)
+	for _, hc := range []container.HostConfig{
+		{Binds: []string{"/var/run/docker.sock:/var/run/docker.sock"}},
+		{Mounts: []container.Mount{{Type: "volume", Source: "data", Target: "/data"}}},
+		{Tmpfs: map[string]string{"/run": ""}},
+	} {
+		_, err := f.c.ContainerCreate(context.Background(), engine.CreateRequest{
+			Config:     container.Config{Image: "busybox", Cmd: []string{"true"}},
+			HostConfig: hc,
+		})
+		if err == nil || errdefs.KindOf(err) != errdefs.KindNotImplemented || !strings.Contains(err.Error(), "does not support") {
+			t.Errorf("%+v: %v", hc, err)
 		}
 	}
 }

@@ -26,6 +26,7 @@ import (
 	execrouter "github.com/pier-vm/pier/server/exec"
 	imagerouter "github.com/pier-vm/pier/server/image"
 	networkrouter "github.com/pier-vm/pier/server/network"
+	volumerouter "github.com/pier-vm/pier/server/volume"
 	systemrouter "github.com/pier-vm/pier/server/system"
 )
 
@@ -90,6 +91,7 @@ func runDaemon(ctx context.Context, o options) error {
 		containerrouter.NewRouter(eng),
 		execrouter.NewRouter(eng),
 		networkrouter.NewRouter(eng),
+		volumerouter.NewRouter(),
 		eventsrouter.NewRouter(eng),
 	)
 	errc := make(chan error, len(listeners))
