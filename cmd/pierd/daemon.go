@@ -26,8 +26,8 @@ import (
 	execrouter "github.com/pier-vm/pier/server/exec"
 	imagerouter "github.com/pier-vm/pier/server/image"
 	networkrouter "github.com/pier-vm/pier/server/network"
-	volumerouter "github.com/pier-vm/pier/server/volume"
 	systemrouter "github.com/pier-vm/pier/server/system"
+	volumerouter "github.com/pier-vm/pier/server/volume"
 )
 
 func newLogger(level string) (*slog.Logger, error) {
