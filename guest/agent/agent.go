@@ -185,7 +185,7 @@ func (a *Agent) serveProcess(stream net.Conn, spec proto.ProcessSpec, main bool)
 	}
 	outputDone := p.copyOutput(send)
 	hostGone := make(chan struct{})
-	go a.readControl(stream, p, hostGone)
+	go a.readControl(stream, p, hostGone, main)
 
 	ws := <-p.status
 	status := exitStatus(ws)
@@ -217,8 +217,9 @@ func (a *Agent) serveProcess(stream net.Conn, spec proto.ProcessSpec, main bool)
 }
 
 // readControl applies the host's frames (resize, signals) until the host
-// closes the stream.
-func (a *Agent) readControl(stream net.Conn, p *process, hostGone chan struct{}) {
+// closes the stream. The main process gets signals as the init of a PID
+// namespace gets them from outside (see deliverableToInit).
+func (a *Agent) readControl(stream net.Conn, p *process, hostGone chan struct{}, main bool) {
 	defer close(hostGone)
 	for {
 		t, payload, err := proto.ReadFrame(stream)
@@ -234,7 +235,11 @@ func (a *Agent) readControl(stream net.Conn, p *process, hostGone chan struct{})
 		case proto.FrameSignal:
 			var s proto.Signal
 			if json.Unmarshal(payload, &s) == nil && s.Signal > 0 {
-				p.cmd.Process.Signal(syscall.Signal(s.Signal))
+				sig := syscall.Signal(s.Signal)
+				if main && !deliverableToInit(p.cmd.Process.Pid, sig) {
+					continue
+				}
+				p.cmd.Process.Signal(sig)
 			}
 		}
 	}

@@ -100,7 +100,8 @@ func TestComposeUpLogsDown(t *testing.T) {
 	// down by project name alone: Compose finds the containers, networks
 	// and volumes by label (GET /volumes must answer, with none).
 	start = time.Now()
-	d.ok(t, "compose", "-p", project, "down")
+	// -t 1: httpd ignores SIGTERM as PID 1 would, so down waits, then kills.
+	d.ok(t, "compose", "-p", project, "down", "-t", "1")
 	t.Logf("compose down: %v", time.Since(start).Round(time.Millisecond))
 	if left := d.ok(t, "ps", "-a", "--filter", "label=com.docker.compose.project="+project, "--format", "{{.Names}}"); left != "" {
 		t.Fatalf("containers left after down: %q", left)

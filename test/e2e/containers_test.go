@@ -101,9 +101,15 @@ func TestDetachedLifecycle(t *testing.T) {
 	if _, errOut, code := d.docker(t, "", "rm", "life"); code == 0 || !strings.Contains(errOut, "stop the container before removing or force remove") {
 		t.Fatalf("rm of a running container: %d %q", code, errOut)
 	}
-	d.ok(t, "stop", "life")
-	if out := d.ok(t, "inspect", "-f", "{{.State.Status}} {{.State.Running}}", "life"); out != "exited false\n" {
+	// The shell has no TERM trap: as the PID 1 it is under dockerd, it
+	// ignores SIGTERM, so stop waits its timeout and kills (137).
+	start := time.Now()
+	d.ok(t, "stop", "-t", "2", "life")
+	if out := d.ok(t, "inspect", "-f", "{{.State.Status}} {{.State.Running}} {{.State.ExitCode}}", "life"); out != "exited false 137\n" {
 		t.Fatalf("after stop: %q", out)
+	}
+	if waited := time.Since(start); waited < 2*time.Second {
+		t.Fatalf("stop returned after %v: SIGTERM reached a shell without a trap", waited)
 	}
 	d.ok(t, "start", "life")
 	for strings.Count(d.ok(t, "logs", "life"), "started") < 2 {
@@ -174,5 +180,28 @@ func TestNoVMOutlivesTheDaemon(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if _, err := os.Stat("/proc/" + pid); err == nil {
 		t.Fatalf("VM process %s outlived the daemon", pid)
+	}
+}
+
+// A main process with a TERM trap gets docker stop's SIGTERM (as PID 1
+// under dockerd would) and exits on its own.
+func TestStopReachesATrap(t *testing.T) {
+	d := sharedDaemon(t)
+	bb := busybox(t, d)
+	d.ok(t, "run", "-d", "--name", "trapper", bb, "sh", "-c", "trap 'echo got-term; exit 0' TERM; echo up; while :; do sleep 1; done")
+	defer d.docker(t, "", "rm", "-f", "trapper")
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(d.ok(t, "logs", "trapper"), "up") {
+		if time.Now().After(deadline) {
+			t.Fatal("no log line")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	d.ok(t, "stop", "-t", "30", "trapper")
+	if out := d.ok(t, "inspect", "-f", "{{.State.ExitCode}}", "trapper"); out != "0\n" {
+		t.Fatalf("exit code after stop: %q", out)
+	}
+	if out := d.ok(t, "logs", "trapper"); !strings.Contains(out, "got-term") {
+		t.Fatalf("logs: %q", out)
 	}
 }
