@@ -13,6 +13,7 @@ import (
 	"github.com/pier-vm/pier/engine/containerlog"
 	"github.com/pier-vm/pier/engine/events"
 	"github.com/pier-vm/pier/engine/image"
+	"github.com/pier-vm/pier/engine/volume"
 )
 
 // Container resource defaults, documented for `docker create` users: a
@@ -39,6 +40,8 @@ type ContainersConfig struct {
 	// NetworksFile is where the networks are persisted (default
 	// Root/networks.json).
 	NetworksFile string
+	// VolumesDir holds the volumes (default Root/../volumes).
+	VolumesDir string
 }
 
 // Containers is the container service: create, run, stop and remove
@@ -52,6 +55,7 @@ type Containers struct {
 	store   *container.Store
 	names   *container.Index
 	nets    *networks
+	volumes *volume.Store
 
 	mu    sync.RWMutex
 	byID  map[string]*ctr
@@ -111,6 +115,13 @@ func NewContainers(cfg ContainersConfig) (*Containers, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.VolumesDir == "" {
+		cfg.VolumesDir = filepath.Join(filepath.Dir(cfg.Root), "volumes")
+	}
+	vols, err := volume.Open(cfg.VolumesDir)
+	if err != nil {
+		return nil, err
+	}
 	s := &Containers{
 		runtime: cfg.Runtime,
 		images:  cfg.Images,
@@ -119,6 +130,7 @@ func NewContainers(cfg ContainersConfig) (*Containers, error) {
 		store:   store,
 		names:   container.NewIndex(),
 		nets:    nets,
+		volumes: vols,
 		byID:    map[string]*ctr{},
 		execs:   map[string]*execInstance{},
 	}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"runtime"
 	"slices"
@@ -51,9 +50,6 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 		}
 		wantName = n
 	}
-	if err := refuseMounts(req.HostConfig); err != nil {
-		return CreateResult{}, err
-	}
 	memMiB, cpus, err := vmSize(req.HostConfig)
 	if err != nil {
 		return CreateResult{}, err
@@ -73,6 +69,10 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 		}
 	}
 
+	mounts, err := s.resolveMounts(req.HostConfig)
+	if err != nil {
+		return CreateResult{}, err
+	}
 	id := stringid.GenerateRandomID()
 	cfg := mergeImageConfig(req.Config, img)
 	if cfg.Hostname == "" {
@@ -97,6 +97,7 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 		MemoryMiB:           memMiB,
 		CPUs:                cpus,
 		Networks:            endpoints,
+		MountPoints:         mounts,
 	}
 	if c.Name, err = s.reserveName(id, wantName); err != nil {
 		return CreateResult{}, err
@@ -111,23 +112,6 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 	s.mu.Unlock()
 	s.publish(c, "create", nil)
 	return CreateResult{ID: id, Warnings: []string{}}, nil
-}
-
-// refuseMounts says clearly that pier cannot mount host paths, volumes or
-// tmpfs into a container yet, rather than starting it without them.
-func refuseMounts(hc container.HostConfig) error {
-	var what string
-	switch {
-	case len(hc.Binds) > 0:
-		what = "bind mounts and volumes (" + hc.Binds[0] + ")"
-	case len(hc.Mounts) > 0:
-		what = hc.Mounts[0].Type + " mounts (" + hc.Mounts[0].Target + ")"
-	case len(hc.Tmpfs) > 0:
-		what = "tmpfs mounts"
-	default:
-		return nil
-	}
-	return errdefs.NotImplemented(fmt.Errorf("pier does not support %s yet: each container is a VM with its own disk, and host directories are not shared into it", what))
 }
 
 // reserveName takes name, or a generated adjective_surname when empty.

@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/pier-vm/pier/engine"
@@ -65,19 +64,3 @@ func TestCreateResolvesEndpoints(t *testing.T) {
 	}
 }
 
-func TestCreateRefusesMountsClearly(t *testing.T) {
-	f := newFixture(t)
-	for _, hc := range []container.HostConfig{
-		{Binds: []string{"/var/run/docker.sock:/var/run/docker.sock"}},
-		{Mounts: []container.Mount{{Type: "volume", Source: "data", Target: "/data"}}},
-		{Tmpfs: map[string]string{"/run": ""}},
-	} {
-		_, err := f.c.ContainerCreate(context.Background(), engine.CreateRequest{
-			Config:     container.Config{Image: "busybox", Cmd: []string{"true"}},
-			HostConfig: hc,
-		})
-		if err == nil || errdefs.KindOf(err) != errdefs.KindNotImplemented || !strings.Contains(err.Error(), "does not support") {
-			t.Errorf("%+v: %v", hc, err)
-		}
-	}
-}

@@ -135,6 +135,7 @@ func (s *Containers) boot(ctx context.Context, x *ctr, c container.Container, ne
 		StateDir:     stateDir,
 		ConsoleLog:   filepath.Join(dir, "console.log"),
 		Network:      netCfg,
+		Mounts:       c.MountPoints,
 	})
 	if err != nil {
 		_ = x.log.EndSession()

@@ -50,6 +50,9 @@ func New(cfg Config) (*Engine, error) {
 		Images:  cfg.Images,
 		Events:  bus,
 		Log:     cfg.Logger,
+		// Networks and volumes are the data root's, beside containers/.
+		NetworksFile: filepath.Join(cfg.Root, "networks.json"),
+		VolumesDir:   filepath.Join(cfg.Root, "volumes"),
 	})
 	if err != nil {
 		return nil, err

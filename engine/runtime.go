@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pier-vm/pier/engine/container"
 	"github.com/pier-vm/pier/engine/image"
 	"github.com/pier-vm/pier/engine/platform"
 )
@@ -81,6 +82,8 @@ type RunRequest struct {
 	// Network configures the container's interfaces and name files (nil:
 	// loopback only).
 	Network *NetworkConfig
+	// Mounts are the container's bind mounts, volumes and tmpfs mounts.
+	Mounts []container.MountPoint
 }
 
 // NetworkConfig is a container's network as its guest sets it up.

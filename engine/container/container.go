@@ -42,6 +42,34 @@ type Container struct {
 	// Ports are the published ports while the container runs, by
 	// "port/proto" (nil entries: exposed, not published).
 	Ports map[string][]PortBinding
+	// MountPoints are the resolved bind mounts, volumes and tmpfs mounts.
+	MountPoints []MountPoint
+}
+
+// Mount point types, as Docker names them.
+const (
+	MountBind   = "bind"
+	MountVolume = "volume"
+	MountTmpfs  = "tmpfs"
+)
+
+// MountPoint is one mount of a container, resolved at create: a host
+// directory or file (bind), a volume's directory (volume), or a tmpfs.
+type MountPoint struct {
+	Type string
+	// Name is the volume's name (volume only).
+	Name string
+	// Source is the host path: the bind source or the volume's directory.
+	Source      string
+	Destination string
+	RW          bool
+	// Mode is the -v mode as given ("ro", "z", ...).
+	Mode        string
+	Propagation string
+	// TmpfsOptions are the tmpfs mount options ("size=64m,mode=1777").
+	TmpfsOptions string
+	// Anonymous volumes go with the container (rm -v).
+	Anonymous bool
 }
 
 // Endpoint is a container's attachment to a network. The configuration

@@ -110,6 +110,11 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 			shares, emul = append(shares, share), spec
 		}
 	}
+	mountShares, mountSpecs, err := mounts(req.Mounts)
+	if err != nil {
+		return nil, err
+	}
+	shares = append(shares, mountShares...)
 	if err := os.MkdirAll(req.StateDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -138,7 +143,7 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 	if err != nil {
 		return nil, err
 	}
-	sb, err := r.startContainer(bootCtx, machine, req, emul)
+	sb, err := r.startContainer(bootCtx, machine, req, emul, mountSpecs)
 	if err != nil {
 		machine.Kill()
 		var pe processError
@@ -153,7 +158,7 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 	return sb, nil
 }
 
-func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req engine.RunRequest, emul *proto.EmulationSpec) (*sandbox, error) {
+func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req engine.RunRequest, emul *proto.EmulationSpec, mountSpecs []proto.MountSpec) (*sandbox, error) {
 	// A VM that dies while booting ends the wait at once.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -182,6 +187,7 @@ func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req en
 		Process:        processSpec(p, req.Stdio.Stdin != nil),
 		Emulation:      emul,
 		Network:        networkSpec(req.Network),
+		Mounts:         mountSpecs,
 	}
 	proc, err := client.StartContainer(ctx, cspec, processIO(req.Stdio))
 	if err != nil {

@@ -93,6 +93,33 @@ type ContainerSpec struct {
 	// Network configures the guest's interfaces, routes, /etc/hosts and
 	// /etc/resolv.conf (nil: loopback only, as with --network none).
 	Network *NetworkSpec `json:"network,omitempty"`
+	// Mounts are mounted into the container's root, in order, before the
+	// switch into it.
+	Mounts []MountSpec `json:"mounts,omitempty"`
+}
+
+// Mount types of MountSpec.
+const (
+	MountVirtiofs = "virtiofs"
+	MountTmpfs    = "tmpfs"
+)
+
+// MountSpec is one mount of the container: a virtio-fs share (a host
+// directory, or one file of it) or a tmpfs.
+type MountSpec struct {
+	Type string `json:"type"`
+	// Tag is the virtio-fs share's tag.
+	Tag string `json:"tag,omitempty"`
+	// SubPath, when set, is the one file of the share that is mounted.
+	SubPath string `json:"subPath,omitempty"`
+	// Target is the path inside the container.
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+	// CopyUp fills an empty share with what the image has at Target
+	// first, as Docker does for volumes.
+	CopyUp bool `json:"copyUp,omitempty"`
+	// Options are tmpfs options ("size=64m,mode=1777").
+	Options string `json:"options,omitempty"`
 }
 
 // NetworkSpec is the container's network configuration.

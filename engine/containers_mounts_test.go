@@ -1,0 +1,85 @@
+package engine_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pier-vm/pier/engine"
+	"github.com/pier-vm/pier/engine/container"
+	"github.com/pier-vm/pier/errdefs"
+)
+
+func TestCreateResolvesMounts(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	host := t.TempDir()
+	missing := filepath.Join(host, "made-by-v")
+	create := func(hc container.HostConfig) (*engine.Info, error) {
+		t.Helper()
+		res, err := f.c.ContainerCreate(ctx, engine.CreateRequest{Config: container.Config{Image: "busybox", Cmd: []string{"true"}}, HostConfig: hc})
+		if err != nil {
+			return nil, err
+		}
+		return f.c.ContainerInspect(res.ID)
+	}
+	info, err := create(container.HostConfig{
+		Binds:  []string{host + ":/host:ro", "data:/data", "/anon", missing + ":/made"},
+		Mounts: []container.Mount{{Type: "tmpfs", Target: "/scratch"}},
+		Tmpfs:  map[string]string{"/run": "size=8m"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]container.MountPoint{}
+	for _, mp := range info.MountPoints {
+		got[mp.Destination] = mp
+	}
+	if mp := got["/host"]; mp.Type != "bind" || mp.Source != host || mp.RW || mp.Mode != "ro" {
+		t.Errorf("/host: %+v", mp)
+	}
+	if mp := got["/data"]; mp.Type != "volume" || mp.Name != "data" || mp.Anonymous || !mp.RW || filepath.Base(mp.Source) != "_data" {
+		t.Errorf("/data: %+v", mp)
+	}
+	if mp := got["/anon"]; mp.Type != "volume" || !mp.Anonymous || len(mp.Name) != 64 {
+		t.Errorf("/anon: %+v", mp)
+	}
+	if mp := got["/run"]; mp.Type != "tmpfs" || mp.TmpfsOptions != "size=8m" {
+		t.Errorf("/run: %+v", mp)
+	}
+	if got["/scratch"].Type != "tmpfs" || len(info.MountPoints) != 6 {
+		t.Errorf("mount points: %+v", info.MountPoints)
+	}
+	if fi, err := os.Stat(missing); err != nil || !fi.IsDir() {
+		t.Errorf("-v of a missing host directory does not create it: %v", err)
+	}
+	if fi, err := os.Stat(got["/data"].Source); err != nil || !fi.IsDir() {
+		t.Errorf("volume directory: %v", err)
+	}
+
+	sock := filepath.Join(host, "api.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, c := range []struct {
+		hc   container.HostConfig
+		kind errdefs.Kind
+	}{
+		{container.HostConfig{Binds: []string{sock + ":/var/run/docker.sock"}}, errdefs.KindNotImplemented},
+		{container.HostConfig{Binds: []string{host + ":/x:bogus"}}, errdefs.KindInvalidParameter},
+		{container.HostConfig{Binds: []string{host + ":relative"}}, errdefs.KindInvalidParameter},
+		{container.HostConfig{Binds: []string{host + ":/"}}, errdefs.KindInvalidParameter},
+		{container.HostConfig{Binds: []string{"bad name!:/x"}}, errdefs.KindInvalidParameter},
+		{container.HostConfig{Binds: []string{host + ":/x", "v1:/x"}}, errdefs.KindInvalidParameter},
+		{container.HostConfig{Mounts: []container.Mount{{Type: "bind", Source: filepath.Join(host, "nope"), Target: "/x"}}}, errdefs.KindInvalidParameter},
+		{container.HostConfig{Mounts: []container.Mount{{Type: "npipe", Source: "x", Target: "/x"}}}, errdefs.KindNotImplemented},
+	} {
+		if _, err := create(c.hc); errdefs.KindOf(err) != c.kind {
+			t.Errorf("%+v: %v (kind %v, want %v)", c.hc, err, errdefs.KindOf(err), c.kind)
+		}
+	}
+}
