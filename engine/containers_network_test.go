@@ -63,4 +63,3 @@ func TestCreateResolvesEndpoints(t *testing.T) {
 		}
 	}
 }
-
