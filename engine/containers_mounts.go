@@ -137,7 +137,8 @@ func parseMount(m container.Mount) (container.MountPoint, error) {
 
 // prepareSource creates what a mount point needs on the host: the volume
 // (named or anonymous), or a -v bind source directory that is missing.
-// Unix sockets cannot cross into a VM through virtio-fs and are refused.
+// A unix socket is forwarded (connection by connection, over the agent's
+// channel) rather than shared, so it cannot be read-only.
 func (s *Containers) prepareSource(mp *container.MountPoint) error {
 	switch mp.Type {
 	case container.MountVolume:
@@ -160,8 +161,8 @@ func (s *Containers) prepareSource(mp *container.MountPoint) error {
 		if err != nil {
 			return err
 		}
-		if fi.Mode()&fs.ModeSocket != 0 {
-			return errdefs.NotImplemented(fmt.Errorf("bind mount of %s: pier cannot share a unix socket into a container's VM (virtio-fs carries files, not connections)", mp.Source))
+		if fi.Mode()&fs.ModeSocket != 0 && !mp.RW {
+			return errdefs.NotImplemented(fmt.Errorf("bind mount of %s: a unix socket is forwarded into the VM, and cannot be read-only", mp.Source))
 		}
 	}
 	return nil

@@ -69,7 +69,7 @@ func TestCreateResolvesMounts(t *testing.T) {
 		hc   container.HostConfig
 		kind errdefs.Kind
 	}{
-		{container.HostConfig{Binds: []string{sock + ":/var/run/docker.sock"}}, errdefs.KindNotImplemented},
+		{container.HostConfig{Binds: []string{sock + ":/var/run/docker.sock:ro"}}, errdefs.KindNotImplemented},
 		{container.HostConfig{Binds: []string{host + ":/x:bogus"}}, errdefs.KindInvalidParameter},
 		{container.HostConfig{Binds: []string{host + ":relative"}}, errdefs.KindInvalidParameter},
 		{container.HostConfig{Binds: []string{host + ":/"}}, errdefs.KindInvalidParameter},

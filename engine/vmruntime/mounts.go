@@ -2,6 +2,7 @@ package vmruntime
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -13,20 +14,34 @@ import (
 // mountTag is the virtio-fs tag of the container's i-th mount share.
 func mountTag(i int) string { return fmt.Sprintf("pier-m%d", i) }
 
+// guestMounts is what a container's mount points become.
+type guestMounts struct {
+	shares []vm.Share
+	specs  []proto.MountSpec
+	// sockets are the forwarded unix sockets; hostSockets their host paths.
+	sockets     []proto.SocketSpec
+	hostSockets []string
+}
+
 // mounts turns the container's mount points into virtio-fs shares (a host
 // directory each; a file is shared through its directory and mounted on
-// its own in the guest) and the guest's mount list.
-func mounts(mps []container.MountPoint) ([]vm.Share, []proto.MountSpec, error) {
-	var shares []vm.Share
-	var specs []proto.MountSpec
+// its own in the guest), the guest's mount list, and forwarded unix
+// sockets (virtio-fs carries files, not connections).
+func mounts(mps []container.MountPoint) (guestMounts, error) {
+	var g guestMounts
 	for i, mp := range mps {
 		if mp.Type == container.MountTmpfs {
-			specs = append(specs, proto.MountSpec{Type: proto.MountTmpfs, Target: mp.Destination, Options: mp.TmpfsOptions})
+			g.specs = append(g.specs, proto.MountSpec{Type: proto.MountTmpfs, Target: mp.Destination, Options: mp.TmpfsOptions})
 			continue
 		}
 		fi, err := os.Stat(mp.Source)
 		if err != nil {
-			return nil, nil, fmt.Errorf("mount source of %s: %w", mp.Destination, err)
+			return g, fmt.Errorf("mount source of %s: %w", mp.Destination, err)
+		}
+		if fi.Mode()&os.ModeSocket != 0 {
+			g.sockets = append(g.sockets, proto.SocketSpec{Target: mp.Destination, Mode: uint32(fi.Mode().Perm())})
+			g.hostSockets = append(g.hostSockets, mp.Source)
+			continue
 		}
 		spec := proto.MountSpec{Type: proto.MountVirtiofs, Tag: mountTag(i), Target: mp.Destination, ReadOnly: !mp.RW}
 		share := vm.Share{Tag: spec.Tag, HostPath: mp.Source, ReadOnly: !mp.RW}
@@ -36,10 +51,18 @@ func mounts(mps []container.MountPoint) ([]vm.Share, []proto.MountSpec, error) {
 		case fi.Mode().IsRegular():
 			share.HostPath, spec.SubPath = filepath.Dir(mp.Source), filepath.Base(mp.Source)
 		default:
-			return nil, nil, fmt.Errorf("mount source %s is neither a directory nor a regular file", mp.Source)
+			return g, fmt.Errorf("mount source %s is neither a directory, a regular file nor a unix socket", mp.Source)
 		}
-		shares = append(shares, share)
-		specs = append(specs, spec)
+		g.shares = append(g.shares, share)
+		g.specs = append(g.specs, spec)
 	}
-	return shares, specs, nil
+	return g, nil
+}
+
+// dialSocket connects to forwarded socket i on the host.
+func (g guestMounts) dialSocket(i int) (net.Conn, error) {
+	if i < 0 || i >= len(g.hostSockets) {
+		return nil, fmt.Errorf("no forwarded socket %d", i)
+	}
+	return net.Dial("unix", g.hostSockets[i])
 }

@@ -110,11 +110,11 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 			shares, emul = append(shares, share), spec
 		}
 	}
-	mountShares, mountSpecs, err := mounts(req.Mounts)
+	gm, err := mounts(req.Mounts)
 	if err != nil {
 		return nil, err
 	}
-	shares = append(shares, mountShares...)
+	shares = append(shares, gm.shares...)
 	if err := os.MkdirAll(req.StateDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 	if err != nil {
 		return nil, err
 	}
-	sb, err := r.startContainer(bootCtx, machine, req, emul, mountSpecs)
+	sb, err := r.startContainer(bootCtx, machine, req, emul, gm)
 	if err != nil {
 		machine.Kill()
 		var pe processError
@@ -158,7 +158,7 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 	return sb, nil
 }
 
-func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req engine.RunRequest, emul *proto.EmulationSpec, mountSpecs []proto.MountSpec) (*sandbox, error) {
+func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req engine.RunRequest, emul *proto.EmulationSpec, gm guestMounts) (*sandbox, error) {
 	// A VM that dies while booting ends the wait at once.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -187,7 +187,11 @@ func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req en
 		Process:        processSpec(p, req.Stdio.Stdin != nil),
 		Emulation:      emul,
 		Network:        networkSpec(req.Network),
-		Mounts:         mountSpecs,
+		Mounts:         gm.specs,
+		Sockets:        gm.sockets,
+	}
+	if len(gm.sockets) > 0 {
+		go client.ServeForwarded(gm.dialSocket)
 	}
 	proc, err := client.StartContainer(ctx, cspec, processIO(req.Stdio))
 	if err != nil {

@@ -50,6 +50,9 @@ type Agent struct {
 	// stdins holds the running processes whose stdin is open, by pid, until
 	// the host attaches a stream to it (OpStdin).
 	stdins map[int]*process
+	// session is the host connection's yamux session, for streams the
+	// guest opens (forwarded sockets).
+	session *yamux.Session
 }
 
 // Option tunes an Agent.
@@ -82,6 +85,9 @@ func (a *Agent) Serve(conn io.ReadWriteCloser) error {
 		return err
 	}
 	defer session.Close()
+	a.mu.Lock()
+	a.session = session
+	a.mu.Unlock()
 	for {
 		stream, err := session.Accept()
 		if err != nil {
@@ -145,6 +151,15 @@ func (a *Agent) serveStart(stream net.Conn, spec *proto.ContainerSpec) {
 	}
 	if a.hooks.SetupContainer != nil {
 		if err := a.hooks.SetupContainer(spec); err != nil {
+			fail(stream, err)
+			return
+		}
+	}
+	if len(spec.Sockets) > 0 {
+		a.mu.Lock()
+		session := a.session
+		a.mu.Unlock()
+		if err := a.forwardSockets(session, spec.Sockets); err != nil {
 			fail(stream, err)
 			return
 		}

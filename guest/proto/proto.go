@@ -18,8 +18,9 @@ import (
 )
 
 // Version is the protocol version; host and guest must agree exactly.
-// Version 2 moved stdin to a stream of its own.
-const Version = 2
+// Version 2 moved stdin to a stream of its own; version 3 lets the guest
+// open streams towards the host (forwarded unix sockets).
+const Version = 3
 
 // PortName is the name of the virtio-serial port the agent serves on.
 const PortName = "agent"
@@ -96,6 +97,23 @@ type ContainerSpec struct {
 	// Mounts are mounted into the container's root, in order, before the
 	// switch into it.
 	Mounts []MountSpec `json:"mounts,omitempty"`
+	// Sockets are host unix sockets made to appear in the container: the
+	// agent listens at each Target and carries every connection to the
+	// host over a stream it opens (a ForwardHeader first).
+	Sockets []SocketSpec `json:"sockets,omitempty"`
+}
+
+// SocketSpec is one forwarded unix socket.
+type SocketSpec struct {
+	Target string `json:"target"`
+	// Mode is the socket file's permission bits (as the host's).
+	Mode uint32 `json:"mode,omitempty"`
+}
+
+// ForwardHeader starts a stream the guest opens for a connection to the
+// forwarded socket Sockets[Socket].
+type ForwardHeader struct {
+	Socket int `json:"socket"`
 }
 
 // Mount types of MountSpec.
