@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pier-vm/pier/engine"
@@ -81,5 +82,60 @@ func TestCreateResolvesMounts(t *testing.T) {
 		if _, err := create(c.hc); errdefs.KindOf(err) != c.kind {
 			t.Errorf("%+v: %v (kind %v, want %v)", c.hc, err, errdefs.KindOf(err), c.kind)
 		}
+	}
+}
+
+func TestVolumeLifecycleWithContainers(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.c.VolumeCreate(ctx, "named", "", map[string]string{"k": "v"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.c.VolumeCreate(ctx, "x", "nfs", nil, nil); !errdefs.IsNotFound(err) {
+		t.Fatalf("unknown driver: %v", err)
+	}
+	res, err := f.c.ContainerCreate(ctx, engine.CreateRequest{
+		Config:     container.Config{Image: "busybox", Cmd: []string{"true"}},
+		HostConfig: container.HostConfig{Binds: []string{"named:/a", "/anon"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := f.c.ContainerInspect(res.ID)
+	var anon string
+	for _, mp := range info.MountPoints {
+		if mp.Anonymous {
+			anon = mp.Name
+		}
+	}
+	if err := f.c.VolumeRemove(ctx, "named", false); !errdefs.IsConflict(err) || !strings.Contains(err.Error(), "volume is in use - ["+res.ID+"]") {
+		t.Fatalf("remove in use: %v", err)
+	}
+	if removed, _, err := f.c.VolumePrune(ctx, nil, true); err != nil || len(removed) != 0 {
+		t.Fatalf("prune while used: %v %v", removed, err)
+	}
+	v, err := f.c.VolumeInspect("named")
+	if err != nil || len(v.UsedBy) != 1 {
+		t.Fatalf("inspect: %+v %v", v, err)
+	}
+	// rm -v takes the anonymous volume, not the named one.
+	if err := f.c.ContainerRemove(ctx, res.ID, engine.RemoveOptions{RemoveVolumes: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.c.VolumeInspect(anon); !errdefs.IsNotFound(err) {
+		t.Fatalf("anonymous volume after rm -v: %v", err)
+	}
+	// Unused now: prune without all keeps named volumes; with all, it goes.
+	if removed, _, err := f.c.VolumePrune(ctx, nil, false); err != nil || len(removed) != 0 {
+		t.Fatalf("prune (anonymous only): %v %v", removed, err)
+	}
+	if removed, _, err := f.c.VolumePrune(ctx, nil, true); err != nil || len(removed) != 1 || removed[0] != "named" {
+		t.Fatalf("prune all: %v %v", removed, err)
+	}
+	if err := f.c.VolumeRemove(ctx, "named", true); err != nil {
+		t.Fatalf("force remove of a missing volume: %v", err)
+	}
+	if err := f.c.VolumeRemove(ctx, "named", false); !errdefs.IsNotFound(err) {
+		t.Fatalf("remove of a missing volume: %v", err)
 	}
 }

@@ -15,7 +15,7 @@ import (
 type RemoveOptions struct {
 	// Force kills a running container first.
 	Force bool
-	// RemoveVolumes removes anonymous volumes (none yet in pier).
+	// RemoveVolumes removes the container's anonymous volumes.
 	RemoveVolumes bool
 }
 
@@ -42,11 +42,11 @@ func (s *Containers) ContainerRemove(ctx context.Context, ref string, opts Remov
 	if r != nil {
 		s.forceKill(x, r)
 	}
-	return s.destroy(x)
+	return s.destroy(x, opts.RemoveVolumes)
 }
 
 // destroy deletes a stopped container whose removing flag the caller set.
-func (s *Containers) destroy(x *ctr) error {
+func (s *Containers) destroy(x *ctr, removeVolumes bool) error {
 	x.op.Lock()
 	defer x.op.Unlock()
 	x.mu.Lock()
@@ -78,6 +78,15 @@ func (s *Containers) destroy(x *ctr) error {
 	x.mu.Unlock()
 	x.output.endRun()
 	s.publish(c, "destroy", nil)
+	if removeVolumes {
+		var anon containerMounts
+		for _, mp := range c.MountPoints {
+			if mp.Type == container.MountVolume {
+				anon = append(anon, volumeRef{mp.Name, mp.Anonymous})
+			}
+		}
+		s.removeAnonymousVolumes(anon)
+	}
 	return nil
 }
 

@@ -67,7 +67,7 @@ func (s *Containers) startLocked(ctx context.Context, x *ctr) error {
 			// Like dockerd: a container run with --rm whose start failed is
 			// removed, which ends the client's wait for its removal.
 			go func() {
-				if err := s.destroy(x); err != nil {
+				if err := s.destroy(x, true); err != nil {
 					s.log.Error("auto-removing container after a failed start", "id", c.ID, "err", err)
 				}
 			}()
@@ -188,7 +188,7 @@ func (s *Containers) monitor(x *ctr, r *run) {
 	})
 	close(r.done)
 	if autoRemove {
-		if err := s.destroy(x); err != nil {
+		if err := s.destroy(x, true); err != nil {
 			s.log.Error("auto-removing container", "id", snap.ID, "err", err)
 		}
 	}

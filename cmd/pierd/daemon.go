@@ -91,7 +91,7 @@ func runDaemon(ctx context.Context, o options) error {
 		containerrouter.NewRouter(eng),
 		execrouter.NewRouter(eng),
 		networkrouter.NewRouter(eng),
-		volumerouter.NewRouter(),
+		volumerouter.NewRouter(eng),
 		eventsrouter.NewRouter(eng),
 	)
 	errc := make(chan error, len(listeners))

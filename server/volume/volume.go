@@ -1,65 +1,106 @@
-// Package volume serves the /volumes routes of the Docker Engine API as far
-// as pier goes today: there are no volumes (bind mounts and named volumes
-// are not supported yet, and create refuses them), so the list is empty,
-// a named volume is not found, prune deletes nothing, and create is 501.
-// Clients that only look (Compose's `down`, testcontainers' cleanup) work.
+// Package volume serves the /volumes routes of the Docker Engine API: list
+// (with filters), inspect, create, remove and prune of local volumes. HTTP
+// stays here; conversions and filters are compat's, and the engine does the
+// work through the small Backend interface.
 package volume
 
 import (
-	"fmt"
+	"context"
 	"net/http"
 
 	"github.com/docker/docker/api/types/volume"
 
 	"github.com/pier-vm/pier/compat"
-	"github.com/pier-vm/pier/errdefs"
+	"github.com/pier-vm/pier/engine"
+	enginevolume "github.com/pier-vm/pier/engine/volume"
 	"github.com/pier-vm/pier/server/httputils"
 )
 
-// Router serves the volume routes.
-type Router struct{}
+// Backend is what the volume routes need from the engine
+// (*engine.Containers is one).
+type Backend interface {
+	VolumeCreate(ctx context.Context, name, driver string, labels, opts map[string]string) (enginevolume.Volume, error)
+	VolumeList() []engine.VolumeInfo
+	VolumeInspect(name string) (engine.VolumeInfo, error)
+	VolumeRemove(ctx context.Context, name string, force bool) error
+	VolumePrune(ctx context.Context, match func(enginevolume.Volume) bool, all bool) ([]string, uint64, error)
+}
 
-// NewRouter returns the volume router.
-func NewRouter() *Router { return &Router{} }
+// Router serves the volume routes.
+type Router struct{ backend Backend }
+
+// NewRouter returns the volume router over b.
+func NewRouter(b Backend) *Router { return &Router{backend: b} }
 
 // Routes lists the volume routes.
 func (r *Router) Routes() []httputils.Route {
 	return []httputils.Route{
-		{Method: http.MethodGet, Path: "/volumes", Handler: list},
-		{Method: http.MethodGet, Path: "/volumes/{name:.*}", Handler: inspect},
-		{Method: http.MethodPost, Path: "/volumes/create", Handler: create},
-		{Method: http.MethodPost, Path: "/volumes/prune", Handler: prune},
-		{Method: http.MethodDelete, Path: "/volumes/{name:.*}", Handler: remove},
+		{Method: http.MethodGet, Path: "/volumes", Handler: r.list},
+		{Method: http.MethodGet, Path: "/volumes/{name:.*}", Handler: r.inspect},
+		{Method: http.MethodPost, Path: "/volumes/create", Handler: r.create},
+		{Method: http.MethodPost, Path: "/volumes/prune", Handler: r.prune},
+		{Method: http.MethodDelete, Path: "/volumes/{name:.*}", Handler: r.remove},
 	}
 }
 
-// list answers `docker volume ls` (filters are checked, then match nothing).
-func list(w http.ResponseWriter, req *http.Request, _ map[string]string) error {
-	if _, err := compat.ParseFilters(req.FormValue("filters")); err != nil {
+func (r *Router) list(w http.ResponseWriter, req *http.Request, _ map[string]string) error {
+	args, err := compat.ParseFilters(req.FormValue("filters"))
+	if err != nil {
 		return err
 	}
-	return httputils.WriteJSON(w, http.StatusOK, volume.ListResponse{Volumes: []*volume.Volume{}})
-}
-
-func inspect(_ http.ResponseWriter, _ *http.Request, vars map[string]string) error {
-	return errNoSuchVolume(vars["name"])
-}
-
-func remove(_ http.ResponseWriter, _ *http.Request, vars map[string]string) error {
-	return errNoSuchVolume(vars["name"])
-}
-
-func errNoSuchVolume(name string) error {
-	return errdefs.NotFoundf("get %s: no such volume", name)
-}
-
-func prune(w http.ResponseWriter, req *http.Request, _ map[string]string) error {
-	if _, err := compat.ParseFilters(req.FormValue("filters")); err != nil {
+	f, err := compat.NewVolumeListFilter(args)
+	if err != nil {
 		return err
 	}
-	return httputils.WriteJSON(w, http.StatusOK, volume.PruneReport{})
+	out := volume.ListResponse{Volumes: []*volume.Volume{}}
+	for _, v := range r.backend.VolumeList() {
+		if f.Match(v) {
+			out.Volumes = append(out.Volumes, compat.Volume(v))
+		}
+	}
+	return httputils.WriteJSON(w, http.StatusOK, out)
 }
 
-func create(_ http.ResponseWriter, _ *http.Request, _ map[string]string) error {
-	return errdefs.NotImplemented(fmt.Errorf("volumes are not supported by pier yet: every container's files live in its VM's own disk"))
+func (r *Router) inspect(w http.ResponseWriter, _ *http.Request, vars map[string]string) error {
+	v, err := r.backend.VolumeInspect(vars["name"])
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, compat.Volume(v))
+}
+
+func (r *Router) create(w http.ResponseWriter, req *http.Request, _ map[string]string) error {
+	var body volume.CreateOptions
+	if err := httputils.ReadJSON(req, &body); err != nil {
+		return err
+	}
+	v, err := r.backend.VolumeCreate(req.Context(), body.Name, body.Driver, body.Labels, body.DriverOpts)
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusCreated, compat.Volume(engine.VolumeInfo{Volume: v}))
+}
+
+func (r *Router) remove(w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	if err := r.backend.VolumeRemove(req.Context(), vars["name"], httputils.BoolValue(req, "force")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (r *Router) prune(w http.ResponseWriter, req *http.Request, _ map[string]string) error {
+	args, err := compat.ParseFilters(req.FormValue("filters"))
+	if err != nil {
+		return err
+	}
+	match, all, err := compat.VolumePruneFilter(args)
+	if err != nil {
+		return err
+	}
+	removed, reclaimed, err := r.backend.VolumePrune(req.Context(), match, all)
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, volume.PruneReport{VolumesDeleted: removed, SpaceReclaimed: reclaimed})
 }

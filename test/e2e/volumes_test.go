@@ -1,0 +1,100 @@
+package e2e
+
+import (
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Bind mounts (a directory read-write and read-only, one file), a named
+// volume filled from the image on first use and kept across containers,
+// a tmpfs; the volume commands; a unix socket refused clearly.
+func TestVolumesAndBindMounts(t *testing.T) {
+	d := sharedDaemon(t)
+	bb := busybox(t, d)
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "in.txt"), []byte("from-host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	single := filepath.Join(t.TempDir(), "single.conf")
+	if err := os.WriteFile(single, []byte("one-file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	d.ok(t, "volume", "create", "--label", "pier.test=vol", "etcvol")
+	defer d.docker(t, "", "volume", "rm", "-f", "etcvol")
+	script := "cat /h/in.txt /conf/single.conf; echo from-vm > /h/out.txt; " +
+		"touch /ro/x 2>/dev/null || echo ro-refused; ls /etc/passwd; echo kept > /etc/kept.txt; " +
+		"grep -q ' /scratch tmpfs ' /proc/mounts && echo tmpfs-ok"
+	out := d.ok(t, "run", "--name", "vols", "-v", host+":/h", "-v", host+":/ro:ro", "-v", single+":/conf/single.conf:ro",
+		"-v", "etcvol:/etc", "--tmpfs", "/scratch", bb, "sh", "-c", script)
+	defer d.docker(t, "", "rm", "-f", "vols")
+	if out != "from-host\none-file\nro-refused\n/etc/passwd\ntmpfs-ok\n" {
+		t.Fatalf("mounts in the container: %q", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(host, "out.txt")); err != nil || string(b) != "from-vm\n" {
+		t.Fatalf("write through the bind mount: %q %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(host, "x")); err == nil {
+		t.Fatal("a read-only bind mount was written")
+	}
+	mounts := d.ok(t, "inspect", "-f", "{{range .Mounts}}{{.Type}}:{{.Destination}}:{{.RW}} {{end}}", "vols")
+	for _, want := range []string{"bind:/h:true", "bind:/ro:false", "bind:/conf/single.conf:false", "volume:/etc:true", "tmpfs:/scratch:true"} {
+		if !strings.Contains(mounts, want) {
+			t.Fatalf("inspect Mounts %q lacks %s", mounts, want)
+		}
+	}
+
+	// The volume keeps what the first container wrote (and what it copied
+	// from the image).
+	if out := d.ok(t, "run", "--rm", "-v", "etcvol:/data", bb, "cat", "/data/kept.txt", "/data/passwd"); !strings.HasPrefix(out, "kept\nroot:") {
+		t.Fatalf("volume in a second container: %q", out)
+	}
+	if out := d.ok(t, "volume", "ls", "--filter", "label=pier.test=vol", "--format", "{{.Name}} {{.Driver}}"); out != "etcvol local\n" {
+		t.Fatalf("volume ls: %q", out)
+	}
+	if _, errOut, code := d.docker(t, "", "volume", "rm", "etcvol"); code == 0 || !strings.Contains(errOut, "volume is in use") {
+		t.Fatalf("volume rm while used: exit %d, %s", code, errOut)
+	}
+	d.ok(t, "rm", "vols")
+	d.ok(t, "volume", "rm", "etcvol")
+
+}
+
+// The daemon's own socket, forwarded into the VM connection by connection:
+// a static docker CLI inside a container talks to pierd (what
+// Testcontainers' Ryuk and docker-outside-of-docker setups do).
+func TestForwardedDockerSocket(t *testing.T) {
+	d := sharedDaemon(t)
+	bb := busybox(t, d)
+	cli, err := exec.LookPath("docker")
+	if err != nil || !staticELF(cli) {
+		t.Skipf("no static docker CLI to put in the container (%q: %v)", cli, err)
+	}
+	out := d.ok(t, "run", "--rm", "-v", cli+":/usr/local/bin/docker:ro", "-v", d.sock+":/var/run/docker.sock", bb,
+		"docker", "version", "--format", "{{.Server.Os}}")
+	if out != "linux\n" {
+		t.Fatalf("docker CLI in a container through the forwarded socket: %q", out)
+	}
+	if _, errOut, code := d.docker(t, "", "create", "-v", d.sock+":/var/run/docker.sock:ro", bb, "true"); code == 0 || !strings.Contains(errOut, "cannot be read-only") {
+		t.Fatalf("read-only socket: exit %d, %s", code, errOut)
+	}
+}
+
+// staticELF says whether path is an ELF executable without an interpreter.
+func staticELF(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return false
+		}
+	}
+	return true
+}
