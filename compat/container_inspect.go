@@ -42,7 +42,7 @@ func ContainerInspect(info *engine.Info) container.InspectResponse {
 			GraphDriver:  storage.DriverData{Name: graphDriver, Data: map[string]string{}},
 			SizeRw:       size,
 		},
-		Mounts:          mountPoints(c.MountPoints),
+		Mounts:          mountPoints(c),
 		Config:          containerConfigToAPI(c.Config),
 		NetworkSettings: networkSettingsToAPI(c),
 	}
@@ -97,7 +97,7 @@ func ContainerSummary(s engine.Summary, now time.Time) container.Summary {
 		Labels:          labels,
 		State:           state,
 		Status:          StatusLine(c.State, s.RemovalInProgress, now),
-		Mounts:          mountPoints(c.MountPoints),
+		Mounts:          mountPoints(c),
 		NetworkSettings: &container.NetworkSettingsSummary{Networks: summaryNetworks(c)},
 	}
 	out.HostConfig.NetworkMode = c.HostConfig.NetworkMode

@@ -36,7 +36,6 @@ var containerStatuses = map[string]bool{
 }
 
 // ContainerListFilter converts and validates `docker ps` filters.
-// volume, which pier cannot evaluate yet, is accepted and ignored;
 // is-task=true matches nothing, as there is no swarm.
 func ContainerListFilter(args filters.Args) (engine.ListFilter, bool, error) {
 	if err := args.Validate(containerListKeys); err != nil {
@@ -49,6 +48,7 @@ func ContainerListFilter(args filters.Args) (engine.ListFilter, bool, error) {
 		Ancestors: args.Get("ancestor"),
 		Health:    args.Get("health"),
 		Networks:  args.Get("network"),
+		Volumes:   args.Get("volume"),
 	}
 	var err error
 	if f.Publish, err = portFilter("publish", args.Get("publish")); err != nil {

@@ -1,7 +1,9 @@
 package compat
 
 import (
-	"strings"
+	"fmt"
+	"maps"
+	"strconv"
 	"time"
 
 	"github.com/docker/docker/api/types/filters"
@@ -12,21 +14,40 @@ import (
 	"github.com/pier-vm/pier/errdefs"
 )
 
-// Volume converts an engine volume to Docker's shape.
+// VolumeAnonymousLabel is the label dockerd shows on anonymous volumes
+// (created without a name, by a container or by `docker volume create`).
+const VolumeAnonymousLabel = "com.docker.volume.anonymous"
+
+// volumeScope is the only scope of local volumes.
+const volumeScope = "local"
+
+// Volume converts an engine volume to Docker's shape: CreatedAt in RFC
+// 3339, Labels never null (with dockerd's anonymous label on anonymous
+// volumes), Scope local, Options as created (null when none were given),
+// no Status and no UsageData (dockerd fills UsageData for `system df`
+// only).
 func Volume(v engine.VolumeInfo) *volume.Volume {
-	labels := v.Labels
-	if labels == nil {
-		labels = map[string]string{}
-	}
 	return &volume.Volume{
 		Name:       v.Name,
 		Driver:     v.Driver,
 		Mountpoint: v.Mountpoint,
 		CreatedAt:  v.CreatedAt.UTC().Format(time.RFC3339),
-		Labels:     labels,
-		Scope:      "local",
+		Labels:     volumeLabels(v.Volume),
+		Scope:      volumeScope,
 		Options:    v.Options,
 	}
+}
+
+// volumeLabels are a volume's labels as dockerd shows and filters them.
+func volumeLabels(v enginevolume.Volume) map[string]string {
+	labels := maps.Clone(v.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	if v.Anonymous {
+		labels[VolumeAnonymousLabel] = ""
+	}
+	return labels
 }
 
 // volumeListKeys are the filters `docker volume ls` accepts.
@@ -34,63 +55,41 @@ var volumeListKeys = map[string]bool{"dangling": true, "driver": true, "label": 
 
 // VolumeListFilter is the filter of GET /volumes.
 type VolumeListFilter struct {
-	args     filters.Args
+	args filters.Args
+	// dangling is nil when not filtered, else the wanted danglingness.
 	dangling *bool
 }
 
-// NewVolumeListFilter validates `docker volume ls` filters: name is a
-// substring, label "key" or "key=value", driver exact, dangling true/false
-// (volumes no container mounts, or the others).
+// NewVolumeListFilter validates `docker volume ls` filters, with dockerd's
+// semantics: name is a regular expression found anywhere in the name (so
+// a substring matches) or the exact name, label is "key" or "key=value",
+// driver matches exactly, dangling (true/1 or false/0) keeps the volumes no
+// container mounts, running or not, or the others.
 func NewVolumeListFilter(args filters.Args) (VolumeListFilter, error) {
 	f := VolumeListFilter{args: args}
 	if err := args.Validate(volumeListKeys); err != nil {
 		return f, errdefs.InvalidParameter(err)
 	}
-	if v := args.Get("dangling"); len(v) > 0 {
-		d, err := parseBoolFilter("dangling", v)
+	if args.Contains("dangling") {
+		d, err := args.GetBoolOrDefault("dangling", false)
 		if err != nil {
-			return f, err
+			return f, errdefs.InvalidParameter(err)
 		}
 		f.dangling = &d
 	}
 	return f, nil
 }
 
-func parseBoolFilter(key string, v []string) (bool, error) {
-	if len(v) > 1 {
-		return false, errdefs.InvalidParameterf("got more than one value for filter key %q", key)
-	}
-	switch strings.ToLower(v[0]) {
-	case "1", "true":
-		return true, nil
-	case "0", "false":
-		return false, nil
-	}
-	return false, errdefs.InvalidParameterf("invalid filter '%s=%s'", key, v[0])
-}
-
 // Match says whether v is listed.
 func (f VolumeListFilter) Match(v engine.VolumeInfo) bool {
-	if names := f.args.Get("name"); len(names) > 0 && !anyContains(v.Name, names) {
-		return false
-	}
-	if f.args.Contains("driver") && !f.args.ExactMatch("driver", v.Driver) {
-		return false
-	}
-	if f.args.Contains("label") && !f.args.MatchKVList("label", v.Labels) {
-		return false
-	}
-	if f.dangling != nil && (len(v.UsedBy) == 0) != *f.dangling {
-		return false
-	}
-	return true
-}
-
-func anyContains(s string, subs []string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
+	a := f.args
+	switch {
+	case a.Contains("name") && !a.Match("name", v.Name):
+	case a.Contains("driver") && !a.ExactMatch("driver", v.Driver):
+	case a.Contains("label") && !a.MatchKVList("label", volumeLabels(v.Volume)):
+	case f.dangling != nil && *f.dangling != (len(v.UsedBy) == 0):
+	default:
+		return true
 	}
 	return false
 }
@@ -99,23 +98,27 @@ func anyContains(s string, subs []string) bool {
 var volumePruneKeys = map[string]bool{"label": true, "label!": true, "all": true}
 
 // VolumePruneFilter parses `docker volume prune` filters: the match for
-// label / label!, and all (named volumes too, not only anonymous ones).
-func VolumePruneFilter(args filters.Args) (func(enginevolume.Volume) bool, bool, error) {
+// label and label! ("key" or "key=value"), and all (named volumes too,
+// not only anonymous ones), one boolean as strconv reads it.
+func VolumePruneFilter(args filters.Args) (match func(enginevolume.Volume) bool, all bool, err error) {
 	if err := args.Validate(volumePruneKeys); err != nil {
 		return nil, false, errdefs.InvalidParameter(err)
 	}
-	all := false
-	if v := args.Get("all"); len(v) > 0 {
-		var err error
-		if all, err = parseBoolFilter("all", v); err != nil {
-			return nil, false, err
+	switch v := args.Get("all"); len(v) {
+	case 0:
+	case 1:
+		if all, err = strconv.ParseBool(v[0]); err != nil {
+			return nil, false, errdefs.InvalidParameter(fmt.Errorf("invalid filter 'all': %w", err))
 		}
+	default:
+		return nil, false, errdefs.InvalidParameterf("invalid filter 'all=%s': only one value is expected", v)
 	}
-	match := func(v enginevolume.Volume) bool {
-		if args.Contains("label") && !args.MatchKVList("label", v.Labels) {
+	match = func(v enginevolume.Volume) bool {
+		labels := volumeLabels(v)
+		if args.Contains("label") && !args.MatchKVList("label", labels) {
 			return false
 		}
-		if args.Contains("label!") && args.MatchKVList("label!", v.Labels) {
+		if args.Contains("label!") && args.MatchKVList("label!", labels) {
 			return false
 		}
 		return true

@@ -56,6 +56,13 @@ type Containers struct {
 	names   *container.Index
 	nets    *networks
 	volumes *volume.Store
+	// volMu keeps a volume from being removed between the moment a create
+	// resolves its mounts and the moment the container is registered (and
+	// so counts as a user): creates hold it shared, removals exclusively.
+	volMu sync.RWMutex
+	// volCreateMu makes "is the volume new?" and its creation one step,
+	// so that a volume's create event is published once.
+	volCreateMu sync.Mutex
 
 	mu    sync.RWMutex
 	byID  map[string]*ctr

@@ -69,12 +69,23 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 		}
 	}
 
-	mounts, err := s.resolveMounts(req.HostConfig)
+	// Until the container is registered, its volumes must not be removed
+	// (it does not count as their user yet); if it is not, the anonymous
+	// volumes made for it go, as dockerd cleans up a failed create.
+	s.volMu.RLock()
+	defer s.volMu.RUnlock()
+	cfg := mergeImageConfig(req.Config, img)
+	mounts, err := s.resolveMounts(req.HostConfig, cfg.Volumes)
 	if err != nil {
 		return CreateResult{}, err
 	}
+	registered := false
+	defer func() {
+		if !registered {
+			s.dropAnonymousVolumes(mounts)
+		}
+	}()
 	id := stringid.GenerateRandomID()
-	cfg := mergeImageConfig(req.Config, img)
 	if cfg.Hostname == "" {
 		cfg.Hostname = id[:12]
 	}
@@ -110,6 +121,7 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 	s.mu.Lock()
 	s.byID[id] = s.newCtr(c)
 	s.mu.Unlock()
+	registered = true
 	s.publish(c, "create", nil)
 	return CreateResult{ID: id, Warnings: []string{}}, nil
 }

@@ -47,6 +47,9 @@ type ListFilter struct {
 	// a running container publishes, or a container port it exposes or
 	// publishes. A container matching either is kept, as in dockerd.
 	Publish, Expose []string
+	// Volumes are volume names, bind mount sources or mount destinations
+	// the container must have.
+	Volumes []string
 }
 
 // Summary is one line of `docker ps`.
@@ -107,6 +110,7 @@ func (s *Containers) ContainerList(opts ListOptions) ([]Summary, error) {
 		case len(f.Health) > 0 && !slices.Contains(f.Health, healthStatus(c)):
 		case len(f.Networks) > 0 && !matchNetworks(c, f.Networks):
 		case len(f.Publish)+len(f.Expose) > 0 && !matchPorts(c.Ports, f.Publish, f.Expose):
+		case len(f.Volumes) > 0 && !matchVolumes(c, f.Volumes):
 		default:
 			out = append(out, Summary{Container: c, RemovalInProgress: info.RemovalInProgress})
 		}
@@ -128,6 +132,22 @@ func matchNetworks(c container.Container, refs []string) bool {
 			if ep != nil && ep.NetworkID != "" && strings.HasPrefix(ep.NetworkID, ref) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// matchVolumes says whether one of c's mounts has a destination, a volume
+// name or (without a name) a source in refs, as dockerd matches `docker ps
+// --filter volume=` against the mounts inspect lists.
+func matchVolumes(c container.Container, refs []string) bool {
+	for _, mp := range c.ListedMountPoints() {
+		key := mp.Name
+		if key == "" {
+			key = mp.Source
+		}
+		if slices.Contains(refs, mp.Destination) || slices.Contains(refs, key) {
+			return true
 		}
 	}
 	return false

@@ -19,8 +19,13 @@ import (
 // mount points, creating named volumes (and -v host directories, as dockerd
 // does) that are missing. Everything is checked before anything is
 // created, so a refused create leaves nothing behind but volumes the user
-// asked for by name.
-func (s *Containers) resolveMounts(hc container.HostConfig) ([]container.MountPoint, error) {
+// asked for by name (anonymous volumes made before a failure are removed).
+// The caller holds s.volMu shared.
+//
+// volumes are Config.Volumes (the CLI's `-v /path` and the image's VOLUMEs):
+// each path no explicit mount covers gets an anonymous volume, as dockerd
+// gives it.
+func (s *Containers) resolveMounts(hc container.HostConfig, volumes []string) ([]container.MountPoint, error) {
 	var out []container.MountPoint
 	for _, b := range hc.Binds {
 		mp, err := parseBind(b)
@@ -55,8 +60,19 @@ func (s *Containers) resolveMounts(hc container.HostConfig) ([]container.MountPo
 		seen[d] = true
 		out[i].Destination = d
 	}
+	for _, v := range slices.Sorted(slices.Values(volumes)) {
+		d := path.Clean(v)
+		if !path.IsAbs(d) || d == "/" {
+			return nil, errdefs.InvalidParameterf("invalid volume specification: '%s'", v)
+		}
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, container.MountPoint{Type: container.MountVolume, Destination: d, RW: true, Anonymous: true})
+		}
+	}
 	for i := range out {
 		if err := s.prepareSource(&out[i]); err != nil {
+			s.dropAnonymousVolumes(out[:i])
 			return nil, err
 		}
 	}
@@ -142,7 +158,7 @@ func parseMount(m container.Mount) (container.MountPoint, error) {
 func (s *Containers) prepareSource(mp *container.MountPoint) error {
 	switch mp.Type {
 	case container.MountVolume:
-		v, err := s.volumes.Create(mp.Name, nil, nil)
+		v, err := s.createVolume(mp.Name, nil, nil)
 		if err != nil {
 			return err
 		}

@@ -139,3 +139,35 @@ func TestVolumeLifecycleWithContainers(t *testing.T) {
 		t.Fatalf("remove of a missing volume: %v", err)
 	}
 }
+
+// `-v /path` (Config.Volumes) and image VOLUMEs get anonymous volumes,
+// unless an explicit mount covers the path.
+func TestConfigVolumesBecomeAnonymousVolumes(t *testing.T) {
+	f := newFixture(t)
+	host := t.TempDir()
+	res, err := f.c.ContainerCreate(context.Background(), engine.CreateRequest{
+		Config:     container.Config{Image: "busybox", Cmd: []string{"true"}, Volumes: []string{"/cache", "/data/"}},
+		HostConfig: container.HostConfig{Binds: []string{host + ":/data"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := f.c.ContainerInspect(res.ID)
+	if len(info.MountPoints) != 2 {
+		t.Fatalf("mount points: %+v", info.MountPoints)
+	}
+	for _, mp := range info.MountPoints {
+		switch mp.Destination {
+		case "/cache":
+			if mp.Type != "volume" || !mp.Anonymous || !mp.RW {
+				t.Errorf("/cache: %+v", mp)
+			}
+		case "/data":
+			if mp.Type != "bind" {
+				t.Errorf("/data: %+v", mp)
+			}
+		default:
+			t.Errorf("unexpected %+v", mp)
+		}
+	}
+}

@@ -45,7 +45,9 @@ func (s *Containers) ContainerRemove(ctx context.Context, ref string, opts Remov
 	return s.destroy(x, opts.RemoveVolumes)
 }
 
-// destroy deletes a stopped container whose removing flag the caller set.
+// destroy deletes a stopped container whose removing flag the caller set,
+// and with removeVolumes its anonymous volumes that no other container
+// mounts (`docker rm -v`, and --rm).
 func (s *Containers) destroy(x *ctr, removeVolumes bool) error {
 	x.op.Lock()
 	defer x.op.Unlock()
@@ -79,13 +81,7 @@ func (s *Containers) destroy(x *ctr, removeVolumes bool) error {
 	x.output.endRun()
 	s.publish(c, "destroy", nil)
 	if removeVolumes {
-		var anon containerMounts
-		for _, mp := range c.MountPoints {
-			if mp.Type == container.MountVolume {
-				anon = append(anon, volumeRef{mp.Name, mp.Anonymous})
-			}
-		}
-		s.removeAnonymousVolumes(anon)
+		s.removeAnonymousVolumes(c.MountPoints)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@
 package container
 
 import (
+	"path"
 	"time"
 
 	"github.com/pier-vm/pier/engine/platform"
@@ -70,6 +71,30 @@ type MountPoint struct {
 	TmpfsOptions string
 	// Anonymous volumes go with the container (rm -v).
 	Anonymous bool
+}
+
+// ListedMountPoints are the mount points dockerd lists (inspect's and
+// ps's Mounts, `ps --filter volume=`): all but the --tmpfs ones
+// (HostConfig.Tmpfs), which dockerd mounts without making them mount
+// points of the container.
+func (c Container) ListedMountPoints() []MountPoint {
+	out := make([]MountPoint, 0, len(c.MountPoints))
+	for _, mp := range c.MountPoints {
+		if mp.Type == MountTmpfs && c.isTmpfsFlag(mp.Destination) {
+			continue
+		}
+		out = append(out, mp)
+	}
+	return out
+}
+
+func (c Container) isTmpfsFlag(dst string) bool {
+	for t := range c.HostConfig.Tmpfs {
+		if path.Clean(t) == dst {
+			return true
+		}
+	}
+	return false
 }
 
 // Endpoint is a container's attachment to a network. The configuration

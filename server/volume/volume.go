@@ -8,6 +8,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/docker/docker/api/types/versions"
 	"github.com/docker/docker/api/types/volume"
 
 	"github.com/pier-vm/pier/compat"
@@ -93,6 +94,10 @@ func (r *Router) prune(w http.ResponseWriter, req *http.Request, _ map[string]st
 	args, err := compat.ParseFilters(req.FormValue("filters"))
 	if err != nil {
 		return err
+	}
+	// Before API 1.42 prune took named volumes too, as if all=true.
+	if v := httputils.VersionFromContext(req.Context()); v != "" && versions.LessThan(v, "1.42") {
+		args.Add("all", "true")
 	}
 	match, all, err := compat.VolumePruneFilter(args)
 	if err != nil {

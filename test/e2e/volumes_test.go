@@ -28,11 +28,11 @@ func TestVolumesAndBindMounts(t *testing.T) {
 	defer d.docker(t, "", "volume", "rm", "-f", "etcvol")
 	script := "cat /h/in.txt /conf/single.conf; echo from-vm > /h/out.txt; " +
 		"touch /ro/x 2>/dev/null || echo ro-refused; ls /etc/passwd; echo kept > /etc/kept.txt; " +
-		"grep -q ' /scratch tmpfs ' /proc/mounts && echo tmpfs-ok"
+		"grep -q ' /scratch tmpfs ' /proc/mounts && echo tmpfs-ok; grep -q ' /anon virtiofs ' /proc/mounts && echo anon-ok"
 	out := d.ok(t, "run", "--name", "vols", "-v", host+":/h", "-v", host+":/ro:ro", "-v", single+":/conf/single.conf:ro",
-		"-v", "etcvol:/etc", "--tmpfs", "/scratch", bb, "sh", "-c", script)
+		"-v", "etcvol:/etc", "--mount", "type=tmpfs,dst=/scratch", "-v", "/anon", bb, "sh", "-c", script)
 	defer d.docker(t, "", "rm", "-f", "vols")
-	if out != "from-host\none-file\nro-refused\n/etc/passwd\ntmpfs-ok\n" {
+	if out != "from-host\none-file\nro-refused\n/etc/passwd\ntmpfs-ok\nanon-ok\n" {
 		t.Fatalf("mounts in the container: %q", out)
 	}
 	if b, err := os.ReadFile(filepath.Join(host, "out.txt")); err != nil || string(b) != "from-vm\n" {
@@ -42,7 +42,7 @@ func TestVolumesAndBindMounts(t *testing.T) {
 		t.Fatal("a read-only bind mount was written")
 	}
 	mounts := d.ok(t, "inspect", "-f", "{{range .Mounts}}{{.Type}}:{{.Destination}}:{{.RW}} {{end}}", "vols")
-	for _, want := range []string{"bind:/h:true", "bind:/ro:false", "bind:/conf/single.conf:false", "volume:/etc:true", "tmpfs:/scratch:true"} {
+	for _, want := range []string{"bind:/h:true", "bind:/ro:false", "bind:/conf/single.conf:false", "volume:/etc:true", "tmpfs:/scratch:true", "volume:/anon:true"} {
 		if !strings.Contains(mounts, want) {
 			t.Fatalf("inspect Mounts %q lacks %s", mounts, want)
 		}
@@ -59,8 +59,12 @@ func TestVolumesAndBindMounts(t *testing.T) {
 	if _, errOut, code := d.docker(t, "", "volume", "rm", "etcvol"); code == 0 || !strings.Contains(errOut, "volume is in use") {
 		t.Fatalf("volume rm while used: exit %d, %s", code, errOut)
 	}
-	d.ok(t, "rm", "vols")
+	anon := strings.TrimSpace(d.ok(t, "inspect", "-f", `{{range .Mounts}}{{if eq .Destination "/anon"}}{{.Name}}{{end}}{{end}}`, "vols"))
+	d.ok(t, "rm", "-v", "vols")
 	d.ok(t, "volume", "rm", "etcvol")
+	if _, _, code := d.docker(t, "", "volume", "inspect", anon); code == 0 {
+		t.Fatalf("anonymous volume %q left after rm -v", anon)
+	}
 
 }
 
