@@ -92,9 +92,16 @@ func ContainerConfigFromAPI(cfg *container.Config, hc *container.HostConfig) (en
 		Sysctls:         hc.Sysctls,
 	}
 	for _, m := range hc.Mounts {
-		host.Mounts = append(host.Mounts, enginecontainer.Mount{
+		em := enginecontainer.Mount{
 			Type: string(m.Type), Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly, Consistency: string(m.Consistency),
-		})
+		}
+		if m.VolumeOptions != nil {
+			em.NoCopy = m.VolumeOptions.NoCopy
+		}
+		if m.TmpfsOptions != nil {
+			em.TmpfsSize, em.TmpfsMode = m.TmpfsOptions.SizeBytes, uint32(m.TmpfsOptions.Mode.Perm())
+		}
+		host.Mounts = append(host.Mounts, em)
 	}
 	for _, u := range hc.Ulimits {
 		if u != nil {

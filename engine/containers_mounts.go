@@ -96,7 +96,9 @@ func parseBind(spec string) (container.MountPoint, error) {
 				switch o {
 				case "ro":
 					mp.RW = false
-				case "rw", "z", "Z", "private", "rprivate", "shared", "rshared", "slave", "rslave", "nocopy", "consistent", "cached", "delegated":
+				case "nocopy":
+					mp.NoCopy = true
+				case "rw", "z", "Z", "private", "rprivate", "shared", "rshared", "slave", "rslave", "consistent", "cached", "delegated":
 				default:
 					return mp, errdefs.InvalidParameterf("invalid mode: %s", mp.Mode)
 				}
@@ -135,7 +137,7 @@ func parseMount(m container.Mount) (container.MountPoint, error) {
 		}
 		mp.Type, mp.Source, mp.Propagation = container.MountBind, filepath.Clean(m.Source), "rprivate"
 	case container.MountVolume:
-		mp.Type, mp.Name = container.MountVolume, m.Source
+		mp.Type, mp.Name, mp.NoCopy = container.MountVolume, m.Source, m.NoCopy
 		mp.Anonymous = m.Source == ""
 		if !mp.Anonymous && !volume.ValidName(m.Source) {
 			return mp, errdefs.InvalidParameterf("invalid mount config for type \"volume\": invalid volume name %q", m.Source)
@@ -145,6 +147,14 @@ func parseMount(m container.Mount) (container.MountPoint, error) {
 			return mp, errdefs.InvalidParameterf("invalid mount config for type \"tmpfs\": field Source must not be specified")
 		}
 		mp.Type = container.MountTmpfs
+		var opts []string
+		if m.TmpfsSize > 0 {
+			opts = append(opts, fmt.Sprintf("size=%d", m.TmpfsSize))
+		}
+		if m.TmpfsMode != 0 {
+			opts = append(opts, fmt.Sprintf("mode=%o", m.TmpfsMode))
+		}
+		mp.TmpfsOptions = strings.Join(opts, ",")
 	default:
 		return mp, errdefs.NotImplemented(fmt.Errorf("mounts of type %q are not supported by pier", m.Type))
 	}

@@ -171,3 +171,33 @@ func TestConfigVolumesBecomeAnonymousVolumes(t *testing.T) {
 		}
 	}
 }
+
+func TestMountOptionsAreKept(t *testing.T) {
+	f := newFixture(t)
+	res, err := f.c.ContainerCreate(context.Background(), engine.CreateRequest{
+		Config: container.Config{Image: "busybox", Cmd: []string{"true"}},
+		HostConfig: container.HostConfig{
+			Binds: []string{"v1:/a:nocopy"},
+			Mounts: []container.Mount{
+				{Type: "volume", Source: "v2", Target: "/b", NoCopy: true},
+				{Type: "tmpfs", Target: "/t", TmpfsSize: 8 << 20, TmpfsMode: 0o1777},
+			},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := f.c.ContainerInspect(res.ID)
+	for _, mp := range info.MountPoints {
+		switch mp.Destination {
+		case "/a", "/b":
+			if !mp.NoCopy {
+				t.Errorf("%s: nocopy lost: %+v", mp.Destination, mp)
+			}
+		case "/t":
+			if mp.TmpfsOptions != "size=8388608,mode=1777" {
+				t.Errorf("tmpfs options %q", mp.TmpfsOptions)
+			}
+		}
+	}
+}

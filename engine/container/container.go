@@ -71,6 +71,8 @@ type MountPoint struct {
 	TmpfsOptions string
 	// Anonymous volumes go with the container (rm -v).
 	Anonymous bool
+	// NoCopy keeps an empty volume empty (no copy of the image's content).
+	NoCopy bool `json:",omitempty"`
 }
 
 // ListedMountPoints are the mount points dockerd lists (inspect's and
@@ -229,6 +231,11 @@ type Mount struct {
 	Target      string
 	ReadOnly    bool
 	Consistency string
+	// NoCopy skips filling an empty volume from the image (volume).
+	NoCopy bool `json:",omitempty"`
+	// TmpfsSize (bytes) and TmpfsMode are the tmpfs options (tmpfs).
+	TmpfsSize int64  `json:",omitempty"`
+	TmpfsMode uint32 `json:",omitempty"`
 }
 
 // Ulimit is a resource limit for the container process.

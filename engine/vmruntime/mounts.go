@@ -47,7 +47,7 @@ func mounts(mps []container.MountPoint) (guestMounts, error) {
 		share := vm.Share{Tag: spec.Tag, HostPath: mp.Source, ReadOnly: !mp.RW}
 		switch {
 		case fi.IsDir():
-			spec.CopyUp = mp.Type == container.MountVolume && mp.RW && mp.Mode != "nocopy"
+			spec.CopyUp = mp.Type == container.MountVolume && mp.RW && !mp.NoCopy
 		case fi.Mode().IsRegular():
 			share.HostPath, spec.SubPath = filepath.Dir(mp.Source), filepath.Base(mp.Source)
 		default:

@@ -25,7 +25,7 @@ func TestMountsBecomeSharesAndGuestMounts(t *testing.T) {
 		{Type: container.MountBind, Source: dir, Destination: "/h", RW: true},
 		{Type: container.MountBind, Source: file, Destination: "/etc/app.conf"},
 		{Type: container.MountVolume, Name: "v", Source: dir, Destination: "/data", RW: true, Mode: "z"},
-		{Type: container.MountVolume, Name: "v", Source: dir, Destination: "/nocopy", RW: true, Mode: "nocopy"},
+		{Type: container.MountVolume, Name: "v", Source: dir, Destination: "/nocopy", RW: true, Mode: "nocopy", NoCopy: true},
 		{Type: container.MountTmpfs, Destination: "/run", TmpfsOptions: "size=1m"},
 	})
 	if err != nil {
