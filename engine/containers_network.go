@@ -41,16 +41,8 @@ func (s *Containers) resolveEndpoints(mode string, requested map[string]*contain
 	}
 	out := map[string]*container.Endpoint{}
 	add := func(n network.Network, req *container.Endpoint) error {
-		ep := &container.Endpoint{NetworkID: n.ID}
-		if req != nil {
-			ep.Aliases = slices.Clone(req.Aliases)
-			ep.IPv4Address = req.IPv4Address
-			ep.Links = slices.Clone(req.Links)
-			ep.DriverOpts = maps.Clone(req.DriverOpts)
-			ep.DesiredMacAddress = req.MacAddress
-			ep.MacAddress = req.MacAddress
-		}
-		if err := checkEndpoint(n, ep); err != nil {
+		ep, err := newEndpoint(n, req)
+		if err != nil {
 			return err
 		}
 		out[n.Name] = ep
@@ -89,6 +81,24 @@ func (s *Containers) resolveEndpoints(mode string, requested map[string]*contain
 		mode = primary.Name
 	}
 	return mode, out, nil
+}
+
+// newEndpoint is the endpoint a create or connect request asks for on n,
+// checked.
+func newEndpoint(n network.Network, req *container.Endpoint) (*container.Endpoint, error) {
+	ep := &container.Endpoint{NetworkID: n.ID}
+	if req != nil {
+		ep.Aliases = slices.Clone(req.Aliases)
+		ep.IPv4Address = req.IPv4Address
+		ep.Links = slices.Clone(req.Links)
+		ep.DriverOpts = maps.Clone(req.DriverOpts)
+		ep.DesiredMacAddress = req.MacAddress
+		ep.MacAddress = req.MacAddress
+	}
+	if err := checkEndpoint(n, ep); err != nil {
+		return nil, err
+	}
+	return ep, nil
 }
 
 // checkEndpoint refuses settings dockerd refuses on a network.

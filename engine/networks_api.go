@@ -229,18 +229,11 @@ func (s *Containers) NetworkPrune(ctx context.Context, match func(network.Networ
 // the interface appears at its next start. A running container's VM cannot
 // take a new network card, which is refused with a clear error.
 func (s *Containers) NetworkConnect(ctx context.Context, netRef, ctrRef string, req *container.Endpoint) error {
-	n, err := s.nets.find(netRef)
+	n, x, unlock, err := s.lockForNetworkChange(netRef, ctrRef)
 	if err != nil {
 		return err
 	}
-	x, err := s.get(ctrRef)
-	if err != nil {
-		return err
-	}
-	x.op.Lock()
-	defer x.op.Unlock()
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	defer unlock()
 	if x.run != nil {
 		return errdefs.NotImplemented(fmt.Errorf("container %s is running: pier cannot add a network interface to a running container's VM; stop it, connect it, then start it", trimSlash(x.c.Name)))
 	}
@@ -251,16 +244,8 @@ func (s *Containers) NetworkConnect(ctx context.Context, netRef, ctrRef string, 
 	if primary == network.NameHost || primary == network.NameNone || !n.Switched() {
 		return errdefs.Forbidden(fmt.Errorf("container cannot be disconnected from host network or connected to host network"))
 	}
-	ep := &container.Endpoint{NetworkID: n.ID}
-	if req != nil {
-		ep.Aliases = slices.Clone(req.Aliases)
-		ep.IPv4Address = req.IPv4Address
-		ep.Links = slices.Clone(req.Links)
-		ep.DriverOpts = maps.Clone(req.DriverOpts)
-		ep.DesiredMacAddress = req.MacAddress
-		ep.MacAddress = req.MacAddress
-	}
-	if err := checkEndpoint(n, ep); err != nil {
+	ep, err := newEndpoint(n, req)
+	if err != nil {
 		return err
 	}
 	eps := maps.Clone(x.c.Networks)
@@ -281,18 +266,11 @@ func (s *Containers) NetworkConnect(ctx context.Context, netRef, ctrRef string, 
 // NetworkDisconnect disconnects a container that is not running from a
 // network.
 func (s *Containers) NetworkDisconnect(ctx context.Context, netRef, ctrRef string, force bool) error {
-	n, err := s.nets.find(netRef)
+	n, x, unlock, err := s.lockForNetworkChange(netRef, ctrRef)
 	if err != nil {
 		return err
 	}
-	x, err := s.get(ctrRef)
-	if err != nil {
-		return err
-	}
-	x.op.Lock()
-	defer x.op.Unlock()
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	defer unlock()
 	if _, ok := x.c.Networks[n.Name]; !ok {
 		return errdefs.Forbidden(fmt.Errorf("container %s is not connected to network %s", x.c.ID, n.Name))
 	}
@@ -323,6 +301,22 @@ func (s *Containers) NetworkDisconnect(ctx context.Context, netRef, ctrRef strin
 	}
 	s.publishNetwork(n, "disconnect", map[string]string{"container": x.c.ID})
 	return nil
+}
+
+// lockForNetworkChange finds the network and the container of a connect or
+// disconnect and locks the container (lifecycle and state) until unlock.
+func (s *Containers) lockForNetworkChange(netRef, ctrRef string) (network.Network, *ctr, func(), error) {
+	n, err := s.nets.find(netRef)
+	if err != nil {
+		return n, nil, nil, err
+	}
+	x, err := s.get(ctrRef)
+	if err != nil {
+		return n, nil, nil, err
+	}
+	x.op.Lock()
+	x.mu.Lock()
+	return n, x, func() { x.mu.Unlock(); x.op.Unlock() }, nil
 }
 
 // publishNetwork sends a network event.
