@@ -118,7 +118,7 @@ func NewContainers(cfg ContainersConfig) (*Containers, error) {
 	if cfg.NetworksFile == "" {
 		cfg.NetworksFile = filepath.Join(cfg.Root, "networks.json")
 	}
-	nets, err := newNetworks(cfg.NetworksFile, cfg.Log)
+	nets, err := newNetworks(cfg.NetworksFile)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/pier-vm/pier/engine"
@@ -61,5 +63,47 @@ func TestCreateResolvesEndpoints(t *testing.T) {
 		if _, err := create(c.mode, c.eps); err == nil || !c.want(err) {
 			t.Errorf("create mode %q eps %v: %v", c.mode, c.eps, err)
 		}
+	}
+}
+
+// A new network's name may equal another network's ID prefix (only names
+// clash), and concurrent creates never share a subnet.
+func TestNetworkCreateNamesAndConcurrentSubnets(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	n1, err := f.c.NetworkCreate(ctx, engine.NetworkCreateRequest{Name: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.c.NetworkCreate(ctx, engine.NetworkCreateRequest{Name: n1.ID[:8]}); err != nil {
+		t.Fatalf("a name that is another network's ID prefix: %v", err)
+	}
+	if _, err := f.c.NetworkCreate(ctx, engine.NetworkCreateRequest{Name: "n1"}); !errdefs.IsConflict(err) {
+		t.Fatalf("duplicate name: %v", err)
+	}
+	if _, err := f.c.NetworkCreate(ctx, engine.NetworkCreateRequest{Name: "clash", IPAM: []engine.IPAMPool{{Subnet: n1.Subnet.String()}}}); !errdefs.IsForbidden(err) {
+		t.Fatalf("overlapping subnet: %v", err)
+	}
+	var wg sync.WaitGroup
+	subnets := make([]string, 6)
+	for i := range subnets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := f.c.NetworkCreate(ctx, engine.NetworkCreateRequest{Name: fmt.Sprintf("c%d", i)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			subnets[i] = n.Subnet.String()
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{n1.Subnet.String(): true}
+	for _, s := range subnets {
+		if seen[s] {
+			t.Fatalf("subnet %s given twice: %v", s, subnets)
+		}
+		seen[s] = true
 	}
 }

@@ -1,8 +1,8 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/pier-vm/pier/engine/network"
 	"github.com/pier-vm/pier/engine/vnet"
+	"github.com/pier-vm/pier/errdefs"
 )
 
 // hostDockerInternal is the name containers reach the host by.
@@ -21,7 +22,6 @@ const hostDockerInternal = "host.docker.internal"
 // running containers, which the switches' DNS servers answer from.
 type networks struct {
 	store *network.Store
-	log   *slog.Logger
 
 	mu   sync.RWMutex
 	byID map[string]*netState
@@ -39,18 +39,17 @@ type netState struct {
 
 // activeEndpoint is a running container's address on a network.
 type activeEndpoint struct {
-	containerID string
-	endpointID  string
-	names       []string // lower-case DNS names
-	addr        netip.Addr
+	endpointID string
+	names      []string // lower-case DNS names
+	addr       netip.Addr
 }
 
-func newNetworks(path string, log *slog.Logger) (*networks, error) {
+func newNetworks(path string) (*networks, error) {
 	store, err := network.OpenStore(path)
 	if err != nil {
 		return nil, err
 	}
-	ns := &networks{store: store, log: log, byID: map[string]*netState{}}
+	ns := &networks{store: store, byID: map[string]*netState{}}
 	for _, n := range store.All() {
 		ns.byID[n.ID] = &netState{n: n, eps: map[string]*activeEndpoint{}}
 	}
@@ -240,7 +239,7 @@ func (ns *networks) allocate(id, containerID, want string, names []string) (neti
 			lower = append(lower, strings.ToLower(n))
 		}
 	}
-	st.eps[containerID] = &activeEndpoint{containerID: containerID, endpointID: epID, names: lower, addr: a}
+	st.eps[containerID] = &activeEndpoint{endpointID: epID, names: lower, addr: a}
 	return a, epID, nil
 }
 
@@ -271,21 +270,35 @@ func (ns *networks) all() []network.Network {
 	return ns.store.All()
 }
 
-// add persists and registers a new network.
-func (ns *networks) add(n network.Network) error {
+// add persists and registers a new network: its name must be free, and
+// its subnet, when set, must overlap no other network's; when unset, the
+// first free pool subnet is taken (with its default gateway). All of it
+// under mu, so concurrent creates cannot pick the same name or subnet.
+func (ns *networks) add(n network.Network) (network.Network, error) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	for _, st := range ns.byID {
 		if st.n.Name == n.Name {
-			return errNetworkExists(n.Name)
+			return n, errNetworkExists(n.Name)
 		}
 	}
+	used := *ns.subnets.Load()
+	switch {
+	case !n.Subnet.IsValid():
+		subnet, err := network.NextSubnet(used)
+		if err != nil {
+			return n, errdefs.Forbidden(err)
+		}
+		n.Subnet, n.Gateway = subnet, network.DefaultGateway(subnet)
+	case network.Overlaps(n.Subnet, used):
+		return n, errdefs.Forbidden(errors.New("Pool overlaps with other one on this address space"))
+	}
 	if err := ns.store.Add(n); err != nil {
-		return err
+		return n, err
 	}
 	ns.byID[n.ID] = &netState{n: n, eps: map[string]*activeEndpoint{}}
 	ns.refreshSubnets()
-	return nil
+	return n, nil
 }
 
 // remove deletes a network that has no active endpoint.
@@ -312,11 +325,6 @@ func (ns *networks) remove(id string) error {
 		_ = sw.Close()
 	}
 	return nil
-}
-
-// usedSubnets lists every network's subnet.
-func (ns *networks) usedSubnets() []netip.Prefix {
-	return slices.Clone(*ns.subnets.Load())
 }
 
 // close stops every running switch.

@@ -75,29 +75,17 @@ func (s *Containers) NetworkCreate(ctx context.Context, req NetworkCreateRequest
 	if len(req.IPAM) > 1 {
 		return network.Network{}, errdefs.NotImplemented(fmt.Errorf("pier supports one IPv4 pool per network"))
 	}
-	if _, err := s.nets.find(req.Name); err == nil {
-		return network.Network{}, errNetworkExists(req.Name)
-	}
-	used := s.nets.usedSubnets()
+	// A user subnet is checked here; the name, the overlap and the choice
+	// of a free subnet are the store's, under its lock (concurrent creates).
 	var subnet netip.Prefix
 	var gateway netip.Addr
-	var err error
 	if len(req.IPAM) == 1 && req.IPAM[0].Subnet != "" {
-		subnet, gateway, err = network.ParseSubnet(req.IPAM[0].Subnet, req.IPAM[0].Gateway)
-		if err != nil {
+		var err error
+		if subnet, gateway, err = network.ParseSubnet(req.IPAM[0].Subnet, req.IPAM[0].Gateway); err != nil {
 			return network.Network{}, errdefs.InvalidParameter(err)
 		}
-		if network.Overlaps(subnet, used) {
-			return network.Network{}, errdefs.Forbidden(fmt.Errorf("Pool overlaps with other one on this address space"))
-		}
-	} else {
-		if len(req.IPAM) == 1 && req.IPAM[0].Gateway != "" {
-			return network.Network{}, errdefs.InvalidParameterf("a gateway needs a subnet")
-		}
-		if subnet, err = network.NextSubnet(used); err != nil {
-			return network.Network{}, errdefs.Forbidden(err)
-		}
-		gateway = network.DefaultGateway(subnet)
+	} else if len(req.IPAM) == 1 && req.IPAM[0].Gateway != "" {
+		return network.Network{}, errdefs.InvalidParameterf("a gateway needs a subnet")
 	}
 	n := network.Network{
 		ID:          stringid.GenerateRandomID(),
@@ -112,7 +100,8 @@ func (s *Containers) NetworkCreate(ctx context.Context, req NetworkCreateRequest
 		Subnet:      subnet,
 		Gateway:     gateway,
 	}
-	if err := s.nets.add(n); err != nil {
+	n, err := s.nets.add(n)
+	if err != nil {
 		return network.Network{}, err
 	}
 	s.publishNetwork(n, "create", nil)

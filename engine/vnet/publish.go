@@ -21,7 +21,6 @@ type Publication struct {
 	// Host is the bound host address (with the port the kernel picked when
 	// 0 was asked for).
 	Host  netip.AddrPort
-	Proto string
 	close func() error
 	once  sync.Once
 	err   error
@@ -71,7 +70,7 @@ func (n *Network) publishTCP(host string, target netip.AddrPort) (*Publication, 
 			}()
 		}
 	}()
-	return &Publication{Host: unmap(bound), Proto: "tcp", close: func() error {
+	return &Publication{Host: unmap(bound), close: func() error {
 		err := ln.Close()
 		cancel()
 		return err
@@ -118,7 +117,7 @@ func (n *Network) publishUDP(host string, target netip.AddrPort) (*Publication, 
 	}
 	go proxy.Run()
 	bound := pc.LocalAddr().(*net.UDPAddr).AddrPort()
-	return &Publication{Host: unmap(bound), Proto: "udp", close: proxy.Close}, nil
+	return &Publication{Host: unmap(bound), close: proxy.Close}, nil
 }
 
 func unmap(ap netip.AddrPort) netip.AddrPort {

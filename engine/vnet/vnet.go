@@ -126,9 +126,6 @@ func New(cfg Config) (*Network, error) {
 	return n, nil
 }
 
-// Config is the network's configuration.
-func (n *Network) Config() Config { return n.cfg }
-
 // Attach connects one VM network interface: it returns the VM's end of a
 // socket pair (SOCK_STREAM carrying frames with a 4-byte big-endian length,
 // QEMU's `-netdev socket`/`stream` format; or SOCK_DGRAM with one frame per
