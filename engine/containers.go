@@ -60,9 +60,6 @@ type Containers struct {
 	// resolves its mounts and the moment the container is registered (and
 	// so counts as a user): creates hold it shared, removals exclusively.
 	volMu sync.RWMutex
-	// volCreateMu makes "is the volume new?" and its creation one step,
-	// so that a volume's create event is published once.
-	volCreateMu sync.Mutex
 
 	mu    sync.RWMutex
 	byID  map[string]*ctr

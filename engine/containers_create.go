@@ -75,6 +75,10 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 	s.volMu.RLock()
 	defer s.volMu.RUnlock()
 	cfg := mergeImageConfig(req.Config, img)
+	path, args := entrypointAndArgs(cfg.Entrypoint, cfg.Cmd)
+	if path == "" {
+		return CreateResult{}, errdefs.InvalidParameterf("no command specified")
+	}
 	mounts, err := s.resolveMounts(req.HostConfig, cfg.Volumes)
 	if err != nil {
 		return CreateResult{}, err
@@ -88,10 +92,6 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 	id := stringid.GenerateRandomID()
 	if cfg.Hostname == "" {
 		cfg.Hostname = id[:12]
-	}
-	path, args := entrypointAndArgs(cfg.Entrypoint, cfg.Cmd)
-	if path == "" {
-		return CreateResult{}, errdefs.InvalidParameterf("no command specified")
 	}
 	c := container.Container{
 		ID:                  id,

@@ -40,15 +40,12 @@ func (s *Containers) VolumeCreate(ctx context.Context, name, driver string, labe
 // and publishes its create event when it is new, for the API and for the
 // volumes a container create makes alike.
 func (s *Containers) createVolume(name string, labels, opts map[string]string) (volume.Volume, error) {
-	s.volCreateMu.Lock()
-	defer s.volCreateMu.Unlock()
-	_, lookupErr := s.volumes.Get(name)
-	v, err := s.volumes.Create(name, labels, opts)
+	v, created, err := s.volumes.Create(name, labels, opts)
 	if err != nil {
 		return volume.Volume{}, err
 	}
-	if name == "" || lookupErr != nil {
-		s.publishVolume(v, "create", nil)
+	if created {
+		s.publishVolume(v, "create")
 	}
 	return v, nil
 }
@@ -113,7 +110,7 @@ func (s *Containers) VolumeRemove(ctx context.Context, name string, force bool) 
 		}
 		return err
 	}
-	s.publishVolume(v, "destroy", nil)
+	s.publishVolume(v, "destroy")
 	return nil
 }
 
@@ -147,7 +144,7 @@ func (s *Containers) VolumePrune(ctx context.Context, match func(volume.Volume) 
 			s.log.Warn("pruning a volume", "volume", v.Name, "err", err)
 			continue
 		}
-		s.publishVolume(v, "destroy", nil)
+		s.publishVolume(v, "destroy")
 		removed = append(removed, v.Name)
 		reclaimed += uint64(size)
 	}
@@ -191,21 +188,15 @@ func (s *Containers) dropAnonymousVolumes(mps []container.MountPoint) {
 			s.log.Warn("removing an anonymous volume", "volume", mp.Name, "err", err)
 			continue
 		}
-		s.publishVolume(v, "destroy", nil)
+		s.publishVolume(v, "destroy")
 	}
 }
 
-// publishVolume sends a volume event with dockerd's attribute driver plus
-// extra (dockerd's mount/unmount events add container, destination,
-// read/write and propagation).
-func (s *Containers) publishVolume(v volume.Volume, action string, extra map[string]string) {
-	attrs := map[string]string{"driver": v.Driver}
-	for k, val := range extra {
-		attrs[k] = val
-	}
+// publishVolume sends a volume event with dockerd's attribute driver.
+func (s *Containers) publishVolume(v volume.Volume, action string) {
 	s.events.Publish(events.Event{
 		Type:   events.TypeVolume,
 		Action: action,
-		Actor:  events.Actor{ID: v.Name, Attributes: attrs},
+		Actor:  events.Actor{ID: v.Name, Attributes: map[string]string{"driver": v.Driver}},
 	})
 }

@@ -79,37 +79,37 @@ func Open(root string) (*Store, error) {
 func (s *Store) dataDir(name string) string { return filepath.Join(s.root, name, "_data") }
 
 // Create makes a volume; an empty name makes an anonymous one. Creating a
-// volume that exists returns it, as dockerd does.
-func (s *Store) Create(name string, labels, opts map[string]string) (Volume, error) {
+// volume that exists returns it, as dockerd does; created says which.
+func (s *Store) Create(name string, labels, opts map[string]string) (v Volume, created bool, err error) {
 	anonymous := name == ""
 	if anonymous {
 		name = stringid.GenerateRandomID()
 	}
 	if !ValidName(name) {
-		return Volume{}, errdefs.InvalidParameterf("create %s: %q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path", name, name)
+		return Volume{}, false, errdefs.InvalidParameterf("create %s: %q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path", name, name)
 	}
 	if len(opts) > 0 {
-		return Volume{}, errdefs.NotImplemented(fmt.Errorf("create %s: volume options are not supported by pier", name))
+		return Volume{}, false, errdefs.NotImplemented(fmt.Errorf("create %s: volume options are not supported by pier", name))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if v, ok := s.vols[name]; ok {
-		return v, nil
+		return v, false, nil
 	}
-	v := Volume{Name: name, Driver: DriverLocal, Mountpoint: s.dataDir(name), CreatedAt: time.Now().UTC().Truncate(time.Second), Labels: labels, Options: opts, Anonymous: anonymous}
+	v = Volume{Name: name, Driver: DriverLocal, Mountpoint: s.dataDir(name), CreatedAt: time.Now().UTC().Truncate(time.Second), Labels: labels, Options: opts, Anonymous: anonymous}
 	if err := os.MkdirAll(v.Mountpoint, 0o755); err != nil {
-		return Volume{}, err
+		return Volume{}, false, err
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return Volume{}, err
+		return Volume{}, false, err
 	}
 	if err := atomicwriter.WriteFile(filepath.Join(s.root, name, metaFile), b, 0o600); err != nil {
 		os.RemoveAll(filepath.Join(s.root, name))
-		return Volume{}, err
+		return Volume{}, false, err
 	}
 	s.vols[name] = v
-	return v, nil
+	return v, true, nil
 }
 
 // Get returns the volume called name.

@@ -14,18 +14,18 @@ func TestStoreLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := s.Create("data", map[string]string{"a": "b"}, nil)
-	if err != nil {
+	v, created, err := s.Create("data", map[string]string{"a": "b"}, nil)
+	if err != nil || !created {
 		t.Fatal(err)
 	}
 	if v.Driver != DriverLocal || v.Mountpoint != filepath.Join(root, "data", "_data") || v.Anonymous {
 		t.Fatalf("created %+v", v)
 	}
-	if again, err := s.Create("data", nil, nil); err != nil || again.CreatedAt != v.CreatedAt || again.Labels["a"] != "b" {
+	if again, created, err := s.Create("data", nil, nil); err != nil || created || again.CreatedAt != v.CreatedAt || again.Labels["a"] != "b" {
 		t.Fatalf("create of an existing volume: %+v %v", again, err)
 	}
-	anon, err := s.Create("", nil, nil)
-	if err != nil || !anon.Anonymous || len(anon.Name) != 64 {
+	anon, created, err := s.Create("", nil, nil)
+	if err != nil || !created || !anon.Anonymous || len(anon.Name) != 64 {
 		t.Fatalf("anonymous: %+v %v", anon, err)
 	}
 	os.WriteFile(filepath.Join(v.Mountpoint, "f"), []byte("12345"), 0o644)
@@ -33,11 +33,11 @@ func TestStoreLifecycle(t *testing.T) {
 		t.Fatalf("size %d", n)
 	}
 	for _, bad := range []string{"a", "-x", "bad name", "a/b"} {
-		if _, err := s.Create(bad, nil, nil); !errdefs.IsInvalidParameter(err) {
+		if _, _, err := s.Create(bad, nil, nil); !errdefs.IsInvalidParameter(err) {
 			t.Errorf("name %q: %v", bad, err)
 		}
 	}
-	if _, err := s.Create("opts", nil, map[string]string{"type": "nfs"}); errdefs.KindOf(err) != errdefs.KindNotImplemented {
+	if _, _, err := s.Create("opts", nil, map[string]string{"type": "nfs"}); errdefs.KindOf(err) != errdefs.KindNotImplemented {
 		t.Fatalf("driver options: %v", err)
 	}
 	// Reopen: both volumes are back, with their data.
