@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/filters"
-	timetypes "github.com/docker/docker/api/types/time"
 
 	"github.com/pier-vm/pier/engine"
 	"github.com/pier-vm/pier/engine/network"
@@ -83,26 +82,14 @@ func networkType(n network.Network) string {
 }
 
 // NetworkPruneFilter converts `docker network prune` filters (until,
-// label, label!) to the engine's predicate.
+// label, label!), parsed as for containers, to the engine's predicate.
 func NetworkPruneFilter(args filters.Args, now time.Time) (func(network.Network) bool, error) {
-	if err := args.Validate(map[string]bool{"until": true, "label": true, "label!": true}); err != nil {
-		return nil, errdefs.InvalidParameter(err)
-	}
-	var until time.Time
-	if v := args.Get("until"); len(v) > 0 {
-		if len(v) > 1 {
-			return nil, errdefs.InvalidParameterf("more than one until filter specified")
-		}
-		ts, err := timetypes.GetTimestamp(v[0], now)
-		if err != nil {
-			return nil, errdefs.InvalidParameter(err)
-		}
-		if until, err = ParseTimestamp(ts); err != nil {
-			return nil, err
-		}
+	opts, err := PruneFilter(args, now)
+	if err != nil {
+		return nil, err
 	}
 	return func(n network.Network) bool {
-		if !until.IsZero() && n.Created.After(until) {
+		if !opts.Until.IsZero() && n.Created.After(opts.Until) {
 			return false
 		}
 		if !args.MatchKVList("label", n.Labels) {
