@@ -7,6 +7,8 @@ import (
 	"context"
 	"net"
 	"os"
+
+	"github.com/pier-vm/pier/errdefs"
 )
 
 // Disk is a block device attached to the guest. Disks appear in the guest in
@@ -98,4 +100,18 @@ type Driver interface {
 	// Start boots a VM. It returns once the VM process runs; the guest may
 	// still be booting.
 	Start(ctx context.Context, spec Spec) (Machine, error)
+}
+
+// CheckNICs refuses NICs a driver cannot plug in: each needs a valid MAC
+// address and a switch to attach to.
+func CheckNICs(id string, nics []NIC) error {
+	for i, n := range nics {
+		if _, err := net.ParseMAC(n.MAC); err != nil {
+			return errdefs.InvalidParameterf("vm %s: nic %d: bad MAC address %q", id, i, n.MAC)
+		}
+		if n.Attach == nil {
+			return errdefs.InvalidParameterf("vm %s: nic %d has no switch to attach to", id, i)
+		}
+	}
+	return nil
 }

@@ -182,7 +182,7 @@ func normalize(spec vm.Spec) (vm.Spec, error) {
 			return spec, err
 		}
 	}
-	if err := checkNICs(spec.ID, spec.NICs); err != nil {
+	if err := vm.CheckNICs(spec.ID, spec.NICs); err != nil {
 		return spec, err
 	}
 	for _, s := range spec.Shares {

@@ -2,11 +2,9 @@ package qemu
 
 import (
 	"fmt"
-	"net"
 	"os"
 
 	"github.com/pier-vm/pier/engine/vm"
-	"github.com/pier-vm/pier/errdefs"
 )
 
 // firstNICFd is the fd the first NIC's socket has in QEMU (after stdin,
@@ -24,19 +22,6 @@ func nicArgs(nics []vm.NIC) []string {
 		)
 	}
 	return a
-}
-
-// checkNICs refuses NICs the command line cannot carry.
-func checkNICs(id string, nics []vm.NIC) error {
-	for i, n := range nics {
-		if _, err := net.ParseMAC(n.MAC); err != nil {
-			return errdefs.InvalidParameterf("vm %s: nic %d: bad MAC address %q", id, i, n.MAC)
-		}
-		if n.Attach == nil {
-			return errdefs.InvalidParameterf("vm %s: nic %d has no switch to attach to", id, i)
-		}
-	}
-	return nil
 }
 
 // attachNICs connects every NIC to its switch (stream sockets).

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -68,11 +67,10 @@ const firstNICFd = 3
 func attachNICs(spec vm.Spec) ([]*os.File, []shimNIC, error) {
 	var files []*os.File
 	var nics []shimNIC
+	if err := vm.CheckNICs(spec.ID, spec.NICs); err != nil {
+		return nil, nil, err
+	}
 	for i, n := range spec.NICs {
-		if _, err := net.ParseMAC(n.MAC); err != nil || n.Attach == nil {
-			closeFiles(files)
-			return nil, nil, errdefs.InvalidParameterf("vm %s: nic %d: a MAC address and a switch are required", spec.ID, i)
-		}
 		f, err := n.Attach(true)
 		if err != nil {
 			closeFiles(files)
