@@ -7,11 +7,9 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -219,18 +217,7 @@ done < /usr/lib/binfmt.d/pier-qemu-aarch64.conf
 // /opt/pier/emul inside the root and the drop-in's rule, registered again
 // after a flush the way systemd-binfmt does it, runs arm64 binaries.
 func TestSystemdModeUnderQEMUUser(t *testing.T) {
-	if runtime.GOARCH != "amd64" {
-		t.Skip("this test runs the arm64 image on an x86-64 host")
-	}
-	caps := emulation.Capabilities{Driver: "qemu", QEMUUser: emulation.FindQEMUUser(platform.Host(), exec.LookPath)}
-	if caps.QEMUUser["arm64"] == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("qemu-aarch64-static missing (make deps installs qemu-user-static)")
-		}
-		t.Skip("qemu-aarch64-static missing (make deps)")
-	}
-	shared := newRuntime(t)
-	r := New(shared.driver, shared.assets, WithWritableDiskSize(256<<20), WithEmulation(t.TempDir(), caps))
+	r := arm64Runtime(t)
 	root := rootDiskWithFile(t, testimages.BusyboxARM64, "usr/lib/systemd/systemd", fakeSystemd)
 	arm64, _ := platform.Parse("linux/arm64")
 	req, out, errOut := request(t, t.TempDir(), root, "/usr/lib/systemd/systemd")

@@ -249,18 +249,7 @@ func TestMissingProgramFailsStartAndLeavesNothing(t *testing.T) {
 }
 
 func TestForeignImageRunsUnderQEMUUser(t *testing.T) {
-	if runtime.GOARCH != "amd64" {
-		t.Skip("this test runs the arm64 image on an x86-64 host")
-	}
-	caps := emulation.Capabilities{Driver: "qemu", QEMUUser: emulation.FindQEMUUser(platform.Host(), exec.LookPath)}
-	if caps.QEMUUser["arm64"] == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("qemu-aarch64-static missing (make deps installs qemu-user-static)")
-		}
-		t.Skip("qemu-aarch64-static missing (make deps)")
-	}
-	shared := newRuntime(t)
-	r := New(shared.driver, shared.assets, WithWritableDiskSize(256<<20), WithEmulation(t.TempDir(), caps))
+	r := arm64Runtime(t)
 	root := rootDiskOf(t, testimages.BusyboxARM64)
 	dir := t.TempDir()
 	arm64, _ := platform.Parse("linux/arm64")
@@ -273,10 +262,28 @@ func TestForeignImageRunsUnderQEMUUser(t *testing.T) {
 	}
 
 	// Without the emulator the start is refused with what to install.
-	r2 := New(shared.driver, shared.assets, WithEmulation(t.TempDir(), emulation.Capabilities{Driver: "qemu"}))
+	r2 := New(r.driver, r.assets, WithEmulation(t.TempDir(), emulation.Capabilities{Driver: "qemu"}))
 	req, _, _ = request(t, t.TempDir(), root, "true")
 	req.Image = &image.Image{Platform: arm64}
 	if _, err := r2.Start(context.Background(), req); err == nil || !strings.Contains(err.Error(), "install qemu-user-static") {
 		t.Fatalf("want a refusal naming qemu-user-static, got %v", err)
 	}
+}
+
+// arm64Runtime is a runtime that runs arm64 images under qemu-user on this
+// x86-64 host (skipped elsewhere; a missing emulator fails under CI).
+func arm64Runtime(t *testing.T) *Runtime {
+	t.Helper()
+	if runtime.GOARCH != "amd64" {
+		t.Skip("this test runs the arm64 image on an x86-64 host")
+	}
+	caps := emulation.Capabilities{Driver: "qemu", QEMUUser: emulation.FindQEMUUser(platform.Host(), exec.LookPath)}
+	if caps.QEMUUser["arm64"] == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("qemu-aarch64-static missing (make deps installs qemu-user-static)")
+		}
+		t.Skip("qemu-aarch64-static missing (make deps)")
+	}
+	shared := newRuntime(t)
+	return New(shared.driver, shared.assets, WithWritableDiskSize(256<<20), WithEmulation(t.TempDir(), caps))
 }
