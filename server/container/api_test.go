@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -15,40 +14,24 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pier-vm/pier/engine"
 	"github.com/pier-vm/pier/engine/events"
-	"github.com/pier-vm/pier/engine/fakeruntime"
-	"github.com/pier-vm/pier/engine/platform"
-	"github.com/pier-vm/pier/server"
+	"github.com/pier-vm/pier/internal/apitest"
 	containerrouter "github.com/pier-vm/pier/server/container"
 	eventsrouter "github.com/pier-vm/pier/server/events"
 	execrouter "github.com/pier-vm/pier/server/exec"
+	"github.com/pier-vm/pier/server/httputils"
 )
 
 // newAPI serves the container, exec and events routers over the fake
-// runtime and returns a real Docker client talking to them.
-func newAPI(t *testing.T) (*client.Client, *httptest.Server) {
+// runtime and returns a real Docker client talking to them, and the URL.
+func newAPI(t *testing.T) (*client.Client, string) {
 	t.Helper()
-	images := fakeruntime.NewImages()
-	images.Add("busybox:latest", platform.Platform{OS: "linux", Architecture: "amd64"}, v1.Config{
-		Env: []string{"PATH=/bin"}, Cmd: []string{"sh"},
+	a := apitest.New(t, func(c *engine.Containers, bus *events.Bus) []httputils.Router {
+		return []httputils.Router{containerrouter.NewRouter(c), execrouter.NewRouter(c), eventsrouter.NewRouter(bus)}
 	})
-	bus := events.NewBus()
-	c, err := engine.NewContainers(engine.ContainersConfig{Root: t.TempDir(), Runtime: fakeruntime.New(), Images: images, Events: bus})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(nil, containerrouter.NewRouter(c), execrouter.NewRouter(c), eventsrouter.NewRouter(bus))
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	cli, err := client.NewClientWithOpts(client.WithHost("tcp://"+strings.TrimPrefix(ts.URL, "http://")), client.WithVersion("1.51"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	return cli, ts
+	return a.Client, a.URL
 }
 
 func create(t *testing.T, cli *client.Client, name string, cfg *container.Config, hc *container.HostConfig) string {
@@ -67,7 +50,7 @@ func create(t *testing.T, cli *client.Client, name string, cfg *container.Config
 }
 
 func TestCreateInspectAndErrors(t *testing.T) {
-	cli, ts := newAPI(t)
+	cli, url := newAPI(t)
 	ctx := context.Background()
 	id := create(t, cli, "web", &container.Config{Cmd: []string{"sleep", "inf"}, Labels: map[string]string{"app": "web"}}, nil)
 
@@ -108,7 +91,7 @@ func TestCreateInspectAndErrors(t *testing.T) {
 		{"GET", "/v1.51/containers/web/logs", http.StatusBadRequest},
 		{"GET", "/v1.51/containers/json?filters=%7B%22bogus%22%3A%7B%22x%22%3Atrue%7D%7D", http.StatusBadRequest},
 	} {
-		req, _ := http.NewRequest(c.method, ts.URL+c.path, strings.NewReader(`{"Image":"busybox"}`))
+		req, _ := http.NewRequest(c.method, url+c.path, strings.NewReader(`{"Image":"busybox"}`))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,23 +17,21 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pier-vm/pier/engine"
 	"github.com/pier-vm/pier/engine/events"
-	"github.com/pier-vm/pier/engine/fakeruntime"
-	"github.com/pier-vm/pier/engine/platform"
-	"github.com/pier-vm/pier/server"
+	"github.com/pier-vm/pier/internal/apitest"
 	containerrouter "github.com/pier-vm/pier/server/container"
 	eventsrouter "github.com/pier-vm/pier/server/events"
+	"github.com/pier-vm/pier/server/httputils"
 	networkrouter "github.com/pier-vm/pier/server/network"
 )
 
 var _ networkrouter.Backend = (*engine.Containers)(nil)
 
 type api struct {
+	*apitest.API
 	cli *client.Client
-	url string
 }
 
 // newAPI serves the network, container and events routers over the fake
@@ -42,47 +39,17 @@ type api struct {
 // a real Docker client talking to them.
 func newAPI(t *testing.T) *api {
 	t.Helper()
-	images := fakeruntime.NewImages()
-	images.Add("busybox:latest", platform.Platform{OS: "linux", Architecture: "amd64"}, v1.Config{
-		Env: []string{"PATH=/bin"}, Cmd: []string{"sh"},
+	a := apitest.New(t, func(c *engine.Containers, bus *events.Bus) []httputils.Router {
+		return []httputils.Router{networkrouter.NewRouter(c), containerrouter.NewRouter(c), eventsrouter.NewRouter(bus)}
 	})
-	bus := events.NewBus()
-	c, err := engine.NewContainers(engine.ContainersConfig{Root: t.TempDir(), Runtime: fakeruntime.New(), Images: images, Events: bus})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(nil, networkrouter.NewRouter(c), containerrouter.NewRouter(c), eventsrouter.NewRouter(bus))
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	cli, err := client.NewClientWithOpts(client.WithHost("tcp://"+strings.TrimPrefix(ts.URL, "http://")), client.WithVersion("1.51"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
 		// Stop what runs: published ports and switches are real.
-		list, _ := cli.ContainerList(context.Background(), container.ListOptions{All: true})
+		list, _ := a.Client.ContainerList(context.Background(), container.ListOptions{All: true})
 		for _, s := range list {
-			_ = cli.ContainerRemove(context.Background(), s.ID, container.RemoveOptions{Force: true})
+			_ = a.Client.ContainerRemove(context.Background(), s.ID, container.RemoveOptions{Force: true})
 		}
-		cli.Close()
 	})
-	return &api{cli: cli, url: ts.URL}
-}
-
-// do sends a raw request and returns the status and body.
-func (a *api) do(t *testing.T, method, path, body string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest(method, a.url+path, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return &api{API: a, cli: a.Client}
 }
 
 func wantErr(t *testing.T, what string, err error, substr string) {
@@ -96,7 +63,7 @@ func TestCreateListInspectRemove(t *testing.T) {
 	a := newAPI(t)
 	ctx := context.Background()
 
-	status, body := a.do(t, "POST", "/v1.51/networks/create",
+	status, body := a.Do(t, "POST", "/v1.51/networks/create",
 		`{"Name":"front","Driver":"bridge","CheckDuplicate":true,"Labels":{"tier":"web"},"Options":{"com.docker.network.driver.mtu":"1400"},`+
 			`"Attachable":true,"IPAM":{"Driver":"default","Options":{},"Config":[{"Subnet":"10.7.0.0/24","Gateway":"10.7.0.254"}]}}`)
 	var created network.CreateResponse
@@ -134,7 +101,7 @@ func TestCreateListInspectRemove(t *testing.T) {
 		{"DELETE", "/v1.51/networks/ghost", "", http.StatusNotFound},
 		{"POST", "/v1.51/networks/prune?filters=%7B%22dangling%22%3A%7B%22true%22%3Atrue%7D%7D", "", http.StatusBadRequest},
 	} {
-		if got, body := a.do(t, c.method, c.path, c.body); got != c.want {
+		if got, body := a.Do(t, c.method, c.path, c.body); got != c.want {
 			t.Errorf("%s %s %s = %d %s, want %d", c.method, c.path, c.body, got, body, c.want)
 		}
 	}
@@ -188,7 +155,7 @@ func TestCreateListInspectRemove(t *testing.T) {
 		}
 	}
 
-	if status, body := a.do(t, "DELETE", "/v1.51/networks/"+internal.ID[:12], ""); status != http.StatusNoContent || body != "" {
+	if status, body := a.Do(t, "DELETE", "/v1.51/networks/"+internal.ID[:12], ""); status != http.StatusNoContent || body != "" {
 		t.Fatalf("delete: %d %q", status, body)
 	}
 	if err := a.cli.NetworkRemove(ctx, "front"); err != nil {
@@ -224,7 +191,7 @@ func TestContainerOnNetwork(t *testing.T) {
 	id := res.ID
 
 	// Created: the endpoint's configuration, no address, Ports {}.
-	status, body := a.do(t, "GET", "/v1.51/containers/web/json", "")
+	status, body := a.Do(t, "GET", "/v1.51/containers/web/json", "")
 	if status != http.StatusOK || !strings.Contains(body, `"Ports":{}`) {
 		t.Fatalf("created container: %d %s", status, body)
 	}
@@ -276,7 +243,7 @@ func TestContainerOnNetwork(t *testing.T) {
 	if len(nets) != 1 || len(nets[0].Containers) != 0 {
 		t.Fatalf("list must not carry containers (API 1.28+): %+v", nets)
 	}
-	if status, body := a.do(t, "GET", "/v1.27/networks?filters=%7B%22name%22%3A%7B%22front%22%3Atrue%7D%7D", ""); status != http.StatusOK || !strings.Contains(body, id) {
+	if status, body := a.Do(t, "GET", "/v1.27/networks?filters=%7B%22name%22%3A%7B%22front%22%3Atrue%7D%7D", ""); status != http.StatusOK || !strings.Contains(body, id) {
 		t.Fatalf("list on API 1.27 carries containers: %d %s", status, body)
 	}
 	if dangling, _ := a.cli.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("dangling", "true"))}); len(dangling) != 0 {
@@ -311,7 +278,7 @@ func TestContainerOnNetwork(t *testing.T) {
 	}
 
 	// Before API 1.45 the short ID and hostname were aliases too.
-	status, body = a.do(t, "GET", "/v1.44/containers/web/json", "")
+	status, body = a.Do(t, "GET", "/v1.44/containers/web/json", "")
 	if status != http.StatusOK || !strings.Contains(body, `"Aliases":["www","`+id[:12]+`"]`) {
 		t.Fatalf("legacy aliases: %d %s", status, body)
 	}
@@ -326,7 +293,7 @@ func TestContainerOnNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, body = a.do(t, "POST", "/v1.51/networks/front/connect", `{"Container":"idle","EndpointConfig":{"Aliases":["db"],"IPAMConfig":{"IPv4Address":"10.7.0.60"}}}`)
+	status, body = a.Do(t, "POST", "/v1.51/networks/front/connect", `{"Container":"idle","EndpointConfig":{"Aliases":["db"],"IPAMConfig":{"IPv4Address":"10.7.0.60"}}}`)
 	if status != http.StatusOK || body != "" {
 		t.Fatalf("connect: %d %q", status, body)
 	}
@@ -355,7 +322,7 @@ func TestContainerOnNetwork(t *testing.T) {
 	if err := a.cli.ContainerStop(ctx, id, container.StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	status, body = a.do(t, "GET", "/v1.51/containers/web/json", "")
+	status, body = a.Do(t, "GET", "/v1.51/containers/web/json", "")
 	if !strings.Contains(body, `"Ports":{}`) || !strings.Contains(body, `"IPAddress":""`) {
 		t.Fatalf("stopped: %d %s", status, body)
 	}
@@ -395,12 +362,12 @@ func TestCreateWithEndpointsAndMAC(t *testing.T) {
 	wantErr(t, "alias on the default bridge", err, "network-scoped alias is supported only for containers in user defined networks")
 
 	// Before 1.44 a single endpoint, and the container-wide MAC address.
-	status, body := a.do(t, "POST", "/v1.43/containers/create",
+	status, body := a.Do(t, "POST", "/v1.43/containers/create",
 		`{"Image":"busybox","HostConfig":{"NetworkMode":"front"},"NetworkingConfig":{"EndpointsConfig":{"front":{},"back":{}}}}`)
 	if status != http.StatusBadRequest || !strings.Contains(body, "multiple network endpoints") {
 		t.Fatalf("legacy two networks: %d %s", status, body)
 	}
-	status, body = a.do(t, "POST", "/v1.43/containers/create?name=legacymac",
+	status, body = a.Do(t, "POST", "/v1.43/containers/create?name=legacymac",
 		`{"Image":"busybox","MacAddress":"02:42:ac:11:00:99","HostConfig":{"NetworkMode":"front"}}`)
 	if status != http.StatusCreated {
 		t.Fatalf("legacy MAC: %d %s", status, body)
@@ -409,7 +376,7 @@ func TestCreateWithEndpointsAndMAC(t *testing.T) {
 	if ep := info.NetworkSettings.Networks["front"]; ep == nil || ep.MacAddress != "02:42:ac:11:00:99" {
 		t.Fatalf("legacy MAC endpoint: %+v", info.NetworkSettings.Networks)
 	}
-	status, body = a.do(t, "POST", "/v1.51/containers/create",
+	status, body = a.Do(t, "POST", "/v1.51/containers/create",
 		`{"Image":"busybox","MacAddress":"02:42:ac:11:00:98"}`)
 	if status != http.StatusCreated || !strings.Contains(body, "container-wide MacAddress field is now deprecated") {
 		t.Fatalf("deprecated MAC warning: %d %s", status, body)
@@ -449,7 +416,7 @@ func TestPruneAndEvents(t *testing.T) {
 	if err != nil || len(rep.NetworksDeleted) != 0 {
 		t.Fatalf("prune until 1h ago: %+v %v", rep, err)
 	}
-	status, body := a.do(t, "POST", "/v1.51/networks/prune", "")
+	status, body := a.Do(t, "POST", "/v1.51/networks/prune", "")
 	if status != http.StatusOK || body != `{"NetworksDeleted":["tmp2","keep"]}`+"\n" {
 		t.Fatalf("prune all: %d %s", status, body)
 	}

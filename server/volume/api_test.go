@@ -2,24 +2,18 @@ package volume_test
 
 import (
 	"context"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
-	"github.com/docker/docker/client"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pier-vm/pier/engine"
 	"github.com/pier-vm/pier/engine/events"
-	"github.com/pier-vm/pier/engine/fakeruntime"
-	"github.com/pier-vm/pier/engine/platform"
-	"github.com/pier-vm/pier/server"
+	"github.com/pier-vm/pier/internal/apitest"
 	containerrouter "github.com/pier-vm/pier/server/container"
+	"github.com/pier-vm/pier/server/httputils"
 	volumerouter "github.com/pier-vm/pier/server/volume"
 )
 
@@ -30,19 +24,13 @@ var _ volumerouter.Backend = (*engine.Containers)(nil)
 // filters, inspect, remove while a container mounts it (409), the
 // container's Mounts and `ps --filter volume=`, `rm -v`, prune.
 func TestVolumesThroughTheAPI(t *testing.T) {
-	images := fakeruntime.NewImages()
-	images.Add("busybox:latest", platform.Platform{OS: "linux", Architecture: "amd64"}, v1.Config{Env: []string{"PATH=/bin"}, Cmd: []string{"sh"}})
-	eng, err := engine.NewContainers(engine.ContainersConfig{Root: t.TempDir(), Runtime: fakeruntime.New(), Images: images, Events: events.NewBus()})
-	if err != nil {
-		t.Fatal(err)
+	a := apitest.New(t, func(c *engine.Containers, _ *events.Bus) []httputils.Router {
+		return []httputils.Router{volumerouter.NewRouter(c), containerrouter.NewRouter(c)}
+	})
+	cli := a.Client
+	do := func(method, path, body string) (int, string) {
+		return a.Do(t, method, "/v1.51"+path, body)
 	}
-	ts := httptest.NewServer(server.New(nil, volumerouter.NewRouter(eng), containerrouter.NewRouter(eng)).Handler())
-	t.Cleanup(ts.Close)
-	cli, err := client.NewClientWithOpts(client.WithHost("tcp://"+strings.TrimPrefix(ts.URL, "http://")), client.WithVersion("1.51"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
 	ctx := context.Background()
 
 	// What the docker CLI sends for `docker volume create --label a=b data`.
@@ -50,13 +38,13 @@ func TestVolumesThroughTheAPI(t *testing.T) {
 	if err != nil || v.Name != "data" || v.Driver != "local" || v.Scope != "local" || v.Labels["a"] != "b" || !strings.HasSuffix(v.Mountpoint, "/volumes/data/_data") {
 		t.Fatalf("create: %+v %v", v, err)
 	}
-	if code, body := do(t, ts.URL, "POST", "/volumes/create", `{"Name":"x","Driver":"nfs"}`); code != 404 || !strings.Contains(body, `plugin \"nfs\" not found`) {
+	if code, body := do("POST", "/volumes/create", `{"Name":"x","Driver":"nfs"}`); code != 404 || !strings.Contains(body, `plugin \"nfs\" not found`) {
 		t.Fatalf("unknown driver: %d %s", code, body)
 	}
-	if code, body := do(t, ts.URL, "POST", "/volumes/create", `{"Name":"bad name"}`); code != 400 {
+	if code, body := do("POST", "/volumes/create", `{"Name":"bad name"}`); code != 400 {
 		t.Fatalf("bad name: %d %s", code, body)
 	}
-	if code, body := do(t, ts.URL, "POST", "/volumes/create", `{"Name":`); code != 400 {
+	if code, body := do("POST", "/volumes/create", `{"Name":`); code != 400 {
 		t.Fatalf("bad JSON: %d %s", code, body)
 	}
 
@@ -91,13 +79,13 @@ func TestVolumesThroughTheAPI(t *testing.T) {
 	if l, err := cli.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("dangling", "true"))}); err != nil || len(l.Volumes) != 0 {
 		t.Fatalf("list dangling: %+v %v", l, err)
 	}
-	if code, body := do(t, ts.URL, "DELETE", "/volumes/data?force=1", ""); code != 409 || body != `{"message":"remove data: volume is in use - [`+res.ID+`]"}`+"\n" {
+	if code, body := do("DELETE", "/volumes/data?force=1", ""); code != 409 || body != `{"message":"remove data: volume is in use - [`+res.ID+`]"}`+"\n" {
 		t.Fatalf("remove while mounted: %d %s", code, body)
 	}
 	if err := cli.ContainerRemove(ctx, "web", container.RemoveOptions{RemoveVolumes: true}); err != nil {
 		t.Fatal(err)
 	}
-	if code, _ := do(t, ts.URL, "GET", "/volumes/"+anon, ""); code != 404 {
+	if code, _ := do("GET", "/volumes/"+anon, ""); code != 404 {
 		t.Fatalf("anonymous volume after rm -v: %d", code)
 	}
 	got, err := cli.VolumeInspect(ctx, "data")
@@ -111,29 +99,13 @@ func TestVolumesThroughTheAPI(t *testing.T) {
 		t.Fatalf("prune all: %+v %v", rep, err)
 	}
 	// dockerd's JSON for an empty list, and 404 for a missing volume.
-	if code, body := do(t, ts.URL, "GET", "/volumes", ""); code != 200 || body != "{\"Volumes\":[],\"Warnings\":null}\n" {
+	if code, body := do("GET", "/volumes", ""); code != 200 || body != "{\"Volumes\":[],\"Warnings\":null}\n" {
 		t.Fatalf("empty list: %d %s", code, body)
 	}
-	if code, body := do(t, ts.URL, "DELETE", "/volumes/data", ""); code != 404 || !strings.Contains(body, "get data: no such volume") {
+	if code, body := do("DELETE", "/volumes/data", ""); code != 404 || !strings.Contains(body, "get data: no such volume") {
 		t.Fatalf("remove of a missing volume: %d %s", code, body)
 	}
 	if err := cli.VolumeRemove(ctx, "data", true); err != nil {
 		t.Fatalf("forced remove of a missing volume: %v", err)
 	}
-}
-
-// do sends a raw request (API 1.51) and returns the status and body.
-func do(t *testing.T, url, method, path, body string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest(method, url+"/v1.51"+path, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }
