@@ -12,25 +12,11 @@ cd "$(dirname "$0")/.."
 
 runs=${1:-10}
 platform=${2:-}
-work=$(mktemp -d /tmp/pier-bench.XXXXXX)
-sock=$work/docker.sock
-reg=127.0.0.1:5077
-pids=()
-cleanup() {
-	docker rm -f pier-bench-idle >/dev/null 2>&1 || true
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-go build -o "$work/pier-testregistry" ./internal/cmd/pier-testregistry
-"$work/pier-testregistry" -addr "$reg" >"$work/registry.log" 2>&1 &
-pids+=($!)
-bin/pierd -H "unix://$sock" --data-root "$work/data" >"$work/pierd.log" 2>&1 &
-pids+=($!)
-export DOCKER_HOST=unix://$sock DOCKER_CONFIG=$work/docker-config
-for _ in $(seq 100); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
+cleanup() { docker rm -f pier-bench-idle >/dev/null 2>&1 || true; }
+. bench/lib.sh
+bench_start 127.0.0.1:5077 cleanup
+export DOCKER_HOST=unix://$sock
+bench_wait_for_daemon
 
 image=$reg/pier-test/busybox:latest
 plat_args=()

@@ -13,27 +13,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs=${1:-3}
-work=$(mktemp -d /tmp/pier-netbench.XXXXXX)
-sock=$work/docker.sock
-reg=127.0.0.1:5078
-pids=()
 cleanup() {
 	for h in "unix://$sock" ${DOCKER_HOST_REFERENCE:-}; do
 		DOCKER_HOST=$h docker rm -f pier-nb-web pier-nb-client >/dev/null 2>&1 || true
 		DOCKER_HOST=$h docker network rm pier-nb >/dev/null 2>&1 || true
 	done
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
 }
-trap cleanup EXIT
-
-go build -o "$work/pier-testregistry" ./internal/cmd/pier-testregistry
-"$work/pier-testregistry" -addr "$reg" >"$work/registry.log" 2>&1 &
-pids+=($!)
-bin/pierd -H "unix://$sock" --data-root "$work/data" >"$work/pierd.log" 2>&1 &
-pids+=($!)
-export DOCKER_CONFIG=$work/docker-config
+. bench/lib.sh
+bench_start 127.0.0.1:5078 cleanup
 image=$reg/pier-test/busybox:latest
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -41,7 +28,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 measure() { # target docker-host
 	local target=$1
 	export DOCKER_HOST=$2
-	for _ in $(seq 100); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
+	bench_wait_for_daemon
 	if [ "$target" = reference ]; then
 		DOCKER_HOST=unix://$sock docker save "$image" | docker load -q >/dev/null
 	else
