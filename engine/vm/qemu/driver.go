@@ -9,9 +9,7 @@ package qemu
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -24,12 +22,6 @@ import (
 )
 
 var _ vm.Driver = (*Driver)(nil)
-
-// Defaults for a Spec that leaves sizes empty.
-const (
-	defaultMemoryMiB = 512
-	defaultCPUs      = 1
-)
 
 // Driver boots QEMU VMs.
 type Driver struct {
@@ -132,82 +124,16 @@ func (d *Driver) start(ctx context.Context, spec vm.Spec, accel string) (*machin
 	return m, nil
 }
 
-// normalize fills defaults and checks spec, with errors the API can classify.
+// normalize is vm.Normalize plus what QEMU cannot do: Rosetta shares.
 func normalize(spec vm.Spec) (vm.Spec, error) {
-	if spec.ID == "" || spec.StateDir == "" {
-		return spec, errdefs.InvalidParameterf("vm spec needs an ID and a StateDir")
-	}
-	if spec.MemoryMiB == 0 {
-		spec.MemoryMiB = defaultMemoryMiB
-	}
-	if spec.CPUs == 0 {
-		spec.CPUs = defaultCPUs
-	}
-	if spec.MemoryMiB < 64 || spec.CPUs < 1 {
-		return spec, errdefs.InvalidParameterf("vm %s: %d MiB and %d CPUs is too small", spec.ID, spec.MemoryMiB, spec.CPUs)
-	}
-	if spec.ConsoleLog == "" {
-		spec.ConsoleLog = filepath.Join(spec.StateDir, "console.log")
-	}
-	abs := func(p *string) error {
-		a, err := filepath.Abs(*p)
-		*p = a
-		return err
-	}
-	// QEMU and virtiofsd run in StateDir: every path must be absolute.
-	spec.Disks = append([]vm.Disk(nil), spec.Disks...)
-	spec.Shares = append([]vm.Share(nil), spec.Shares...)
-	paths := []*string{&spec.StateDir, &spec.ConsoleLog, &spec.Kernel, &spec.Initramfs}
-	for i := range spec.Disks {
-		paths = append(paths, &spec.Disks[i].Path)
-	}
-	for i := range spec.Shares {
-		paths = append(paths, &spec.Shares[i].HostPath)
-	}
-	for _, p := range paths {
-		if *p == "" {
-			continue
-		}
-		if err := abs(p); err != nil {
-			return spec, err
-		}
-	}
-	for what, p := range map[string]string{"kernel": spec.Kernel, "initramfs": spec.Initramfs} {
-		if err := mustExist(spec.ID, what, p); err != nil {
-			return spec, err
-		}
-	}
-	for _, d := range spec.Disks {
-		if err := mustExist(spec.ID, "disk", d.Path); err != nil {
-			return spec, err
-		}
-	}
-	if err := vm.CheckNICs(spec.ID, spec.NICs); err != nil {
+	spec, err := vm.Normalize(spec)
+	if err != nil {
 		return spec, err
 	}
 	for _, s := range spec.Shares {
 		if s.Rosetta {
 			return spec, errdefs.NotImplemented(fmt.Errorf("vm %s: share %q: Rosetta exists only on Apple silicon", spec.ID, s.Tag))
 		}
-		if s.Tag == "" {
-			return spec, errdefs.InvalidParameterf("vm %s: share of %s has no tag", spec.ID, s.HostPath)
-		}
-		if fi, err := os.Stat(s.HostPath); err != nil || !fi.IsDir() {
-			return spec, errdefs.InvalidParameterf("vm %s: share %q: %s is not a directory", spec.ID, s.Tag, s.HostPath)
-		}
 	}
 	return spec, nil
-}
-
-func mustExist(id, what, path string) error {
-	if path == "" {
-		return errdefs.InvalidParameterf("vm %s: no %s given", id, what)
-	}
-	if _, err := os.Stat(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return errdefs.NotFound(fmt.Errorf("vm %s: %s %s does not exist", id, what, path))
-		}
-		return fmt.Errorf("vm %s: %s: %w", id, what, err)
-	}
-	return nil
 }

@@ -31,12 +31,6 @@ const (
 // configVersion is the version of spec.json this code writes and reads.
 const configVersion = 1
 
-// Defaults for a Spec that leaves sizes empty.
-const (
-	defaultMemoryMiB = 512
-	defaultCPUs      = 1
-)
-
 // shimConfig is spec.json: everything the shim needs to boot the VM, in a
 // form that does not depend on the platform that wrote it.
 type shimConfig struct {
@@ -119,91 +113,19 @@ func readConfig(dir string) (shimConfig, error) {
 
 // normalize fills defaults and checks spec, with errors the API can
 // classify. Paths become absolute: the shim runs in StateDir.
+// normalize is vm.Normalize plus the framework's own limit: a disk serial
+// (VZDiskBlockDeviceIdentifier) holds at most 20 bytes.
 func normalize(spec vm.Spec) (vm.Spec, error) {
-	if spec.ID == "" || spec.StateDir == "" {
-		return spec, errdefs.InvalidParameterf("vm spec needs an ID and a StateDir")
-	}
-	if spec.MemoryMiB == 0 {
-		spec.MemoryMiB = defaultMemoryMiB
-	}
-	if spec.CPUs == 0 {
-		spec.CPUs = defaultCPUs
-	}
-	if spec.MemoryMiB < 64 || spec.CPUs < 1 {
-		return spec, errdefs.InvalidParameterf("vm %s: %d MiB and %d CPUs is too small", spec.ID, spec.MemoryMiB, spec.CPUs)
-	}
-	if spec.ConsoleLog == "" {
-		spec.ConsoleLog = filepath.Join(spec.StateDir, "console.log")
-	}
-	spec.Disks = append([]vm.Disk(nil), spec.Disks...)
-	spec.Shares = append([]vm.Share(nil), spec.Shares...)
-	paths := []*string{&spec.StateDir, &spec.ConsoleLog, &spec.Kernel, &spec.Initramfs}
-	for i := range spec.Disks {
-		paths = append(paths, &spec.Disks[i].Path)
-	}
-	for i := range spec.Shares {
-		paths = append(paths, &spec.Shares[i].HostPath)
-	}
-	for _, p := range paths {
-		if *p == "" {
-			continue
-		}
-		a, err := filepath.Abs(*p)
-		if err != nil {
-			return spec, err
-		}
-		*p = a
-	}
-	for what, p := range map[string]string{"kernel": spec.Kernel, "initramfs": spec.Initramfs} {
-		if err := mustExist(spec.ID, what, p); err != nil {
-			return spec, err
-		}
+	spec, err := vm.Normalize(spec)
+	if err != nil {
+		return spec, err
 	}
 	for _, d := range spec.Disks {
-		if err := mustExist(spec.ID, "disk", d.Path); err != nil {
-			return spec, err
-		}
 		if len(d.Serial) > 20 {
 			return spec, errdefs.InvalidParameterf("vm %s: disk serial %q is longer than 20 bytes", spec.ID, d.Serial)
 		}
 	}
-	return spec, checkShares(spec)
-}
-
-func checkShares(spec vm.Spec) error {
-	tags := map[string]bool{}
-	for _, s := range spec.Shares {
-		if s.Tag == "" {
-			return errdefs.InvalidParameterf("vm %s: share of %q has no tag", spec.ID, s.HostPath)
-		}
-		if tags[s.Tag] {
-			return errdefs.InvalidParameterf("vm %s: share tag %q is used twice", spec.ID, s.Tag)
-		}
-		tags[s.Tag] = true
-		if s.Rosetta {
-			if s.HostPath != "" {
-				return errdefs.InvalidParameterf("vm %s: Rosetta share %q must not name a host path", spec.ID, s.Tag)
-			}
-			continue
-		}
-		if fi, err := os.Stat(s.HostPath); err != nil || !fi.IsDir() {
-			return errdefs.InvalidParameterf("vm %s: share %q: %s is not a directory", spec.ID, s.Tag, s.HostPath)
-		}
-	}
-	return nil
-}
-
-func mustExist(id, what, path string) error {
-	if path == "" {
-		return errdefs.InvalidParameterf("vm %s: no %s given", id, what)
-	}
-	if _, err := os.Stat(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return errdefs.NotFound(fmt.Errorf("vm %s: %s %s does not exist", id, what, path))
-		}
-		return fmt.Errorf("vm %s: %s: %w", id, what, err)
-	}
-	return nil
+	return spec, nil
 }
 
 // writeFileAtomic writes data to path through a temporary file and a rename.

@@ -77,7 +77,7 @@ func TestNormalize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spec.MemoryMiB != defaultMemoryMiB || spec.CPUs != defaultCPUs || spec.ConsoleLog != filepath.Join(spec.StateDir, "console.log") {
+	if spec.MemoryMiB != vm.DefaultMemoryMiB || spec.CPUs != vm.DefaultCPUs || spec.ConsoleLog != filepath.Join(spec.StateDir, "console.log") {
 		t.Fatalf("defaults not filled: %+v", spec)
 	}
 	bad := map[string]func(*vm.Spec){
