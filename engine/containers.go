@@ -42,6 +42,9 @@ type ContainersConfig struct {
 	NetworksFile string
 	// VolumesDir holds the volumes (default Root/../volumes).
 	VolumesDir string
+	// HostGateways, when set, is told the networks' gateways whenever
+	// they change.
+	HostGateways HostGateways
 }
 
 // Containers is the container service: create, run, stop and remove
@@ -56,6 +59,10 @@ type Containers struct {
 	names   *container.Index
 	nets    *networks
 	volumes *volume.Store
+	// hostGateways is ContainersConfig.HostGateways; hostGwMu serialises
+	// its calls.
+	hostGateways HostGateways
+	hostGwMu     sync.Mutex
 	// volMu keeps a volume from being removed between the moment a create
 	// resolves its mounts and the moment the container is registered (and
 	// so counts as a user): creates hold it shared, removals exclusively.
@@ -137,6 +144,8 @@ func NewContainers(cfg ContainersConfig) (*Containers, error) {
 		volumes: vols,
 		byID:    map[string]*ctr{},
 		execs:   map[string]*execInstance{},
+
+		hostGateways: cfg.HostGateways,
 	}
 	loaded, errs := store.LoadAll()
 	for _, err := range errs {
@@ -156,6 +165,7 @@ func NewContainers(cfg ContainersConfig) (*Containers, error) {
 		}
 		s.byID[c.ID] = s.newCtr(c)
 	}
+	s.syncHostGateways()
 	return s, nil
 }
 

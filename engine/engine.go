@@ -26,6 +26,8 @@ type Config struct {
 	// Emulates lists the foreign platforms the runtime can run.
 	Emulates []string
 	Logger   *slog.Logger
+	// HostGateways, when set, puts the networks' gateways on the host.
+	HostGateways HostGateways
 }
 
 // Engine ties containers, images and events together.
@@ -53,6 +55,7 @@ func New(cfg Config) (*Engine, error) {
 		// Networks and volumes are the data root's, beside containers/.
 		NetworksFile: filepath.Join(cfg.Root, "networks.json"),
 		VolumesDir:   filepath.Join(cfg.Root, "volumes"),
+		HostGateways: cfg.HostGateways,
 	})
 	if err != nil {
 		return nil, err

@@ -105,6 +105,7 @@ func (s *Containers) NetworkCreate(ctx context.Context, req NetworkCreateRequest
 		return network.Network{}, err
 	}
 	s.publishNetwork(n, "create", nil)
+	s.syncHostGateways()
 	return n, nil
 }
 
@@ -185,6 +186,7 @@ func (s *Containers) NetworkRemove(ctx context.Context, ref string) error {
 		return err
 	}
 	s.publishNetwork(n, "destroy", nil)
+	s.syncHostGateways()
 	return nil
 }
 
@@ -210,6 +212,9 @@ func (s *Containers) NetworkPrune(ctx context.Context, match func(network.Networ
 		}
 		s.publishNetwork(n, "destroy", nil)
 		removed = append(removed, n.Name)
+	}
+	if len(removed) > 0 {
+		s.syncHostGateways()
 	}
 	return removed, nil
 }

@@ -163,6 +163,9 @@ func newEngine(o options, log *slog.Logger) (*engine.Engine, vm.Driver, error) {
 		Accel:    drv.Accel(),
 		Emulates: rt.Emulates(),
 		Logger:   log,
+		// The networks' gateways on a host interface of pier's own, as
+		// dockerd's docker0 has 172.17.0.1 (docs/networking.md).
+		HostGateways: hostGateways(),
 	})
 	if err != nil {
 		return nil, nil, err

@@ -76,6 +76,8 @@ type doctorEnv struct {
 	entitlements func() (string, error)
 	// rosetta is the vz driver's Rosetta check (vz.CheckRosetta).
 	rosetta func() error
+	// ports is what the published-ports check asks (Linux).
+	ports portsEnv
 }
 
 // hostDoctorEnv is the real host.
@@ -88,6 +90,7 @@ func hostDoctorEnv(o options) doctorEnv {
 		macOSVersion: macOSVersion,
 		entitlements: codesignEntitlements,
 		rosetta:      vz.CheckRosetta,
+		ports:        hostPortsEnv(),
 	}
 }
 
@@ -98,7 +101,7 @@ func doctorChecks(env doctorEnv) []func(doctorEnv) []finding {
 	case "darwin":
 		checks = append(checks, one(checkMacOS), one(checkEntitlement), one(checkRosetta))
 	default:
-		checks = append(checks, one(checkQEMU), one(checkAccel), one(checkVirtiofsd), checkEmulators)
+		checks = append(checks, one(checkQEMU), one(checkAccel), one(checkVirtiofsd), checkEmulators, one(checkPublishedPorts))
 	}
 	return append(checks, one(checkGuestAssets), one(checkDataRoot), checkSockets)
 }

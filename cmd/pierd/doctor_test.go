@@ -108,6 +108,11 @@ func linuxEnv(t *testing.T) doctorEnv {
 		macOSVersion: func() (string, error) { t.Error("macOS asked on Linux"); return "", nil },
 		entitlements: func() (string, error) { t.Error("codesign asked on Linux"); return "", nil },
 		rosetta:      func() error { t.Error("Rosetta asked on Linux"); return nil },
+		ports: portsEnv{
+			inContainer:  func() bool { return false },
+			gatewayLocal: func() (bool, error) { t.Error("gateway asked outside a container"); return false, nil },
+			root:         func() bool { return true },
+		},
 	}
 }
 
@@ -162,7 +167,8 @@ func TestDoctorLinuxAllGood(t *testing.T) {
 	line(t, out, "ok", "guest assets", "kernel 6.1.0-test, 1 module,")
 	line(t, out, "ok", "data root", "(pierd creates it)")
 	line(t, out, "ok", "socket", "no daemon yet")
-	if !strings.HasSuffix(out, "8 ok, 0 warnings, 0 failures\n") {
+	line(t, out, "ok", "published ports", "clients here dial localhost")
+	if !strings.HasSuffix(out, "9 ok, 0 warnings, 0 failures\n") {
 		t.Errorf("summary:\n%s", out)
 	}
 }
@@ -321,5 +327,30 @@ func TestDoctorDataRoot(t *testing.T) {
 	os.WriteFile(file, nil, 0o644)
 	if f := checkDataRoot(doctorEnv{options: options{dataRoot: file}}); f.status != statusFail {
 		t.Errorf("a file as data root: %v %q", f.status, f.detail)
+	}
+}
+
+func TestDoctorPublishedPortsInsideAContainer(t *testing.T) {
+	cases := []struct {
+		local  bool
+		err    error
+		root   bool
+		status string
+		want   string
+	}{
+		{local: true, status: "ok", want: "bridge gateway 172.17.0.1, which is on this host"},
+		{root: true, status: "ok", want: "pierd puts it on pier0 when it starts"},
+		{status: "warn", want: "only root can put there"},
+		{err: errors.New("netlink: boom"), status: "warn", want: "cannot tell whether it is on this host: netlink: boom"},
+	}
+	for _, c := range cases {
+		env := linuxEnv(t)
+		env.ports = portsEnv{
+			inContainer:  func() bool { return true },
+			gatewayLocal: func() (bool, error) { return c.local, c.err },
+			root:         func() bool { return c.root },
+		}
+		out, _ := doctor(env)
+		line(t, out, c.status, "published ports", c.want)
 	}
 }

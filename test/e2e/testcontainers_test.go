@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,21 +18,45 @@ import (
 // testcontainers-go against pierd, as a Go test uses it: a GenericContainer
 // with an exposed port and log, port and HTTP wait strategies (one VM);
 // Host and MappedPort reach its server from the test; Logs; Exec with exit
-// codes and output; Terminate removes the container.
+// codes and output; Terminate removes the container. It runs twice: as on
+// a host (testcontainers dials localhost) and as in a CI job's container,
+// where /.dockerenv makes testcontainers dial the bridge network's gateway
+// (172.17.0.1), which pierd puts on the host (engine/hostgw). The switch
+// is testcontainers' own DockerEnvFile, pointed at a file that exists or
+// one that does not, so both ways run whatever this machine has.
 func TestTestcontainersGenericContainer(t *testing.T) {
 	d := sharedDaemon(t)
 	bb := busybox(t, d)
 
 	// testcontainers-go finds the daemon through DOCKER_HOST (and reads
-	// registry credentials from DOCKER_CONFIG). Its reaper, Ryuk, is a
-	// container that bind-mounts the daemon's socket to remove what a test
-	// session leaves behind; pier has no binds or volumes yet, so Ryuk is
-	// disabled and the test terminates its container itself. testcontainers
-	// reads both settings once per process: no other test here uses it.
+	// registry credentials from DOCKER_CONFIG). Its reaper, Ryuk, is
+	// disabled and the test terminates its containers itself.
+	// testcontainers reads both settings once per process: no other test
+	// here uses it.
 	t.Setenv("DOCKER_HOST", "unix://"+d.sock)
 	t.Setenv("DOCKER_CONFIG", filepath.Join(filepath.Dir(d.sock), "docker-config"))
 	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 
+	saved := tcDockerEnvFile
+	t.Cleanup(func() { tcDockerEnvFile = saved })
+	present := filepath.Join(t.TempDir(), "dockerenv")
+	if err := os.WriteFile(present, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("on the host", func(t *testing.T) {
+		tcDockerEnvFile = filepath.Join(t.TempDir(), "absent")
+		genericContainer(t, d, bb, "localhost", true)
+	})
+	t.Run("in a CI job container", func(t *testing.T) {
+		tcDockerEnvFile = present
+		genericContainer(t, d, bb, "172.17.0.1", false)
+	})
+}
+
+// genericContainer starts a busybox httpd with testcontainers-go, checks
+// that Host is wantHost and that the server answers there, and, when full,
+// also Logs and Exec, then terminates it.
+func genericContainer(t *testing.T, d *daemon, bb, wantHost string, full bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -62,6 +87,9 @@ func TestTestcontainersGenericContainer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if host != wantHost {
+		t.Errorf("Host = %q, want %q", host, wantHost)
+	}
 	port, err := ctr.MappedPort(ctx, "80/tcp")
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +97,25 @@ func TestTestcontainersGenericContainer(t *testing.T) {
 	if got := httpGet(t, "http://"+host+":"+port.Port()+"/"); got != "hello-from-tc\n" {
 		t.Fatalf("GET %s:%s: %q", host, port.Port(), got)
 	}
+	if full {
+		logsAndExec(ctx, t, d, ctr)
+	}
+
+	start = time.Now()
+	// httpd has no SIGTERM handler: as under dockerd, the stop waits its
+	// timeout and kills, so keep it short.
+	if err := ctr.Terminate(ctx, testcontainers.StopTimeout(time.Second)); err != nil {
+		t.Fatalf("Terminate: %v", err)
+	}
+	t.Logf("Terminate: %v", time.Since(start).Round(time.Millisecond))
+	if left := d.ok(t, "ps", "-a", "-q", "--filter", "id="+id); left != "" {
+		t.Fatalf("container left after Terminate: %q", left)
+	}
+}
+
+// logsAndExec checks testcontainers' labels, Logs and Exec on ctr.
+func logsAndExec(ctx context.Context, t *testing.T, d *daemon, ctr testcontainers.Container) {
+	id := ctr.GetContainerID()
 	if labels := d.ok(t, "inspect", "-f", `{{index .Config.Labels "org.testcontainers"}} {{index .Config.Labels "org.testcontainers.lang"}}`, id); labels != "true go\n" {
 		t.Fatalf("testcontainers labels: %q", labels)
 	}
@@ -96,16 +143,5 @@ func TestTestcontainersGenericContainer(t *testing.T) {
 	}
 	if b, _ := io.ReadAll(out); code != 3 || string(b) != "to-stderr\n" {
 		t.Fatalf("Exec exit 3: exit %d, %q", code, b)
-	}
-
-	start = time.Now()
-	// httpd has no SIGTERM handler: as under dockerd, the stop waits its
-	// timeout and kills, so keep it short.
-	if err := ctr.Terminate(ctx, testcontainers.StopTimeout(time.Second)); err != nil {
-		t.Fatalf("Terminate: %v", err)
-	}
-	t.Logf("Terminate: %v", time.Since(start).Round(time.Millisecond))
-	if left := d.ok(t, "ps", "-a", "-q", "--filter", "id="+id); left != "" {
-		t.Fatalf("container left after Terminate: %q", left)
 	}
 }
