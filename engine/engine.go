@@ -28,6 +28,9 @@ type Config struct {
 	Logger   *slog.Logger
 	// HostGateways, when set, puts the networks' gateways on the host.
 	HostGateways HostGateways
+	// VMStart, when set, says how VMs start and how many started each way
+	// (`docker info`; see SystemInfo).
+	VMStart func() (mode, counts string)
 }
 
 // Engine ties containers, images and events together.

@@ -120,6 +120,7 @@ func runDaemon(ctx context.Context, o options) error {
 	engCtx, cancelEng := context.WithTimeout(context.Background(), engineStopTimeout)
 	defer cancelEng()
 	eng.Shutdown(engCtx)
+	closeTemplates(drv)
 	for _, h := range o.hosts {
 		if proto, target, err := server.ParseAddr(h); err == nil && proto == "unix" {
 			os.Remove(target)
@@ -144,6 +145,7 @@ func newEngine(o options, log *slog.Logger) (*engine.Engine, vm.Driver, error) {
 	// Before the engine serves: no VM of a previous daemon may still run on
 	// a container's disks.
 	stopLeftoverVMs(context.Background(), drv, filepath.Join(o.dataRoot, "containers"), log)
+	drv = withTemplates(o, drv, log)
 	rt := vmruntime.New(drv, assets,
 		vmruntime.WithLogger(log),
 		vmruntime.WithEmulation(filepath.Join(o.dataRoot, "emul"), caps),
@@ -166,6 +168,7 @@ func newEngine(o options, log *slog.Logger) (*engine.Engine, vm.Driver, error) {
 		// The networks' gateways on a host interface of pier's own, as
 		// dockerd's docker0 has 172.17.0.1 (docs/networking.md).
 		HostGateways: hostGateways(),
+		VMStart:      vmStart(rt),
 	})
 	if err != nil {
 		return nil, nil, err
@@ -173,6 +176,7 @@ func newEngine(o options, log *slog.Logger) (*engine.Engine, vm.Driver, error) {
 	if eng == nil {
 		return nil, nil, errors.New("no engine")
 	}
+	prepareTemplates(rt, log)
 	return eng, drv, nil
 }
 

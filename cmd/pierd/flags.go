@@ -14,6 +14,9 @@ type options struct {
 	accel              string
 	guestDir           string
 	logLevel           string
+	// vmTemplates is "on" (VMs start as clones of template VMs, made at
+	// first use and for the common shape at start) or "off" (cold boots).
+	vmTemplates string
 }
 
 // defaultHost is /var/run/docker.sock for root, else a per-user socket.

@@ -15,6 +15,11 @@ func (o options) validate() error {
 	default:
 		return fmt.Errorf("invalid --accel %q: want auto, kvm or tcg", o.accel)
 	}
+	switch o.vmTemplates {
+	case "", "on", "off": // "": on
+	default:
+		return fmt.Errorf("invalid --vm-templates %q: want on or off", o.vmTemplates)
+	}
 	for _, h := range o.hosts {
 		if _, _, err := server.ParseAddr(h); err != nil {
 			return err
@@ -51,6 +56,7 @@ func newRootCommand() *cobra.Command {
 	f.StringVar(&o.accel, "accel", "auto", "VM acceleration: auto (KVM when a probe boot works, else TCG), kvm or tcg")
 	f.StringVar(&o.guestDir, "guest-dir", defaultGuestDir(), "directory with the guest kernel, modules and init (made by make build)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&o.vmTemplates, "vm-templates", "on", "start VMs as clones of a template VM per guest shape (on) or boot each one (off)")
 	cmd.CompletionOptions.DisableDefaultCmd = true
 	cmd.AddCommand(newDoctorCommand(), newShimCommand())
 	return cmd

@@ -189,6 +189,7 @@ func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req en
 		Network:        networkSpec(req.Network),
 		Mounts:         gm.specs,
 		Sockets:        gm.sockets,
+		Identity:       newIdentity(),
 	}
 	if len(gm.sockets) > 0 {
 		go client.ServeForwarded(gm.dialSocket)

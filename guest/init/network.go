@@ -34,17 +34,15 @@ func configureNetwork(spec *proto.ContainerSpec) error {
 	if ns == nil {
 		return nil
 	}
-	links := make([]netlink.Link, len(ns.Interfaces))
-	for i, itf := range ns.Interfaces {
-		l, err := linkByMAC(itf.MAC, linkWait)
-		if err != nil {
-			return err
-		}
+	links, err := findLinks(ns.Interfaces, linkWait)
+	if err != nil {
+		return err
+	}
+	for i, l := range links {
 		// A temporary name first, so renames never collide.
 		if err := netlink.LinkSetName(l, fmt.Sprintf("pier%d", i)); err != nil {
 			return fmt.Errorf("rename %s: %w", l.Attrs().Name, err)
 		}
-		links[i] = l
 	}
 	for i, itf := range ns.Interfaces {
 		l := links[i]
@@ -79,25 +77,44 @@ func configureNetwork(spec *proto.ContainerSpec) error {
 	return nil
 }
 
-// linkByMAC waits up to d for the interface with that MAC address.
-func linkByMAC(mac string, d time.Duration) (netlink.Link, error) {
-	want, err := net.ParseMAC(mac)
-	if err != nil {
-		return nil, err
-	}
-	deadline := time.Now().Add(d)
-	for {
-		links, err := netlink.LinkList()
+// findLinks waits up to d for the interfaces of itfs (matchNICs) and gives
+// each the MAC address the host chose for it, which a clone's NICs do not
+// have yet (the device learns it through virtio-net's control queue).
+func findLinks(itfs []proto.InterfaceSpec, d time.Duration) ([]netlink.Link, error) {
+	want := make([]net.HardwareAddr, len(itfs))
+	for i, itf := range itfs {
+		m, err := net.ParseMAC(itf.MAC)
 		if err != nil {
 			return nil, err
 		}
-		for _, l := range links {
-			if bytes.Equal(l.Attrs().HardwareAddr, want) {
-				return l, nil
+		want[i] = m
+	}
+	deadline := time.Now().Add(d)
+	for {
+		all, err := netlink.LinkList()
+		if err != nil {
+			return nil, err
+		}
+		have := make([]nicInfo, len(all))
+		for j, l := range all {
+			if l.Attrs().EncapType == "ether" {
+				have[j] = nicInfo{Index: l.Attrs().Index, MAC: l.Attrs().HardwareAddr}
 			}
 		}
+		if pick, ok := matchNICs(want, have); ok {
+			links := make([]netlink.Link, len(want))
+			for i, j := range pick {
+				links[i] = all[j]
+				if !bytes.Equal(all[j].Attrs().HardwareAddr, want[i]) {
+					if err := netlink.LinkSetHardwareAddr(all[j], want[i]); err != nil {
+						return nil, fmt.Errorf("set MAC %s on %s: %w", want[i], all[j].Attrs().Name, err)
+					}
+				}
+			}
+			return links, nil
+		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("no network interface with MAC %s", mac)
+			return nil, fmt.Errorf("no network interface with MAC %s", want[len(want)-1])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -31,6 +31,7 @@ func setupContainer(spec *proto.ContainerSpec) error {
 		name string
 		run  func(*proto.ContainerSpec) error
 	}{
+		{"take the host's clock and seed", becomeThisMachine},
 		{"mount the image's root disk", mountImageDisk},
 		{"mount the writable disk", mountWritableDisk},
 		{"mount the overlay root", mountOverlay},

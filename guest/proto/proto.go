@@ -101,6 +101,19 @@ type ContainerSpec struct {
 	// agent listens at each Target and carries every connection to the
 	// host over a stream it opens (a ForwardHeader first).
 	Sockets []SocketSpec `json:"sockets,omitempty"`
+	// Identity makes the guest its own machine: a VM cloned from a
+	// template wakes with the template's clock and random generator.
+	Identity *Identity `json:"identity,omitempty"`
+}
+
+// Identity is what a guest takes from the host at start so that no two
+// VMs cloned from one template share a clock or a random stream.
+type Identity struct {
+	// UnixNano is the host's wall clock when the request was made.
+	UnixNano int64 `json:"unixNano"`
+	// Seed is fresh randomness from the host (32 bytes), mixed into the
+	// guest's generator, which is then reseeded.
+	Seed []byte `json:"seed"`
 }
 
 // SocketSpec is one forwarded unix socket.

@@ -128,7 +128,10 @@ func unameMachine() string {
 
 func (r *Router) getInfo(w http.ResponseWriter, _ *http.Request, _ map[string]string) error {
 	e := r.backend.SystemInfo()
-	labels := []string{"pier.driver=" + e.Driver, "pier.accel=" + e.Accel}
+	labels := []string{"pier.driver=" + e.Driver, "pier.accel=" + e.Accel, "pier.vm-start=" + e.VMStart}
+	if e.VMStarts != "" {
+		labels = append(labels, "pier.vm-starts="+e.VMStarts)
+	}
 	for _, p := range e.Emulates {
 		labels = append(labels, "pier.emulates="+p)
 	}

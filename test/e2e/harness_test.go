@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -140,6 +141,16 @@ func (d *daemon) launch(t *testing.T, args []string) {
 	t.Helper()
 	d.cmd = exec.Command(pierdBin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	// PIER_E2E_LOG=FILE also appends every daemon's log to FILE (debugging).
+	if path := os.Getenv("PIER_E2E_LOG"); path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Left open: the shared daemon outlives the test that starts it.
+		w := io.MultiWriter(d.log, f)
+		d.cmd.Stdout, d.cmd.Stderr = w, w
+	}
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,11 @@ const (
 	agentSocketName = "agent.sock"
 	qemuPidName     = "qemu.pid"
 	qemuLogName     = "qemu.log"
+	qmpSocketName   = "qmp.sock"
 )
+
+// agentPortID is the agent port's QOM id (only with machineConfig.qmp).
+const agentPortID = "agentport"
 
 func shareSocketName(i int) string  { return fmt.Sprintf("fs%d.sock", i) }
 func virtiofsdPidName(i int) string { return fmt.Sprintf("virtiofsd%d.pid", i) }
@@ -26,6 +30,15 @@ type machineConfig struct {
 	arch   string // the guests' GOARCH: "amd64" or "arm64" (see WithArch)
 	accel  string // AccelKVM or AccelTCG
 	tscKHz int    // host CPU clock, 0 if unknown
+	// ramFile, when set, holds guest RAM: a template maps it shared (the
+	// template's RAM is written there), a clone privately (copy on
+	// write: clones share the template's pages until they write).
+	ramFile   string
+	ramShared bool
+	// qmp adds a QMP socket (qmpSocketName) and names the agent port
+	// (agentPortID), whose VSERPORT_CHANGE events tell when the guest is
+	// ready: templates and clones are driven through it.
+	qmp bool
 }
 
 // kernelCmdline is the driver's kernel arguments followed by spec's.
@@ -102,15 +115,32 @@ func qemuArgs(spec vm.Spec, mc machineConfig) []string {
 	a = append(a,
 		"-device", "virtio-serial-device,id=vser0",
 		"-chardev", "socket,id=agent0,path="+agentSocketName+",server=on,wait=off",
-		"-device", "virtserialport,bus=vser0.0,chardev=agent0,name=agent",
 	)
+	port := "virtserialport,bus=vser0.0,chardev=agent0,name=agent"
+	if mc.qmp {
+		port += ",id=" + agentPortID
+		a = append(a, "-qmp", "unix:"+qmpSocketName+",server=on,wait=off")
+	}
+	a = append(a, "-device", port)
 	a = append(a, nicArgs(spec.NICs)...)
-	if len(spec.Shares) > 0 {
+	switch {
+	case mc.ramFile != "":
+		share := "off"
+		if mc.ramShared {
+			share = "on"
+		}
+		a = append(a,
+			"-object", fmt.Sprintf("memory-backend-file,id=mem,size=%dM,mem-path=%s,share=%s", spec.MemoryMiB, escape(mc.ramFile), share),
+			"-machine", "memory-backend=mem",
+		)
+	case len(spec.Shares) > 0:
 		// vhost-user-fs needs guest RAM that virtiofsd can map.
 		a = append(a,
 			"-object", fmt.Sprintf("memory-backend-memfd,id=mem,size=%dM,share=on", spec.MemoryMiB),
 			"-machine", "memory-backend=mem",
 		)
+	}
+	if len(spec.Shares) > 0 {
 		for i, s := range spec.Shares {
 			a = append(a,
 				"-chardev", fmt.Sprintf("socket,id=fs%d,path=%s", i, shareSocketName(i)),

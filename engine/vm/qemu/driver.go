@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/pier-vm/pier/engine/vm"
@@ -38,6 +39,10 @@ type Driver struct {
 	tscKHz         int
 	rosettaStandIn string // served for Rosetta shares; see WithRosettaStandIn
 	accelReason    string // why accel was chosen; see AccelReason
+
+	versionOnce sync.Once // see version
+	versionStr  string
+	versionErr  error
 }
 
 // New returns a Driver. With acceleration "auto" (the default) it settles

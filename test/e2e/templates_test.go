@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// vmStarts reads docker info's pier.vm-starts label ("cloned=N,cold=N,
+// fallbacks=N") into a map.
+func vmStarts(t *testing.T, d *daemon) map[string]int {
+	t.Helper()
+	out := d.ok(t, "info", "--format", "{{range .Labels}}{{println .}}{{end}}")
+	got := map[string]int{}
+	for _, l := range strings.Split(out, "\n") {
+		v, ok := strings.CutPrefix(l, "pier.vm-starts=")
+		if !ok {
+			continue
+		}
+		for _, kv := range strings.Split(v, ",") {
+			k, n, _ := strings.Cut(kv, "=")
+			got[k], _ = strconv.Atoi(n)
+		}
+	}
+	if len(got) == 0 {
+		t.Fatalf("no pier.vm-starts label in docker info:\n%s", out)
+	}
+	return got
+}
+
+// Two containers cloned from one template are two machines: their random
+// streams, clocks (within 2 s of the host), hostnames, MACs and addresses
+// are their own.
+func TestClonesAreTheirOwnMachines(t *testing.T) {
+	d := sharedDaemon(t)
+	bb := busybox(t, d)
+	before := vmStarts(t, d)
+	const probe = `head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; echo; date +%s; hostname; cat /sys/class/net/eth0/address; ip -4 -o addr show eth0 | awk '{print $4}'`
+	type machine struct{ random, clock, hostname, mac, addr string }
+	var got []machine
+	// Both at once, so that neither reuses the other's address and MAC.
+	for i := range 2 {
+		name := "clone-" + strconv.Itoa(i)
+		d.ok(t, "run", "-d", "--name", name, "--hostname", name, bb, "sh", "-c", "("+probe+") > /tmp/probe; exec sleep 600")
+		host := time.Now().Unix()
+		defer d.docker(t, "", "rm", "-f", name)
+		var out string
+		for range 50 {
+			out, _, _ = d.docker(t, "", "exec", name, "cat", "/tmp/probe")
+			if strings.Count(out, "\n") == 5 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		f := strings.Split(strings.TrimSpace(out), "\n")
+		if len(f) != 5 {
+			t.Fatalf("probe output: %q", out)
+		}
+		m := machine{f[0], f[1], f[2], f[3], f[4]}
+		clock, err := strconv.ParseInt(m.clock, 10, 64)
+		if err != nil || host-clock > 2 || clock-host > 2 {
+			t.Errorf("%s: guest clock %q, host %d: more than 2 s apart", name, m.clock, host)
+		}
+		if m.hostname != name {
+			t.Errorf("hostname %q, want %q", m.hostname, name)
+		}
+		if len(m.random) != 32 {
+			t.Errorf("random bytes %q", m.random)
+		}
+		if want := strings.TrimSpace(d.ok(t, "inspect", "-f", "{{.NetworkSettings.MacAddress}} {{.NetworkSettings.IPAddress}}/{{.NetworkSettings.IPPrefixLen}}", name)); m.mac+" "+m.addr != want {
+			t.Errorf("%s: guest MAC and address %q, inspect says %q", name, m.mac+" "+m.addr, want)
+		}
+		got = append(got, m)
+	}
+	if got[0].random == got[1].random {
+		t.Errorf("two clones read the same 16 bytes from /dev/urandom: %s", got[0].random)
+	}
+	if got[0].mac == got[1].mac || got[0].mac == "02:50:00:00:00:00" {
+		t.Errorf("MACs %q and %q: want each container's own, not the template's", got[0].mac, got[1].mac)
+	}
+	for _, m := range got {
+		if !strings.HasPrefix(m.mac, "02:42:ac:11:") || !strings.HasPrefix(m.addr, "172.17.") {
+			t.Errorf("MAC %q address %q: want the bridge network's", m.mac, m.addr)
+		}
+	}
+	after := vmStarts(t, d)
+	if after["cloned"] < before["cloned"]+2 {
+		t.Errorf("VM starts before %v, after %v: the two runs were not clones", before, after)
+	}
+}
+
+// A template whose saved state is damaged (truncated, as by a full disk)
+// is dropped and the container boots cold: the run succeeds, docker info
+// counts a fallback, and the daemon stops with no VM left behind.
+func TestDamagedTemplateFallsBackToAColdBoot(t *testing.T) {
+	sharedDaemon(t) // the registry
+	d := startDaemon(t)
+	defer d.stop(t)
+	bb := busybox(t, d)
+	if out := d.ok(t, "run", "--rm", bb, "echo", "first"); out != "first\n" {
+		t.Fatalf("first run: %q", out)
+	}
+	states, _ := filepath.Glob(filepath.Join(d.dataDir, "templates", "*", "state"))
+	if len(states) != 1 {
+		t.Fatalf("template state files: %v", states)
+	}
+	if err := os.Truncate(states[0], 100); err != nil {
+		t.Fatal(err)
+	}
+	if out := d.ok(t, "run", "--rm", bb, "echo", "second"); out != "second\n" {
+		t.Fatalf("run with a damaged template: %q", out)
+	}
+	if s := vmStarts(t, d); s["fallbacks"] != 1 || s["cloned"] != 1 {
+		t.Errorf("vm starts %v: want one clone, then one fallback", s)
+	}
+	if _, err := os.Stat(filepath.Dir(states[0])); !os.IsNotExist(err) {
+		t.Errorf("damaged template still there (%v)", err)
+	}
+}
