@@ -30,7 +30,7 @@ const composeHealthFile = `services:
 `
 
 // Compose with health checks (two VMs): `up -d --wait` returns once web is
-// healthy and client runs; Compose created client only after web's
+// healthy and client runs; Compose started client only after web's
 // health_status: healthy event (depends_on condition: service_healthy).
 func TestComposeServiceHealthy(t *testing.T) {
 	requireCompose(t)
@@ -55,9 +55,9 @@ func TestComposeServiceHealthy(t *testing.T) {
 		t.Fatalf("compose ps after up --wait: %q", ps)
 	}
 	events := d.ok(t, "events", "--since", since, "--until", fmt.Sprint(time.Now().Unix()+1),
-		"--filter", "label=com.docker.compose.project=pierhealth", "--filter", "event=create", "--filter", "event=health_status",
+		"--filter", "label=com.docker.compose.project=pierhealth", "--filter", "event=start", "--filter", "event=health_status",
 		"--format", "{{.Actor.Attributes.name}} {{.Action}}")
-	want := "pierhealth-web-1 create\npierhealth-web-1 health_status: healthy\npierhealth-client-1 create\n"
+	want := "pierhealth-web-1 start\npierhealth-web-1 health_status: healthy\npierhealth-client-1 start\n"
 	if !strings.HasPrefix(events, want) {
 		t.Fatalf("events: %q, want them to begin with %q", events, want)
 	}

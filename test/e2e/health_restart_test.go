@@ -44,7 +44,7 @@ func TestHealthCheckCLI(t *testing.T) {
 	t.Cleanup(func() { d.docker(t, "", "rm", "-f", "hc") })
 
 	if hc := d.ok(t, "inspect", "-f", "{{json .Config.Healthcheck}}", "hc"); strings.TrimSpace(hc) !=
-		`{"Test":["CMD-SHELL","test -f /tmp/ok \u0026\u0026 echo present"],"Interval":1000000000,"Timeout":5000000000,"StartPeriod":30000000000,"StartInterval":1000000000,"Retries":2}` {
+		`{"Test":["CMD-SHELL","test -f /tmp/ok && echo present"],"Interval":1000000000,"Timeout":5000000000,"StartPeriod":30000000000,"StartInterval":1000000000,"Retries":2}` {
 		t.Fatalf("Config.Healthcheck: %s", hc)
 	}
 	d.waitInspect(t, "hc", "{{.State.Health.Status}}", "healthy", time.Minute)
