@@ -321,3 +321,38 @@ func TestCreateValidatesRestartPolicy(t *testing.T) {
 		t.Fatalf("--rm with a restart policy: %v", err)
 	}
 }
+
+func TestRestartingContainerWaitAndExec(t *testing.T) {
+	f := newFixture(t)
+	id := f.createCfg(t, "crash", container.Config{Cmd: []string{"exit", "1"}},
+		container.HostConfig{RestartPolicy: container.RestartPolicy{Name: "always"}})
+	if err := f.c.ContainerStart(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "restarting with a long back-off", func() bool {
+		info := f.inspect(t, id)
+		return info.RestartCount >= 4 && info.State.Status == container.StatusRestarting
+	})
+	_, err := f.c.ExecCreate(id, engine.ExecConfig{Cmd: []string{"true"}})
+	if !errdefs.IsConflict(err) || err.Error() != "Container "+id+" is restarting, wait until the container is running" {
+		t.Fatalf("exec in a restarting container: %v", err)
+	}
+	// A wait for not-running on a restarting container ends at its next
+	// exit (or stop), not at once.
+	count := f.inspect(t, id).RestartCount
+	ch, err := f.c.ContainerWait(context.Background(), id, engine.WaitNotRunning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case res := <-ch:
+		if got := f.inspect(t, id).RestartCount; got != count+1 || res.StatusCode != 1 {
+			t.Fatalf("wait returned %+v with RestartCount %d, want at the next exit (count %d)", res, got, count+1)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("wait did not end at the next exit")
+	}
+	if err := f.c.ContainerKill(context.Background(), id, ""); err != nil {
+		t.Fatal(err)
+	}
+}
