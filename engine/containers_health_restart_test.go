@@ -356,3 +356,34 @@ func TestRestartingContainerWaitAndExec(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A kill with a signal other than the stop signal is a manual stop for
+// unless-stopped only: always restarts the container it ended, as dockerd.
+func TestKillWithOtherSignalAndRestartPolicies(t *testing.T) {
+	f := newFixture(t)
+	mk := func(name, policy string) string {
+		return f.createCfg(t, name, container.Config{Cmd: []string{"sleep", "inf"}, StopSignal: "SIGTERM"},
+			container.HostConfig{RestartPolicy: container.RestartPolicy{Name: policy}})
+	}
+	always, unless := mk("always", "always"), mk("unless", "unless-stopped")
+	for _, id := range []string{always, unless} {
+		if err := f.c.ContainerStart(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.c.ContainerKill(context.Background(), id, "HUP"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "always restarted", func() bool {
+		info := f.inspect(t, always)
+		return info.RestartCount == 1 && info.State.Running && !info.State.Restarting
+	})
+	eventually(t, "unless-stopped exited", func() bool { return f.inspect(t, unless).State.Status == container.StatusExited })
+	time.Sleep(300 * time.Millisecond)
+	if info := f.inspect(t, unless); info.State.Status != container.StatusExited || info.RestartCount != 0 || info.State.ExitCode != 129 {
+		t.Fatalf("unless-stopped after kill -s HUP: %+v count %d", info.State, info.RestartCount)
+	}
+	if err := f.c.ContainerKill(context.Background(), always, ""); err != nil {
+		t.Fatal(err)
+	}
+}

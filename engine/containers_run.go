@@ -320,13 +320,17 @@ func (s *Containers) ContainerKill(ctx context.Context, ref, signal string) erro
 	}
 	x.mu.Lock()
 	r, id := x.run, x.c.ID
-	calledOff := false
-	if r != nil || x.restarts.pending != nil {
+	restarting := r == nil && x.restarts.pending != nil
+	if r != nil || restarting {
 		s.killCallsOffRestartsLocked(x, sig)
-		calledOff = s.endPendingRestartLocked(x)
+		if x.restarts.off {
+			s.endPendingRestartLocked(x)
+		}
 	}
 	x.mu.Unlock()
-	if calledOff {
+	if restarting {
+		// No process to signal; as dockerd, a kill that calls the
+		// restarts off ends the pending restart, any other is a no-op.
 		return nil
 	}
 	if r == nil {
