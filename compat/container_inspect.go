@@ -68,7 +68,20 @@ func stateToAPI(s enginecontainer.State, removing bool) *container.State {
 		Error:      s.Error,
 		StartedAt:  formatTime(s.StartedAt),
 		FinishedAt: formatTime(s.FinishedAt),
+		Health:     healthToAPI(s.Health),
 	}
+}
+
+// healthToAPI converts the health check's state (nil: none).
+func healthToAPI(h *enginecontainer.Health) *container.Health {
+	if h == nil {
+		return nil
+	}
+	out := &container.Health{Status: container.HealthStatus(h.Status), FailingStreak: h.FailingStreak, Log: []*container.HealthcheckResult{}}
+	for _, r := range h.Log {
+		out.Log = append(out.Log, &container.HealthcheckResult{Start: r.Start, End: r.End, ExitCode: r.ExitCode, Output: r.Output})
+	}
+	return out
 }
 
 // formatTime is Docker's inspect time format; the zero time reads
@@ -107,6 +120,15 @@ func ContainerSummary(s engine.Summary, now time.Time) container.Summary {
 	return out
 }
 
+// healthText is the health part of `docker ps`'s status: "health:
+// starting", "healthy", "unhealthy".
+func healthText(status string) string {
+	if status == enginecontainer.HealthStarting {
+		return "health: starting"
+	}
+	return status
+}
+
 // StatusLine is `docker ps`'s STATUS column: "Up 3 seconds",
 // "Exited (0) 2 seconds ago", "Created", ...
 func StatusLine(s enginecontainer.State, removing bool, now time.Time) string {
@@ -119,6 +141,8 @@ func StatusLine(s enginecontainer.State, removing bool, now time.Time) string {
 		return fmt.Sprintf("Up %s (Paused)", units.HumanDuration(now.Sub(s.StartedAt)))
 	case s.Running && s.Restarting:
 		return fmt.Sprintf("Restarting (%d) %s ago", s.ExitCode, units.HumanDuration(now.Sub(s.FinishedAt)))
+	case s.Running && s.Health != nil:
+		return fmt.Sprintf("Up %s (%s)", units.HumanDuration(now.Sub(s.StartedAt)), healthText(s.Health.Status))
 	case s.Running:
 		return "Up " + units.HumanDuration(now.Sub(s.StartedAt))
 	case s.StartedAt.IsZero() && s.FinishedAt.IsZero():

@@ -20,6 +20,11 @@ func TestStatusLine(t *testing.T) {
 		{enginecontainer.State{Status: "created"}, "Created"},
 		{enginecontainer.State{Status: "running", Running: true, StartedAt: now.Add(-3 * time.Second)}, "Up 3 seconds"},
 		{enginecontainer.State{Status: "exited", ExitCode: 2, StartedAt: now.Add(-time.Hour), FinishedAt: now.Add(-2 * time.Minute)}, "Exited (2) 2 minutes ago"},
+		{enginecontainer.State{Status: "running", Running: true, StartedAt: now.Add(-5 * time.Second), Health: &enginecontainer.Health{Status: "starting"}}, "Up 5 seconds (health: starting)"},
+		{enginecontainer.State{Status: "running", Running: true, StartedAt: now.Add(-5 * time.Second), Health: &enginecontainer.Health{Status: "healthy"}}, "Up 5 seconds (healthy)"},
+		{enginecontainer.State{Status: "running", Running: true, StartedAt: now.Add(-5 * time.Second), Health: &enginecontainer.Health{Status: "unhealthy"}}, "Up 5 seconds (unhealthy)"},
+		{enginecontainer.State{Status: "exited", ExitCode: 0, StartedAt: now.Add(-time.Hour), FinishedAt: now.Add(-time.Minute), Health: &enginecontainer.Health{Status: "unhealthy"}}, "Exited (0) About a minute ago"},
+		{enginecontainer.State{Status: "restarting", Running: true, Restarting: true, ExitCode: 3, StartedAt: now.Add(-time.Hour), FinishedAt: now.Add(-2 * time.Second)}, "Restarting (3) 2 seconds ago"},
 	}
 	for _, c := range cases {
 		if got := StatusLine(c.s, false, now); got != c.want {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	timetypes "github.com/docker/docker/api/types/time"
 	"github.com/docker/go-connections/nat"
@@ -56,6 +57,11 @@ func ContainerListFilter(args filters.Args) (engine.ListFilter, bool, error) {
 	}
 	if f.Expose, err = portFilter("expose", args.Get("expose")); err != nil {
 		return f, false, err
+	}
+	for _, h := range f.Health {
+		if err := container.ValidateHealthStatus(h); err != nil {
+			return f, false, errdefs.InvalidParameterf("invalid filter 'health=%s': %v", h, err)
+		}
 	}
 	for _, s := range args.Get("status") {
 		if !containerStatuses[s] {

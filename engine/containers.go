@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pier-vm/pier/engine/container"
@@ -71,6 +72,9 @@ type Containers struct {
 	mu    sync.RWMutex
 	byID  map[string]*ctr
 	execs map[string]*execInstance
+
+	// shuttingDown is set by Shutdown: exits then restart nothing.
+	shuttingDown atomic.Bool
 }
 
 // ctr is a container known to the engine: its persisted value plus what
@@ -87,6 +91,8 @@ type ctr struct {
 	exits    int // exits seen since the daemon started
 	changed  chan struct{}
 	execIDs  []string
+	// restarts is the restart supervisor's state (guarded by mu).
+	restarts restartState
 
 	log    *containerlog.Log
 	output *hub
@@ -100,6 +106,9 @@ type run struct {
 	net *netAttachment
 	// done is closed once the exit was recorded.
 	done chan struct{}
+	// stopHealth stops the run's health monitor and waits for it (a no-op
+	// without a health check).
+	stopHealth func()
 }
 
 // NewContainers loads the persisted containers under cfg.Root. Containers
@@ -154,6 +163,11 @@ func NewContainers(cfg ContainersConfig) (*Containers, error) {
 	for _, c := range loaded {
 		if c.State.Running || c.State.Paused || c.State.Restarting || c.State.Status == container.StatusRemoving {
 			c.State.SetExited(255, false, "", time.Now().UTC())
+			if h := c.State.Health; h != nil {
+				ended := h.Clone()
+				ended.Status = container.HealthUnhealthy
+				c.State.Health = ended
+			}
 			clearNetworkState(&c)
 			if err := store.Save(c); err != nil {
 				return nil, err

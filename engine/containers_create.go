@@ -15,6 +15,7 @@ import (
 	"github.com/pier-vm/pier/engine/container"
 	"github.com/pier-vm/pier/engine/image"
 	"github.com/pier-vm/pier/engine/platform"
+	"github.com/pier-vm/pier/engine/restart"
 	"github.com/pier-vm/pier/errdefs"
 )
 
@@ -52,6 +53,9 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 	}
 	memMiB, cpus, err := vmSize(req.HostConfig)
 	if err != nil {
+		return CreateResult{}, err
+	}
+	if err := restart.Validate(req.HostConfig.RestartPolicy, req.HostConfig.AutoRemove); err != nil {
 		return CreateResult{}, err
 	}
 	mode, endpoints, err := s.resolveEndpoints(req.HostConfig.NetworkMode, req.Endpoints)

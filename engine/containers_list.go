@@ -174,13 +174,14 @@ func matchPorts(ports map[string][]container.PortBinding, publish, expose []stri
 	return false
 }
 
-// healthStatus is the container's health for filtering (health checks are
-// not run yet, so a container with one is "starting").
+// healthStatus is the container's health for filtering: "none" until a
+// health check ran (as dockerd, a created container with a check is
+// "none").
 func healthStatus(c container.Container) string {
-	if c.Config.Healthcheck == nil || len(c.Config.Healthcheck.Test) == 0 || c.Config.Healthcheck.Test[0] == "NONE" {
-		return "none"
+	if c.State.Health == nil {
+		return container.HealthNone
 	}
-	return "starting"
+	return c.State.Health.Status
 }
 
 // ancestorIDs resolves ancestor filters to image IDs where possible.

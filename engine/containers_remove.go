@@ -33,7 +33,11 @@ func (s *Containers) ContainerRemove(ctx context.Context, ref string, opts Remov
 	case x.run != nil && !opts.Force:
 		x.mu.Unlock()
 		return errRunningRemove(x.c.Name)
+	case x.restarts.pending != nil && !opts.Force:
+		x.mu.Unlock()
+		return errdefs.Conflictf("cannot remove container %q: container is restarting: stop the container before removing or force remove", x.c.Name)
 	}
+	s.endPendingRestartLocked(x)
 	x.removing = true
 	r := x.run
 	x.notifyLocked()

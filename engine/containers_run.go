@@ -29,6 +29,9 @@ func (s *Containers) ContainerStart(ctx context.Context, ref string) error {
 	}
 	x.op.Lock()
 	defer x.op.Unlock()
+	if err := s.userStartLocked(x); err != nil {
+		return err
+	}
 	return s.startLocked(ctx, x)
 }
 
@@ -75,11 +78,12 @@ func (s *Containers) startLocked(ctx context.Context, x *ctr) error {
 		return err
 	}
 
-	r := &run{sandbox: sb, net: att.held, done: make(chan struct{})}
+	r := &run{sandbox: sb, net: att.held, done: make(chan struct{}), stopHealth: func() {}}
 	x.mu.Lock()
 	x.run = r
 	x.c.State.SetRunning(sb.HostPid(), time.Now().UTC())
 	x.c.Networks, x.c.Ports = att.endpoints, att.ports
+	hm := s.healthMonitorLocked(x, r)
 	saveErr := s.saveLocked(x)
 	x.notifyLocked()
 	snap := x.c
@@ -88,6 +92,9 @@ func (s *Containers) startLocked(ctx context.Context, x *ctr) error {
 		s.log.Error("persisting started container", "id", c.ID, "err", saveErr)
 	}
 	s.publish(snap, "start", nil)
+	if hm != nil {
+		s.startHealth(r, hm, *snap.State.Health)
+	}
 	go s.monitor(x, r)
 	return nil
 }
@@ -155,6 +162,7 @@ func (s *Containers) monitor(x *ctr, r *run) {
 	if status.ExitedAt.IsZero() {
 		status.ExitedAt = time.Now()
 	}
+	r.stopHealth()
 	if kerr := r.sandbox.Kill(); kerr != nil {
 		s.log.Warn("stopping container VM", "err", kerr)
 	}
@@ -163,15 +171,28 @@ func (s *Containers) monitor(x *ctr, r *run) {
 
 	x.mu.Lock()
 	x.run = nil
-	x.c.State.SetExited(status.Code, status.OOMKilled, errMsg, status.ExitedAt.UTC())
+	delay, restarting := s.restartDecisionLocked(x, status.Code, status.ExitedAt.Sub(x.c.State.StartedAt))
+	if restarting {
+		x.c.RestartCount++
+		x.c.State.SetRestarting(status.Code, status.ExitedAt.UTC())
+		x.c.State.OOMKilled, x.c.State.Error = status.OOMKilled, errMsg
+	} else {
+		x.c.State.SetExited(status.Code, status.OOMKilled, errMsg, status.ExitedAt.UTC())
+	}
+	endHealthLocked(x)
 	clearNetworkState(&x.c)
 	x.exits++
 	if err := s.saveLocked(x); err != nil {
 		s.log.Error("persisting exited container", "id", x.c.ID, "err", err)
 	}
-	autoRemove := x.c.HostConfig.AutoRemove && !x.removing
+	autoRemove := x.c.HostConfig.AutoRemove && !x.removing && !restarting
 	if autoRemove {
 		x.removing = true
+	}
+	var pending chan struct{}
+	if restarting {
+		pending = make(chan struct{})
+		x.restarts.pending = pending
 	}
 	snap := x.c
 	x.notifyLocked()
@@ -187,6 +208,9 @@ func (s *Containers) monitor(x *ctr, r *run) {
 		"execDuration": strconv.Itoa(int(status.ExitedAt.Sub(snap.State.StartedAt).Seconds())),
 	})
 	close(r.done)
+	if restarting {
+		go s.restartAfter(x, delay, pending)
+	}
 	if autoRemove {
 		if err := s.destroy(x, true); err != nil {
 			s.log.Error("auto-removing container", "id", snap.ID, "err", err)
@@ -224,7 +248,16 @@ func (s *Containers) ContainerStop(ctx context.Context, ref string, opts StopOpt
 func (s *Containers) stopLocked(x *ctr, opts StopOptions) error {
 	x.mu.Lock()
 	r, c := x.run, x.c
+	calledOff := false
+	if r != nil || x.restarts.pending != nil {
+		s.callOffRestartsLocked(x)
+		calledOff = s.endPendingRestartLocked(x)
+	}
 	x.mu.Unlock()
+	if calledOff {
+		s.publish(x.snapshot(), "stop", nil)
+		return nil
+	}
 	if r == nil {
 		return errdefs.NotModified(errors.New("container already stopped"))
 	}
@@ -287,7 +320,19 @@ func (s *Containers) ContainerKill(ctx context.Context, ref, signal string) erro
 	}
 	x.mu.Lock()
 	r, id := x.run, x.c.ID
+	restarting := r == nil && x.restarts.pending != nil
+	if r != nil || restarting {
+		s.killCallsOffRestartsLocked(x, sig)
+		if x.restarts.off {
+			s.endPendingRestartLocked(x)
+		}
+	}
 	x.mu.Unlock()
+	if restarting {
+		// No process to signal; as dockerd, a kill that calls the
+		// restarts off ends the pending restart, any other is a no-op.
+		return nil
+	}
 	if r == nil {
 		return errNotRunning(id)
 	}
@@ -307,6 +352,9 @@ func (s *Containers) ContainerRestart(ctx context.Context, ref string, opts Stop
 	x.op.Lock()
 	defer x.op.Unlock()
 	if err := s.stopLocked(x, opts); err != nil && !errdefs.IsNotModified(err) {
+		return err
+	}
+	if err := s.userStartLocked(x); err != nil {
 		return err
 	}
 	if err := s.startLocked(ctx, x); err != nil {
@@ -334,10 +382,12 @@ func (s *Containers) ContainerResize(ctx context.Context, ref string, height, wi
 // Shutdown stops every running container for a daemon shutdown: SIGTERM,
 // then, when ctx ends, their VMs are killed.
 func (s *Containers) Shutdown(ctx context.Context) {
+	s.shuttingDown.Store(true)
 	var runs []*run
 	for _, x := range s.all() {
 		x.mu.Lock()
 		r := x.run
+		s.endPendingRestartLocked(x)
 		x.mu.Unlock()
 		if r != nil {
 			_ = s.signal(x, r, syscall.SIGTERM)

@@ -47,7 +47,9 @@ func (s *Containers) ContainerWait(ctx context.Context, ref, condition string) (
 			done := x.removed
 			switch condition {
 			case WaitNotRunning:
-				done = done || x.run == nil
+				// A restarting container counts as running, as under
+				// dockerd; its next exit still ends the wait.
+				done = done || (x.run == nil && x.restarts.pending == nil) || x.exits > startExits
 			case WaitNextExit:
 				done = done || x.exits > startExits
 			}

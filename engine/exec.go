@@ -68,8 +68,11 @@ func (s *Containers) ExecCreate(ref string, cfg ExecConfig) (string, error) {
 		return "", err
 	}
 	x.mu.Lock()
-	c, running := x.c, x.run != nil
+	c, running, restarting := x.c, x.run != nil, x.restarts.pending != nil
 	x.mu.Unlock()
+	if restarting {
+		return "", errdefs.Conflictf("Container %s is restarting, wait until the container is running", c.ID)
+	}
 	if !running {
 		return "", errNotRunning(c.ID)
 	}

@@ -100,6 +100,8 @@ func runDaemon(ctx context.Context, o options) error {
 		go func(l net.Listener) { errc <- srv.Serve(l) }(l)
 	}
 	log.Info("pierd ready", "data-root", o.dataRoot, "driver", drv.Name(), "accel", drv.Accel())
+	// Containers whose restart policy says so come back, as under dockerd.
+	eng.StartRestartable(context.Background())
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)

@@ -34,7 +34,12 @@ type Container struct {
 	ImageManifestDigest string
 	Platform            platform.Platform
 	State               State
-	RestartCount        int
+	// RestartCount counts the restarts by the restart policy since the
+	// last start by the user.
+	RestartCount int
+	// ManuallyStopped is set when the user stopped or killed the container
+	// and cleared when the user starts it (the unless-stopped policy).
+	ManuallyStopped bool `json:",omitempty"`
 	// MemoryMiB and CPUs size the VM.
 	MemoryMiB int
 	CPUs      int
@@ -269,11 +274,60 @@ type State struct {
 	Error      string
 	StartedAt  time.Time
 	FinishedAt time.Time
+	// Health is the health check's state; nil for a container without a
+	// check that has never run one.
+	Health *Health `json:",omitempty"`
 }
 
-// SetRunning records a successful start.
+// Health statuses, as Docker names them; HealthNone is a container without
+// a health check (for `docker ps --filter health=`).
+const (
+	HealthStarting  = "starting"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+	HealthNone      = "none"
+)
+
+// Health is a container's health: its status, the number of failed
+// probes in a row and the last probes' results (oldest first).
+type Health struct {
+	Status        string
+	FailingStreak int
+	Log           []HealthResult
+}
+
+// HealthResult is one probe of a health check.
+type HealthResult struct {
+	Start    time.Time
+	End      time.Time
+	ExitCode int
+	Output   string
+}
+
+// Clone is a deep copy of h.
+func (h *Health) Clone() *Health {
+	if h == nil {
+		return nil
+	}
+	out := *h
+	out.Log = append([]HealthResult(nil), h.Log...)
+	return &out
+}
+
+// SetRunning records a successful start (the health state is kept: the
+// health monitor resets it).
 func (s *State) SetRunning(pid int, at time.Time) {
-	*s = State{Status: StatusRunning, Running: true, Pid: pid, StartedAt: at}
+	*s = State{Status: StatusRunning, Running: true, Pid: pid, StartedAt: at, Health: s.Health}
+}
+
+// SetRestarting records the end of the main process of a container that
+// its restart policy will start again: Docker counts it as running.
+func (s *State) SetRestarting(code int, at time.Time) {
+	s.Status = StatusRestarting
+	s.Running, s.Restarting, s.Paused = true, true, false
+	s.Pid = 0
+	s.ExitCode = code
+	s.FinishedAt = at
 }
 
 // SetExited records the end of the main process.

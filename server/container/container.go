@@ -1,6 +1,6 @@
 // Package container serves the /containers routes of the Docker Engine API:
 // create, start, stop, kill, restart, wait, logs, attach, resize, inspect,
-// list, remove, rename and prune. HTTP stays here; the engine does the
+// list, remove, rename, update and prune. HTTP stays here; the engine does the
 // work through the small Backend interface.
 package container
 
@@ -20,6 +20,7 @@ type lifecycleBackend interface {
 	ContainerKill(ctx context.Context, ref, signal string) error
 	ContainerRemove(ctx context.Context, ref string, opts engine.RemoveOptions) error
 	ContainerRename(ref, newName string) error
+	ContainerUpdate(ref string, req engine.UpdateRequest) (engine.UpdateResult, error)
 	ContainerPrune(ctx context.Context, opts engine.PruneOptions) (engine.PruneResult, error)
 }
 
@@ -68,6 +69,7 @@ func (r *Router) Routes() []httputils.Route {
 		{Method: "POST", Path: "/containers/{name:.*}/attach", Handler: r.postContainersAttach},
 		{Method: "POST", Path: "/containers/{name:.*}/resize", Handler: r.postContainersResize},
 		{Method: "POST", Path: "/containers/{name:.*}/rename", Handler: r.postContainerRename},
+		{Method: "POST", Path: "/containers/{name:.*}/update", Handler: r.postContainerUpdate},
 		{Method: "DELETE", Path: "/containers/{name:.*}", Handler: r.deleteContainers},
 	}
 }

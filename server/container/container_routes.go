@@ -207,6 +207,18 @@ func (r *Router) postContainerRename(w http.ResponseWriter, req *http.Request, v
 	return nil
 }
 
+func (r *Router) postContainerUpdate(w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	var body container.UpdateConfig
+	if err := json.NewDecoder(req.Body).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+		return errdefs.InvalidParameter(err)
+	}
+	res, err := r.backend.ContainerUpdate(vars["name"], compat.ContainerUpdateFromAPI(body))
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, container.UpdateResponse{Warnings: res.Warnings})
+}
+
 func (r *Router) postContainersPrune(w http.ResponseWriter, req *http.Request, vars map[string]string) error {
 	args, err := compat.ParseFilters(req.FormValue("filters"))
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/testcontainers/testcontainers-go"
 	tcexec "github.com/testcontainers/testcontainers-go/exec"
 	"github.com/testcontainers/testcontainers-go/log"
@@ -16,7 +17,8 @@ import (
 )
 
 // testcontainers-go against pierd, as a Go test uses it: a GenericContainer
-// with an exposed port and log, port and HTTP wait strategies (one VM);
+// with an exposed port, a health check, and log, port, HTTP and health
+// check wait strategies (one VM);
 // Host and MappedPort reach its server from the test; Logs; Exec with exit
 // codes and output; Terminate removes the container. It runs twice: as on
 // a host (testcontainers dials localhost) and as in a CI job's container,
@@ -67,10 +69,19 @@ func genericContainer(t *testing.T, d *daemon, bb, wantHost string, full bool) {
 			ExposedPorts: []string{"80/tcp"},
 			Entrypoint:   []string{"/bin/sh", "-c"},
 			Cmd:          []string{"mkdir -p /www && echo hello-from-tc > /www/index.html && echo ready && exec httpd -f -p 80 -h /www"},
+			// A health check that pierd runs in the VM, which
+			// wait.ForHealthCheck polls for in inspect.
+			ConfigModifier: func(c *container.Config) {
+				c.Healthcheck = &container.HealthConfig{
+					Test:     []string{"CMD-SHELL", "wget -qO- http://127.0.0.1/ | grep -q hello-from-tc"},
+					Interval: time.Second,
+				}
+			},
 			WaitingFor: wait.ForAll(
 				wait.ForLog("ready"),
 				wait.ForListeningPort("80/tcp"),
 				wait.ForHTTP("/").WithPort("80/tcp"),
+				wait.ForHealthCheck(),
 			).WithDeadline(2 * time.Minute),
 		},
 		Started: true,
@@ -96,6 +107,9 @@ func genericContainer(t *testing.T, d *daemon, bb, wantHost string, full bool) {
 	}
 	if got := httpGet(t, "http://"+host+":"+port.Port()+"/"); got != "hello-from-tc\n" {
 		t.Fatalf("GET %s:%s: %q", host, port.Port(), got)
+	}
+	if health := d.ok(t, "inspect", "-f", "{{.State.Health.Status}} {{(index .State.Health.Log 0).ExitCode}}", id); health != "healthy 0\n" {
+		t.Fatalf("health after wait.ForHealthCheck: %q", health)
 	}
 	if full {
 		logsAndExec(ctx, t, d, ctr)
