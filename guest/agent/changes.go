@@ -30,7 +30,9 @@ var ownFiles = map[string]bool{"/etc/hostname": true, "/etc/hosts": true, "/etc/
 func layerChanges(upper, lower string) ([]proto.Change, error) {
 	var out []proto.Change
 	changedDirs := map[string]bool{}
-	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+	// The layers may be links to directories (/proc/self/fd/N): "/."
+	// walks the directory, not the link.
+	err := filepath.WalkDir(upper+"/.", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

@@ -378,7 +378,13 @@ func TestChangesFollowDockersRules(t *testing.T) {
 	fi, _ := os.Stat(filepath.Join(lower, "keep"))
 	os.Chtimes(filepath.Join(upper, "keep"), fi.ModTime(), fi.ModTime())
 	write(t, filepath.Join(upper, "etc/hostname"), "h", 0o644)
-	c := dialFiles(t, t.TempDir(), Hooks{Layers: func() (string, string) { return upper, lower }})
+	// In the VM the layers are reached through /proc/self/fd links.
+	links := t.TempDir()
+	os.Symlink(upper, filepath.Join(links, "upper"))
+	os.Symlink(lower, filepath.Join(links, "lower"))
+	c := dialFiles(t, t.TempDir(), Hooks{Layers: func() (string, string) {
+		return filepath.Join(links, "upper"), filepath.Join(links, "lower")
+	}})
 	got, err := c.Changes(testCtx(t))
 	if err != nil {
 		t.Fatal(err)
