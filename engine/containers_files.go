@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/pier-vm/pier/engine/compression"
 	"github.com/pier-vm/pier/engine/container"
 	"github.com/pier-vm/pier/errdefs"
 )
@@ -77,8 +78,8 @@ func (s *Containers) ContainerArchivePath(ctx context.Context, ref, p string) (P
 	return st, releaseOnClose{rc, release}, nil
 }
 
-// ContainerExtractToDir unpacks a tar into a directory of the container
-// (PUT archive).
+// ContainerExtractToDir unpacks a tar (plain or compressed) into a
+// directory of the container (PUT archive).
 func (s *Containers) ContainerExtractToDir(ctx context.Context, ref, p string, opts CopyOptions, content io.Reader) error {
 	x, err := s.get(ref)
 	if err != nil {
@@ -92,12 +93,17 @@ func (s *Containers) ContainerExtractToDir(ctx context.Context, ref, p string, o
 	if opts.CopyUIDGID {
 		xo.ChownUser = c.Config.User
 	}
+	archive, err := compression.Reader(content)
+	if err != nil {
+		return err
+	}
+	defer archive.Close()
 	fs, release, err := s.files(ctx, x)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if err := fs.ExtractToDir(ctx, p, xo, content); err != nil {
+	if err := fs.ExtractToDir(ctx, p, xo, archive); err != nil {
 		return fileError(err, p, ref)
 	}
 	s.publish(x.snapshot(), "extract-to-dir", nil)

@@ -3,6 +3,7 @@ package container_test
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -88,6 +89,18 @@ func TestArchiveRoutes(t *testing.T) {
 		t.Fatalf("copied out %+v %q (stat %+v)", hdr, data, st)
 	}
 
+	// A gzip-compressed archive (testcontainers-go sends those).
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	io.Copy(zw, oneFileTar(t, "tmp/zipped.txt", "z", 0o644, mtime))
+	zw.Close()
+	if err := cli.CopyToContainer(ctx, "files", "/", &gz, container.CopyToContainerOptions{}); err != nil {
+		t.Fatalf("gzip archive: %v", err)
+	}
+	if st, err := cli.ContainerStatPath(ctx, "files", "/tmp/zipped.txt"); err != nil || st.Size != 1 {
+		t.Fatalf("stat of the gzipped file: %+v, %v", st, err)
+	}
+
 	// The raw routes: header, statuses and dockerd's texts.
 	status, stat, _ := raw(t, "HEAD", url+"/v1.51/containers/files/archive?path=/etc", nil)
 	if status != 200 || stat["name"] != "etc" || os.FileMode(stat["mode"].(float64))&os.ModeDir == 0 {
@@ -131,7 +144,7 @@ func TestArchiveRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(changes) != 1 || changes[0].Path != "/etc/app.conf" || changes[0].Kind != container.ChangeAdd {
+	if len(changes) != 2 || changes[0].Path != "/etc/app.conf" || changes[0].Kind != container.ChangeAdd {
 		t.Fatalf("diff = %+v", changes)
 	}
 	exp, err := cli.ContainerExport(ctx, "files")
