@@ -56,15 +56,18 @@ func TestCopyIntoCreatedAndOutOfExitedContainer(t *testing.T) {
 	src := hostFile(t, dir, "hello.txt", "hello from the host\n", 0o750, 1234, 5678, mtime)
 
 	name := "cp-created"
-	d.ok(t, "create", "--name", name, bb, "sh", "-c",
-		"cat /tmp/hello.txt; stat -c '%a %u:%g %Y' /tmp/hello.txt; mkdir /report; echo passed > /report/result.txt; rm /etc/group")
+	d.ok(t, "create", "--name", name, "-v", name+"-vol:/data", bb, "sh", "-c",
+		"cat /tmp/hello.txt; stat -c '%a %u:%g %Y' /tmp/hello.txt; cat /data/in-volume.txt; mkdir /report; echo passed > /report/result.txt; rm /etc/group")
+	defer d.docker(t, "", "volume", "rm", name+"-vol")
 	defer d.docker(t, "", "rm", "-f", name)
 	start := time.Now()
 	d.ok(t, "cp", src, name+":/tmp/hello.txt")
 	t.Logf("docker cp into a created container: %v", time.Since(start).Round(time.Millisecond))
+	// Into the container's volume, mounted in the maintenance VM as well.
+	d.ok(t, "cp", hostFile(t, dir, "vol.txt", "in the volume\n", 0o644, 0, 0, mtime), name+":/data/in-volume.txt")
 
 	out := d.ok(t, "start", "-a", name)
-	want := "hello from the host\n750 1234:5678 " + strconv.FormatInt(mtime.Unix(), 10) + "\n"
+	want := "hello from the host\n750 1234:5678 " + strconv.FormatInt(mtime.Unix(), 10) + "\nin the volume\n"
 	if out != want {
 		t.Fatalf("the container saw %q, want %q", out, want)
 	}
