@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"reflect"
 	"testing"
 	"time"
 
@@ -126,5 +127,38 @@ func TestFileErrorsAreDockers(t *testing.T) {
 	}
 	if f.rt.FileSessions() != before {
 		t.Fatal("diff of a container that never ran booted a maintenance VM")
+	}
+}
+
+func TestFileOperationsPublishDockersEvents(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.create(t, "web", "sleep", "inf")
+	_, live, cancel := f.bus.Subscribe()
+	defer cancel()
+	if err := f.c.ContainerExtractToDir(ctx, "web", "/etc", engine.CopyOptions{}, tarWith(t, "f", "x")); err != nil {
+		t.Fatal(err)
+	}
+	_, rc, err := f.c.ContainerArchivePath(ctx, "web", "/etc/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	exp, err := f.c.ContainerExport(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp.Close()
+	var got []string
+	for len(got) < 3 {
+		select {
+		case e := <-live:
+			got = append(got, e.Action)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("events = %v", got)
+		}
+	}
+	if want := []string{"extract-to-dir", "archive-path", "export"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("events = %v, want %v", got, want)
 	}
 }
