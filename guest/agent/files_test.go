@@ -333,6 +333,13 @@ func TestExtractRefusals(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(root, "dir/new/parent/f")); string(b) != "z" {
 		t.Fatalf("dir/new/parent/f = %q", b)
 	}
+	// An entry for the extraction point itself never replaces it.
+	if err := c.Extract(ctx, "/dir", proto.ExtractOptions{}, bytes.NewReader(tarOf(t, file(".", "boom"), file("a/..", "boom")))); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(filepath.Join(root, "dir")); err != nil || !fi.IsDir() {
+		t.Fatalf("the extraction point was replaced: %v %v", fi, err)
+	}
 	if err := c.Extract(ctx, "/dir", proto.ExtractOptions{ChownUser: "nobody"}, bytes.NewReader(empty)); proto.ErrorCodeOf(err) != proto.CodeInvalid {
 		t.Fatalf("unknown user: %v", err)
 	}

@@ -78,6 +78,14 @@ func (x *extraction) extract(r io.Reader) error {
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			continue
 		}
+		if containerPath(hdr.Name) == "/" {
+			// The extraction point itself: a directory, left as it is
+			// (as dockerd does).
+			if hdr.Typeflag != tar.TypeDir && x.opts.NoOverwriteDirNonDir {
+				return fmt.Errorf("cannot overwrite directory %q with non-directory %q", x.dest, hdr.Name)
+			}
+			continue
+		}
 		path, err := x.place(hdr.Name)
 		if err != nil {
 			return err
@@ -111,9 +119,6 @@ func (x *extraction) extract(r io.Reader) error {
 // not followed.
 func (x *extraction) place(name string) (string, error) {
 	rel := containerPath(name)
-	if rel == "/" {
-		return resolve(x.root, x.dest)
-	}
 	parent, err := resolve(x.root, filepath.Join(x.dest, filepath.Dir(rel)))
 	if err != nil {
 		return "", err
