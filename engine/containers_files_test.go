@@ -162,3 +162,44 @@ func TestFileOperationsPublishDockersEvents(t *testing.T) {
 		t.Fatalf("events = %v, want %v", got, want)
 	}
 }
+
+// docker cp -a gives the files to the container's user; without it they
+// keep the archive's owners.
+func TestCopyUIDGIDUsesTheContainersUser(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.c.ContainerCreate(ctx, engine.CreateRequest{Name: "app", Config: container.Config{Image: "busybox", User: "app", Cmd: []string{"sleep", "inf"}}}); err != nil {
+		t.Fatal(err)
+	}
+	owner := func(name string) int {
+		_, rc, err := f.c.ContainerArchivePath(ctx, "app", "/etc/"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		hdr, err := tar.NewReader(rc).Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hdr.Uid
+	}
+	in := func() *bytes.Reader {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		tw.WriteHeader(&tar.Header{Name: "f", Typeflag: tar.TypeReg, Mode: 0o644, Uid: 77})
+		tw.Close()
+		return bytes.NewReader(buf.Bytes())
+	}
+	if err := f.c.ContainerExtractToDir(ctx, "app", "/etc", engine.CopyOptions{}, in()); err != nil {
+		t.Fatal(err)
+	}
+	if uid := owner("f"); uid != 77 {
+		t.Fatalf("without -a the owner is %d, want the archive's 77", uid)
+	}
+	if err := f.c.ContainerExtractToDir(ctx, "app", "/etc", engine.CopyOptions{CopyUIDGID: true}, in()); err != nil {
+		t.Fatal(err)
+	}
+	if uid := owner("f"); uid != 1000 {
+		t.Fatalf("with -a the owner is %d, want the user app's (1000 in the fake)", uid)
+	}
+}

@@ -183,6 +183,19 @@ func TestCopyRunningContainerStaysInside(t *testing.T) {
 		t.Fatalf("docker cp -L of a link to /etc/passwd: %q, %v", b, err)
 	}
 
+	// docker export of the running container: its root without /proc's
+	// or /sys's content.
+	export := exec.Command("sh", "-c", "docker export "+name+" | tar t")
+	export.Env = d.env
+	b, err := export.CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker export | tar t: %v\n%s", err, b)
+	}
+	list := "\n" + string(b)
+	if !strings.Contains(list, "\ntmp/in.txt\n") || !strings.Contains(list, "\nproc/\n") || strings.Contains(list, "\nproc/self") || strings.Contains(list, "\nsys/kernel") {
+		t.Fatalf("docker export of a running container:\n%s", tail(string(b), 40))
+	}
+
 	diff := d.ok(t, "diff", name)
 	if !strings.Contains(diff, "A /tmp/in.txt\n") || !strings.Contains(diff, "A /"+marker+"\n") {
 		t.Fatalf("docker diff of the running container:\n%s", diff)
