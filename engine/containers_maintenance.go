@@ -105,11 +105,17 @@ func (s *Containers) closeIdleMaintenance(x *ctr, m *maintenance) {
 		x.mu.Unlock()
 		return
 	}
-	x.maint = nil
 	x.mu.Unlock()
+	// x.maint stays m until the VM is gone, so that a daemon shutdown
+	// meanwhile (killMaintenance, without the op lock) waits for it too.
 	if err := m.session.Close(); err != nil {
 		s.log.Warn("stopping maintenance VM", "id", x.snapshot().ID, "err", err)
 	}
+	x.mu.Lock()
+	if x.maint == m {
+		x.maint = nil
+	}
+	x.mu.Unlock()
 }
 
 // endMaintenance waits for the file operations under way on x's
@@ -132,7 +138,8 @@ func (s *Containers) endMaintenance(x *ctr) {
 	}
 }
 
-// killMaintenance powers x's maintenance VM off at once (daemon shutdown).
+// killMaintenance powers x's maintenance VM off (daemon shutdown), or
+// waits for the power-off under way.
 func (s *Containers) killMaintenance(x *ctr) {
 	x.mu.Lock()
 	m := x.maint

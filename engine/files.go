@@ -31,7 +31,8 @@ type Files interface {
 
 // FilesSession is file access to a container that is not running,
 // through a VM booted for it (see Runtime.OpenFiles). Close powers the VM
-// off once its disks are synced.
+// off once its disks are synced; it may be called more than once, and
+// every call returns once the VM is gone.
 type FilesSession interface {
 	Files
 	Close() error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/pier-vm/pier/engine"
@@ -91,21 +92,27 @@ func mountRoot(ctx context.Context, machine vm.Machine, mounts []proto.MountSpec
 type filesSession struct {
 	agentFiles
 	machine vm.Machine
+	once    sync.Once
+	err     error
 }
 
 // Close asks the guest to power off (it syncs its disks first), then
-// waits for the VM to go; a VM that does not go is killed.
+// waits for the VM to go; a VM that does not go is killed. Concurrent
+// calls wait for the first.
 func (s *filesSession) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), maintenanceShutdown)
-	defer cancel()
-	if err := s.c.Shutdown(ctx); err == nil {
-		select {
-		case <-s.machine.Done():
-		case <-ctx.Done():
+	s.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), maintenanceShutdown)
+		defer cancel()
+		if err := s.c.Shutdown(ctx); err == nil {
+			select {
+			case <-s.machine.Done():
+			case <-ctx.Done():
+			}
 		}
-	}
-	s.c.Close()
-	return s.machine.Kill()
+		s.c.Close()
+		s.err = s.machine.Kill()
+	})
+	return s.err
 }
 
 // agentFiles adapts the agent's file operations to engine.Files.
