@@ -83,9 +83,12 @@ type ctr struct {
 	// op serialises lifecycle operations (start, stop, restart, remove).
 	op sync.Mutex
 
-	mu       sync.Mutex
-	c        container.Container
-	run      *run // non-nil while running
+	mu  sync.Mutex
+	c   container.Container
+	run *run // non-nil while running
+	// maint is the maintenance VM serving file operations while the
+	// container is not running (nil when none is up).
+	maint    *maintenance
 	removing bool
 	removed  bool
 	exits    int // exits seen since the daemon started

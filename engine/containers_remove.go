@@ -55,6 +55,7 @@ func (s *Containers) ContainerRemove(ctx context.Context, ref string, opts Remov
 func (s *Containers) destroy(x *ctr, removeVolumes bool) error {
 	x.op.Lock()
 	defer x.op.Unlock()
+	s.endMaintenance(x)
 	x.mu.Lock()
 	c := x.c
 	execIDs := x.execIDs

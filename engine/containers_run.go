@@ -46,6 +46,8 @@ func (s *Containers) startLocked(ctx context.Context, x *ctr) error {
 	case running:
 		return errdefs.NotModified(errors.New("container already started"))
 	}
+	// The writable disk is the new VM's alone.
+	s.endMaintenance(x)
 
 	att, err := s.attachNetworks(c)
 	var sb Sandbox
@@ -101,54 +103,63 @@ func (s *Containers) startLocked(ctx context.Context, x *ctr) error {
 
 // boot resolves the pinned image and asks the runtime for a sandbox.
 func (s *Containers) boot(ctx context.Context, x *ctr, c container.Container, netCfg *NetworkConfig) (Sandbox, error) {
-	img, err := s.images.Resolve(c.ImageID, nil)
+	req, err := s.runRequest(ctx, x, c)
 	if err != nil {
-		return nil, err
-	}
-	rootDisk, err := s.images.RootDisk(ctx, img)
-	if err != nil {
-		return nil, fmt.Errorf("preparing root disk: %w", err)
-	}
-	dir := s.store.Dir(c.ID)
-	stateDir := filepath.Join(dir, "vm")
-	if err := os.RemoveAll(stateDir); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, err
 	}
 	logOut, logErr, err := x.log.StartSession()
 	if err != nil {
 		return nil, err
 	}
-	stdio := Stdio{
+	req.Stdio = Stdio{
 		Stdout: io.MultiWriter(logOut, x.output.writer(false)),
 		Stderr: io.MultiWriter(logErr, x.output.writer(true)),
 	}
 	if c.Config.OpenStdin {
-		stdio.Stdin = x.stdin.reader()
+		req.Stdio.Stdin = x.stdin.reader()
 	}
-	sb, err := s.runtime.Start(ctx, RunRequest{
+	req.Process = processSpec(c)
+	req.Network = netCfg
+	sb, err := s.runtime.Start(ctx, req)
+	if err != nil {
+		_ = x.log.EndSession()
+		return nil, err
+	}
+	return sb, nil
+}
+
+// runRequest is what every VM of the container needs: its pinned image's
+// root disk, its writable disk, an empty state directory, its mounts.
+func (s *Containers) runRequest(ctx context.Context, x *ctr, c container.Container) (RunRequest, error) {
+	img, err := s.images.Resolve(c.ImageID, nil)
+	if err != nil {
+		return RunRequest{}, err
+	}
+	rootDisk, err := s.images.RootDisk(ctx, img)
+	if err != nil {
+		return RunRequest{}, fmt.Errorf("preparing root disk: %w", err)
+	}
+	dir := s.store.Dir(c.ID)
+	stateDir := filepath.Join(dir, "vm")
+	if err := os.RemoveAll(stateDir); err != nil {
+		return RunRequest{}, err
+	}
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return RunRequest{}, err
+	}
+	return RunRequest{
 		ContainerID:  c.ID,
 		Image:        img,
 		RootDisk:     rootDisk,
-		WritableDisk: filepath.Join(dir, "rw.img"),
-		Process:      processSpec(c),
-		Stdio:        stdio,
+		WritableDisk: s.writableDisk(c.ID),
 		Hostname:     c.Config.Hostname,
 		Domainname:   c.Config.Domainname,
 		MemoryMiB:    c.MemoryMiB,
 		CPUs:         c.CPUs,
 		StateDir:     stateDir,
 		ConsoleLog:   filepath.Join(dir, "console.log"),
-		Network:      netCfg,
 		Mounts:       c.MountPoints,
-	})
-	if err != nil {
-		_ = x.log.EndSession()
-		return nil, err
-	}
-	return sb, nil
+	}, nil
 }
 
 // monitor waits for the main process of run r to end and records it.
@@ -393,6 +404,7 @@ func (s *Containers) Shutdown(ctx context.Context) {
 			_ = s.signal(x, r, syscall.SIGTERM)
 			runs = append(runs, r)
 		}
+		s.killMaintenance(x)
 	}
 	for _, r := range runs {
 		select {

@@ -24,6 +24,12 @@ type Runtime interface {
 	// sandbox outlives it. Errors classified with errdefs keep their class
 	// (for example invalid parameter for an image that cannot be emulated).
 	Start(ctx context.Context, req RunRequest) (Sandbox, error)
+	// OpenFiles gives file access to a container that is not running: a
+	// short-lived VM with the container's disks and mounts that runs no
+	// process of the container (of req, Process, Stdio and Network are
+	// not used). The caller makes sure that no other VM uses the
+	// container's writable disk until the session is closed.
+	OpenFiles(ctx context.Context, req RunRequest) (FilesSession, error)
 }
 
 // PlatformChecker is implemented by runtimes that can tell at create time
@@ -149,6 +155,8 @@ type Sandbox interface {
 	Process
 	// Exec starts another process in the container.
 	Exec(ctx context.Context, req ExecRequest) (Process, error)
+	// Files is access to the running container's file system.
+	Files() Files
 	// HostPid is the host process id of the VM (QEMU or the vz shim).
 	HostPid() int
 	// Kill ends the VM at once and releases its host resources. Safe to call

@@ -11,6 +11,9 @@
 //	exit N           end with code N
 //
 // Anything else prints "<cmd>: not found" to stderr and exits 127 at once.
+// Each container also has an in-memory file system (files.go) for the file
+// operations, and OpenFiles refuses a maintenance session while the
+// container runs, as Start refuses to run while one is open.
 // A fatal signal ends the process with 128+signal. A process that reaches
 // the end of its script exits 0.
 package fakeruntime
@@ -36,12 +39,21 @@ type Runtime struct {
 	StartErr error
 	starts   []engine.RunRequest
 	nextPid  int
+	// files are the containers' files; sessions counts the open
+	// maintenance sessions and running the running sandboxes, by
+	// container; opened counts every session opened.
+	files    map[string]*memFS
+	sessions map[string]int
+	running  map[string]bool
+	opened   int
 }
 
 var _ engine.Runtime = (*Runtime)(nil)
 
 // New returns a fake runtime.
-func New() *Runtime { return &Runtime{nextPid: 1000} }
+func New() *Runtime {
+	return &Runtime{nextPid: 1000, files: map[string]*memFS{}, sessions: map[string]int{}, running: map[string]bool{}}
+}
 
 // Starts returns the requests Start received, in order.
 func (r *Runtime) Starts() []engine.RunRequest {
@@ -60,9 +72,23 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 	if len(req.Process.Args) == 0 {
 		return nil, errors.New("fakeruntime: no command specified")
 	}
+	// (A sandbox left by a daemon restart, see TestRestartFromDisk, is
+	// taken as gone.)
+	if r.sessions[req.ContainerID] > 0 {
+		return nil, fmt.Errorf("fakeruntime: the writable disk of %s is in use by a maintenance session", req.ContainerID)
+	}
+	if err := touch(req.WritableDisk); err != nil {
+		return nil, err
+	}
 	r.starts = append(r.starts, req)
 	r.nextPid++
-	sb := &sandbox{hostPid: r.nextPid, done: make(chan struct{}), nextPid: 1}
+	r.running[req.ContainerID] = true
+	sb := &sandbox{hostPid: r.nextPid, done: make(chan struct{}), nextPid: 1, files: r.filesOf(req.ContainerID)}
+	sb.release = func() {
+		r.mu.Lock()
+		delete(r.running, req.ContainerID)
+		r.mu.Unlock()
+	}
 	sb.process = sb.spawn(req.Process, req.Stdio)
 	go func() {
 		<-sb.process.exited
@@ -74,6 +100,8 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 type sandbox struct {
 	*process
 	hostPid int
+	files   *memFS
+	release func()
 
 	mu      sync.Mutex
 	nextPid int
@@ -83,6 +111,7 @@ type sandbox struct {
 }
 
 func (s *sandbox) HostPid() int          { return s.hostPid }
+func (s *sandbox) Files() engine.Files   { return s.files }
 func (s *sandbox) Done() <-chan struct{} { return s.done }
 
 func (s *sandbox) Exec(ctx context.Context, req engine.ExecRequest) (engine.Process, error) {
@@ -102,6 +131,7 @@ func (s *sandbox) Kill() error {
 	s.mu.Lock()
 	if s.killed {
 		s.mu.Unlock()
+		<-s.done // whoever kills releases the disk before returning
 		return nil
 	}
 	s.killed = true
@@ -111,6 +141,7 @@ func (s *sandbox) Kill() error {
 		p.deliver(syscall.SIGKILL)
 		<-p.exited
 	}
+	s.release()
 	close(s.done)
 	return nil
 }

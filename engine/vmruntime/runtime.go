@@ -159,24 +159,11 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 }
 
 func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req engine.RunRequest, emul *proto.EmulationSpec, gm guestMounts) (*sandbox, error) {
-	// A VM that dies while booting ends the wait at once.
-	ctx, cancel := context.WithCancelCause(ctx)
+	ctx, cancel := watchBoot(ctx, machine)
 	defer cancel(nil)
-	go func() {
-		select {
-		case <-machine.Done():
-			cancel(errors.New("the VM stopped while booting"))
-		case <-ctx.Done():
-		}
-	}()
-	conn, err := machine.DialAgent(ctx)
+	client, err := dialAgent(ctx, machine)
 	if err != nil {
-		return nil, bootError(ctx, fmt.Errorf("connect to the guest agent: %w", err))
-	}
-	client, err := proto.Dial(ctx, conn)
-	if err != nil {
-		conn.Close()
-		return nil, bootError(ctx, err)
+		return nil, err
 	}
 	p := req.Process
 	cspec := proto.ContainerSpec{
@@ -203,6 +190,33 @@ func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req en
 		return nil, bootError(ctx, err)
 	}
 	return &sandbox{machine: machine, client: client, process: process{proc}}, nil
+}
+
+// watchBoot returns ctx, ended at once when the VM dies while booting.
+func watchBoot(ctx context.Context, machine vm.Machine) (context.Context, context.CancelCauseFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-machine.Done():
+			cancel(errors.New("the VM stopped while booting"))
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// dialAgent connects to the booted guest's agent and runs the handshake.
+func dialAgent(ctx context.Context, machine vm.Machine) (*proto.Client, error) {
+	conn, err := machine.DialAgent(ctx)
+	if err != nil {
+		return nil, bootError(ctx, fmt.Errorf("connect to the guest agent: %w", err))
+	}
+	client, err := proto.Dial(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return nil, bootError(ctx, err)
+	}
+	return client, nil
 }
 
 func bootError(ctx context.Context, err error) error {

@@ -4,7 +4,9 @@
 // the container's main process and exec'd processes with Docker's
 // semantics (argv exec'd directly, PATH lookup, user and groups from the
 // container's /etc/passwd and /etc/group, working directory, TTY), streams
-// their output, forwards signals and reports exit statuses.
+// their output, forwards signals and reports exit statuses. It also serves
+// the file operations (files.go: stat, tar out, tar in, the writable
+// layer's changes, export).
 package agent
 
 import (
@@ -35,6 +37,13 @@ type Hooks struct {
 	// PowerOff ends the VM; called after the host took the main process's
 	// status, or on a shutdown request.
 	PowerOff func()
+	// MountRoot prepares the container root (disks, overlay, volumes,
+	// switch root) for file operations without starting a process: a
+	// maintenance VM of a container that is not running.
+	MountRoot func(spec *proto.ContainerSpec) error
+	// Layers returns the overlay's upper directory and the image's root
+	// (lower) as the agent can reach them ("" before they are mounted).
+	Layers func() (upper, lower string)
 }
 
 // Agent serves one connection.
@@ -126,6 +135,18 @@ func (a *Agent) handle(stream net.Conn) {
 		a.serveProcess(stream, *req.Process, false)
 	case proto.OpStdin:
 		a.serveStdin(stream, req.Pid)
+	case proto.OpMountRoot:
+		a.serveMountRoot(stream, req.Container)
+	case proto.OpStatPath:
+		a.serveStatPath(stream, req.Path)
+	case proto.OpArchive:
+		a.serveArchive(stream, req.Path)
+	case proto.OpExtract:
+		a.serveExtract(stream, req.Path, req.Extract)
+	case proto.OpChanges:
+		a.serveChanges(stream)
+	case proto.OpExport:
+		a.serveExport(stream)
 	default:
 		fail(stream, fmt.Errorf("unknown operation %q", req.Op))
 	}

@@ -61,6 +61,8 @@ func Main() {
 		SetupContainer: setupContainer,
 		MainExited:     stopEverything,
 		PowerOff:       powerOff,
+		MountRoot:      mountRoot,
+		Layers:         layers,
 	}, kernelRelease())
 	serveForever(a, port)
 }

@@ -35,6 +35,7 @@ func setupContainer(spec *proto.ContainerSpec) error {
 		{"mount the image's root disk", mountImageDisk},
 		{"mount the writable disk", mountWritableDisk},
 		{"mount the overlay root", mountOverlay},
+		{"keep the layers reachable", openLayers},
 		{"mount volumes", mountVolumes},
 		{"register the emulator", registerEmulator},
 		{"switch root", switchRoot},

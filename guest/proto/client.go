@@ -3,7 +3,6 @@ package proto
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -104,7 +103,7 @@ func (c *Client) request(ctx context.Context, req Request, resp *Response) (net.
 		}
 		if resp.Error != "" {
 			r.stream.Close()
-			return nil, errors.New(resp.Error)
+			return nil, &Error{Code: resp.Code, Message: resp.Error}
 		}
 		return r.stream, nil
 	case <-ctx.Done():

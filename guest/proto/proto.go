@@ -19,8 +19,9 @@ import (
 
 // Version is the protocol version; host and guest must agree exactly.
 // Version 2 moved stdin to a stream of its own; version 3 lets the guest
-// open streams towards the host (forwarded unix sockets).
-const Version = 3
+// open streams towards the host (forwarded unix sockets); version 4 adds
+// the file operations (files.go) and typed error codes.
+const Version = 4
 
 // PortName is the name of the virtio-serial port the agent serves on.
 const PortName = "agent"
@@ -36,6 +37,13 @@ const (
 	// the bytes the host writes go to the process, and the host's half-close
 	// closes the process's stdin.
 	OpStdin = "stdin"
+	// File operations: see files.go.
+	OpMountRoot = "mount-root"
+	OpStatPath  = "stat-path"
+	OpArchive   = "archive"
+	OpExtract   = "extract"
+	OpChanges   = "changes"
+	OpExport    = "export"
 )
 
 // Request opens a stream.
@@ -45,13 +53,21 @@ type Request struct {
 	Container *ContainerSpec `json:"container,omitempty"`
 	Process   *ProcessSpec   `json:"process,omitempty"`
 	Pid       int            `json:"pid,omitempty"`
+	// Path is the container path of a file operation.
+	Path string `json:"path,omitempty"`
+	// Extract tunes OpExtract.
+	Extract *ExtractOptions `json:"extract,omitempty"`
 }
 
-// Response answers a Request. A non-empty Error means the request failed.
+// Response answers a Request. A non-empty Error means the request failed;
+// Code then classifies it.
 type Response struct {
-	Error string     `json:"error,omitempty"`
-	Hello *HelloInfo `json:"hello,omitempty"`
-	Pid   int        `json:"pid,omitempty"`
+	Error   string     `json:"error,omitempty"`
+	Code    ErrorCode  `json:"code,omitempty"`
+	Hello   *HelloInfo `json:"hello,omitempty"`
+	Pid     int        `json:"pid,omitempty"`
+	Stat    *PathStat  `json:"stat,omitempty"`
+	Changes []Change   `json:"changes,omitempty"`
 }
 
 // HelloInfo describes the guest.

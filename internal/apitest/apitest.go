@@ -23,8 +23,9 @@ import (
 
 // API is a test server and a client of it.
 type API struct {
-	Engine *engine.Containers
-	Bus    *events.Bus
+	Engine  *engine.Containers
+	Runtime *fakeruntime.Runtime
+	Bus     *events.Bus
 	// Client speaks API 1.51.
 	Client *client.Client
 	URL    string
@@ -38,7 +39,8 @@ func New(t *testing.T, routers func(*engine.Containers, *events.Bus) []httputils
 		Env: []string{"PATH=/bin"}, Cmd: []string{"sh"},
 	})
 	bus := events.NewBus()
-	c, err := engine.NewContainers(engine.ContainersConfig{Root: t.TempDir(), Runtime: fakeruntime.New(), Images: images, Events: bus})
+	rt := fakeruntime.New()
+	c, err := engine.NewContainers(engine.ContainersConfig{Root: t.TempDir(), Runtime: rt, Images: images, Events: bus})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +51,7 @@ func New(t *testing.T, routers func(*engine.Containers, *events.Bus) []httputils
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cli.Close() })
-	return &API{Engine: c, Bus: bus, Client: cli, URL: ts.URL}
+	return &API{Engine: c, Runtime: rt, Bus: bus, Client: cli, URL: ts.URL}
 }
 
 // Do sends a raw request (JSON body when not empty) and returns the status

@@ -1,11 +1,13 @@
 // Package container serves the /containers routes of the Docker Engine API:
 // create, start, stop, kill, restart, wait, logs, attach, resize, inspect,
-// list, remove, rename, update and prune. HTTP stays here; the engine does the
+// list, remove, rename, update and prune; the archive API (docker cp),
+// changes (docker diff) and export. HTTP stays here; the engine does the
 // work through the small Backend interface.
 package container
 
 import (
 	"context"
+	"io"
 
 	"github.com/pier-vm/pier/engine"
 	"github.com/pier-vm/pier/server/httputils"
@@ -38,11 +40,22 @@ type streamBackend interface {
 	ContainerResize(ctx context.Context, ref string, height, width uint) error
 }
 
+// filesBackend reads and writes containers' files (docker cp, diff,
+// export).
+type filesBackend interface {
+	ContainerStatPath(ctx context.Context, ref, path string) (engine.PathStat, error)
+	ContainerArchivePath(ctx context.Context, ref, path string) (engine.PathStat, io.ReadCloser, error)
+	ContainerExtractToDir(ctx context.Context, ref, path string, opts engine.CopyOptions, content io.Reader) error
+	ContainerChanges(ctx context.Context, ref string) ([]engine.Change, error)
+	ContainerExport(ctx context.Context, ref string) (io.ReadCloser, error)
+}
+
 // Backend is what the container routes need from the engine.
 type Backend interface {
 	lifecycleBackend
 	stateBackend
 	streamBackend
+	filesBackend
 }
 
 // Router serves the container routes.
@@ -70,6 +83,11 @@ func (r *Router) Routes() []httputils.Route {
 		{Method: "POST", Path: "/containers/{name:.*}/resize", Handler: r.postContainersResize},
 		{Method: "POST", Path: "/containers/{name:.*}/rename", Handler: r.postContainerRename},
 		{Method: "POST", Path: "/containers/{name:.*}/update", Handler: r.postContainerUpdate},
+		{Method: "HEAD", Path: "/containers/{name:.*}/archive", Handler: r.headContainersArchive},
+		{Method: "GET", Path: "/containers/{name:.*}/archive", Handler: r.getContainersArchive},
+		{Method: "PUT", Path: "/containers/{name:.*}/archive", Handler: r.putContainersArchive},
+		{Method: "GET", Path: "/containers/{name:.*}/export", Handler: r.getContainersExport},
+		{Method: "GET", Path: "/containers/{name:.*}/changes", Handler: r.getContainersChanges},
 		{Method: "DELETE", Path: "/containers/{name:.*}", Handler: r.deleteContainers},
 	}
 }

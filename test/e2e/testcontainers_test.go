@@ -159,3 +159,59 @@ func logsAndExec(ctx context.Context, t *testing.T, d *daemon, ctr testcontainer
 		t.Fatalf("Exec exit 3: exit %d, %q", code, b)
 	}
 }
+
+// testcontainers-go copies files into a container before it starts
+// (ContainerRequest.Files, then CopyToContainer on the created
+// container) and copies a report out once it exited
+// (CopyFileFromContainer): the archive API on created and exited
+// containers, served by maintenance VMs.
+func TestTestcontainersCopiesFiles(t *testing.T) {
+	d := sharedDaemon(t)
+	bb := busybox(t, d)
+	t.Setenv("DOCKER_HOST", "unix://"+d.sock)
+	t.Setenv("DOCKER_CONFIG", filepath.Join(filepath.Dir(d.sock), "docker-config"))
+	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	hostFile := filepath.Join(t.TempDir(), "input.txt")
+	if err := os.WriteFile(hostFile, []byte("from a host file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
+		ContainerRequest: testcontainers.ContainerRequest{
+			Image: bb,
+			Files: []testcontainers.ContainerFile{
+				{HostFilePath: hostFile, ContainerFilePath: "/tmp/input.txt", FileMode: 0o644},
+				{Reader: strings.NewReader("key=value\n"), ContainerFilePath: "/srv/conf/app.conf", FileMode: 0o600},
+			},
+			Cmd:        []string{"sh", "-c", "cat /tmp/input.txt /srv/conf/app.conf /tmp/late.txt > /tmp/report.txt; stat -c %a /srv/conf/app.conf >> /tmp/report.txt"},
+			WaitingFor: wait.ForExit().WithExitTimeout(2 * time.Minute),
+		},
+		Started: false,
+		Logger:  log.TestLogger(t),
+	})
+	testcontainers.CleanupContainer(t, ctr)
+	if err != nil {
+		t.Fatalf("GenericContainer: %v\npierd log:\n%s", err, tail(d.log.String(), 30))
+	}
+	if err := ctr.CopyToContainer(ctx, []byte("copied before the start\n"), "/tmp/late.txt", 0o644); err != nil {
+		t.Fatalf("CopyToContainer before the start: %v", err)
+	}
+	if err := ctr.Start(ctx); err != nil {
+		t.Fatalf("Start: %v\npierd log:\n%s", err, tail(d.log.String(), 30))
+	}
+	state, err := ctr.State(ctx)
+	if err != nil || state.Running || state.ExitCode != 0 {
+		t.Fatalf("state after the run: %+v, %v", state, err)
+	}
+	rc, err := ctr.CopyFileFromContainer(ctx, "/tmp/report.txt")
+	if err != nil {
+		t.Fatalf("CopyFileFromContainer after the exit: %v", err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if want := "from a host file\nkey=value\ncopied before the start\n600\n"; string(b) != want {
+		t.Fatalf("report = %q, want %q", b, want)
+	}
+}
