@@ -174,9 +174,11 @@ func (s *Containers) monitor(x *ctr, r *run) {
 		status.ExitedAt = time.Now()
 	}
 	r.stopHealth()
+	s.log.Debug("container process exited", "id", x.snapshot().ID, "code", status.Code)
 	if kerr := r.sandbox.Kill(); kerr != nil {
 		s.log.Warn("stopping container VM", "err", kerr)
 	}
+	s.log.Debug("container VM gone", "id", x.snapshot().ID)
 	_ = x.log.EndSession()
 	s.detachNetworks(r.net)
 

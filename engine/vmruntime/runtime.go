@@ -161,10 +161,12 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req engine.RunRequest, emul *proto.EmulationSpec, gm guestMounts) (*sandbox, error) {
 	ctx, cancel := watchBoot(ctx, machine)
 	defer cancel(nil)
+	t0 := time.Now()
 	client, err := dialAgent(ctx, machine)
 	if err != nil {
 		return nil, err
 	}
+	r.log.Debug("guest agent connected", "id", req.ContainerID, "took", time.Since(t0).Round(time.Millisecond))
 	p := req.Process
 	cspec := proto.ContainerSpec{
 		RootDevice:     "serial:" + rootDiskSerial,
@@ -189,6 +191,7 @@ func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req en
 		}
 		return nil, bootError(ctx, err)
 	}
+	r.log.Debug("container process started", "id", req.ContainerID, "took", time.Since(t0).Round(time.Millisecond))
 	return &sandbox{machine: machine, client: client, process: process{proc}}, nil
 }
 

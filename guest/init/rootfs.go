@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -44,9 +45,14 @@ func setupContainer(spec *proto.ContainerSpec) error {
 		{"set the hostname", setHostname},
 	}
 	for _, s := range steps {
+		start := time.Now()
 		if err := s.run(spec); err != nil {
 			logf("%s: %v", s.name, err)
 			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		// Slow steps show in the console log (docs/performance.md).
+		if d := time.Since(start); d > 50*time.Millisecond {
+			logf("%s took %v", s.name, d.Round(time.Millisecond))
 		}
 	}
 	return nil
