@@ -159,6 +159,7 @@ func (s *Containers) runRequest(ctx context.Context, x *ctr, c container.Contain
 		StateDir:     stateDir,
 		ConsoleLog:   filepath.Join(dir, "console.log"),
 		Mounts:       c.MountPoints,
+		Ephemeral:    c.HostConfig.AutoRemove,
 	}, nil
 }
 

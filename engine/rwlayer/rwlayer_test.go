@@ -25,15 +25,7 @@ func TestCreateWritesSparseExt4(t *testing.T) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Blocks*512 > 16<<20 {
 		t.Fatalf("disk uses %d bytes: not sparse", st.Blocks*512)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sb := make([]byte, 1024)
-	if _, err := f.ReadAt(sb, 1024); err != nil {
-		t.Fatal(err)
-	}
+	sb := superblock(t, path)
 	if magic := binary.LittleEndian.Uint16(sb[0x38:]); magic != 0xef53 {
 		t.Fatalf("no ext4 superblock (magic %#x)", magic)
 	}
@@ -53,16 +45,7 @@ func TestCreateOtherSizesStartSmall(t *testing.T) {
 	if err := Create(path, size); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sb := make([]byte, 1024)
-	if _, err := f.ReadAt(sb, 1024); err != nil {
-		t.Fatal(err)
-	}
-	if blocks := binary.LittleEndian.Uint32(sb[0x04:]); int64(blocks)*4096 != TemplateSize {
+	if blocks := binary.LittleEndian.Uint32(superblock(t, path)[0x04:]); int64(blocks)*4096 != TemplateSize {
 		t.Fatalf("template has %d blocks", blocks)
 	}
 }
@@ -108,4 +91,19 @@ func TestCreateRefusesSmallOrExisting(t *testing.T) {
 	if err := Create(path, TemplateSize); err == nil {
 		t.Fatal("Create overwrote an existing disk")
 	}
+}
+
+// superblock reads the ext4 superblock of the disk at path.
+func superblock(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sb := make([]byte, 1024)
+	if _, err := f.ReadAt(sb, 1024); err != nil {
+		t.Fatal(err)
+	}
+	return sb
 }

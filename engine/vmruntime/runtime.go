@@ -121,22 +121,7 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 	if err := ensureWritableDisk(req.WritableDisk, r.diskSize); err != nil {
 		return nil, fmt.Errorf("writable disk: %w", err)
 	}
-	spec := vm.Spec{
-		ID:         req.ContainerID,
-		StateDir:   req.StateDir,
-		Kernel:     r.assets.Kernel,
-		Initramfs:  r.assets.Initramfs,
-		Cmdline:    r.extraCmdline,
-		MemoryMiB:  req.MemoryMiB,
-		CPUs:       req.CPUs,
-		ConsoleLog: req.ConsoleLog,
-		Shares:     shares,
-		NICs:       nics(req.Network),
-		Disks: []vm.Disk{
-			{Path: req.RootDisk, ReadOnly: true, Serial: rootDiskSerial},
-			{Path: req.WritableDisk, Serial: writableDiskSerial},
-		},
-	}
+	spec := r.vmSpec(req, req.MemoryMiB, req.CPUs, shares, nics(req.Network))
 	bootCtx, cancel := context.WithTimeout(ctx, r.bootTimeout)
 	defer cancel()
 	machine, err := r.driver.Start(bootCtx, spec)
@@ -179,6 +164,7 @@ func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req en
 		Mounts:         gm.specs,
 		Sockets:        gm.sockets,
 		Identity:       newIdentity(),
+		Ephemeral:      req.Ephemeral,
 	}
 	if len(gm.sockets) > 0 {
 		go client.ServeForwarded(gm.dialSocket)
@@ -244,6 +230,27 @@ func processSpec(p engine.ProcessSpec, openStdin bool) proto.ProcessSpec {
 
 func processIO(s engine.Stdio) proto.ProcessIO {
 	return proto.ProcessIO{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr}
+}
+
+// vmSpec is the VM of a container: the guest assets, its root and writable
+// disks (found by serial in the guest), its shares and NICs.
+func (r *Runtime) vmSpec(req engine.RunRequest, memoryMiB, cpus int, shares []vm.Share, nics []vm.NIC) vm.Spec {
+	return vm.Spec{
+		ID:         req.ContainerID,
+		StateDir:   req.StateDir,
+		Kernel:     r.assets.Kernel,
+		Initramfs:  r.assets.Initramfs,
+		Cmdline:    r.extraCmdline,
+		MemoryMiB:  memoryMiB,
+		CPUs:       cpus,
+		ConsoleLog: req.ConsoleLog,
+		Shares:     shares,
+		NICs:       nics,
+		Disks: []vm.Disk{
+			{Path: req.RootDisk, ReadOnly: true, Serial: rootDiskSerial},
+			{Path: req.WritableDisk, Serial: writableDiskSerial},
+		},
+	}
 }
 
 // ensureWritableDisk creates the container's writable disk when missing:

@@ -152,6 +152,20 @@ func (a *Agent) handle(stream net.Conn) {
 	}
 }
 
+// claimRoot marks the container root as set up, once per VM: a start and
+// a maintenance mount exclude each other. A second claim fails the stream
+// with msg.
+func (a *Agent) claimRoot(stream net.Conn, msg string) bool {
+	a.mu.Lock()
+	already := a.mainStarted
+	a.mainStarted = true
+	a.mu.Unlock()
+	if already {
+		fail(stream, errors.New(msg))
+	}
+	return !already
+}
+
 func fail(stream net.Conn, err error) {
 	proto.WriteMessage(stream, proto.Response{Error: err.Error()})
 	stream.Close()
@@ -162,12 +176,7 @@ func (a *Agent) serveStart(stream net.Conn, spec *proto.ContainerSpec) {
 		fail(stream, errors.New("start without a container"))
 		return
 	}
-	a.mu.Lock()
-	already := a.mainStarted
-	a.mainStarted = true
-	a.mu.Unlock()
-	if already {
-		fail(stream, errors.New("the container's main process was already started"))
+	if !a.claimRoot(stream, "the container's main process was already started") {
 		return
 	}
 	if a.hooks.SetupContainer != nil {

@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -107,11 +109,54 @@ func serveForever(a *agent.Agent, port string) {
 }
 
 // stopEverything runs once the main process exited: every other process
-// is killed and the disks are synced before the host learns the status.
+// is killed and, unless the container's writable disk is discarded anyway
+// (ephemeral, no shares), the disks are synced before the host learns the
+// status.
 func stopEverything() {
 	unix.Kill(-1, unix.SIGKILL)
-	time.Sleep(50 * time.Millisecond)
+	waitForOthers(200 * time.Millisecond)
+	if skipExitSync.Load() {
+		return
+	}
 	unix.Sync()
+}
+
+// skipExitSync is set by setupContainer for an ephemeral container without
+// shares: nothing it wrote outlives it.
+var skipExitSync atomic.Bool
+
+// waitForOthers waits up to d until PID 1 is the only live process (a
+// killed process finishes the system call it is in, a write included).
+func waitForOthers(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) && othersAlive() {
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// othersAlive says whether a process other than PID 1 and kernel threads
+// is alive (zombies are dead).
+func othersAlive() bool {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == 1 {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; kernel threads descend from kthreadd (2).
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		f := strings.Fields(s[i+1:])
+		if len(f) < 2 || f[0] == "Z" || f[1] == "2" || pid == 2 {
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 func powerOff() {

@@ -44,6 +44,7 @@ func setupContainer(spec *proto.ContainerSpec) error {
 		{"configure the network", configureNetwork},
 		{"set the hostname", setHostname},
 	}
+	skipExitSync.Store(spec.Ephemeral && !hasShares(spec))
 	for _, s := range steps {
 		start := time.Now()
 		if err := s.run(spec); err != nil {
@@ -217,4 +218,15 @@ func registerEmulator(spec *proto.ContainerSpec) error {
 // ("qemu-aarch64-static" -> "qemu-aarch64", "rosetta" -> "rosetta").
 func ruleName(interpreter string) string {
 	return strings.TrimSuffix(filepath.Base(interpreter), "-static")
+}
+
+// hasShares says whether the container mounts host directories (virtio-fs),
+// whose writes must reach the host before the exit is reported.
+func hasShares(spec *proto.ContainerSpec) bool {
+	for _, m := range spec.Mounts {
+		if m.Type == proto.MountVirtiofs {
+			return true
+		}
+	}
+	return false
 }

@@ -117,6 +117,10 @@ type ContainerSpec struct {
 	// agent listens at each Target and carries every connection to the
 	// host over a stream it opens (a ForwardHeader first).
 	Sockets []SocketSpec `json:"sockets,omitempty"`
+	// Ephemeral says the writable disk is discarded when the main process
+	// exits (docker run --rm): the guest reports the exit without syncing
+	// it (shares are still synced).
+	Ephemeral bool `json:"ephemeral,omitempty"`
 	// Identity makes the guest its own machine: a VM cloned from a
 	// template wakes with the template's clock and random generator.
 	Identity *Identity `json:"identity,omitempty"`
