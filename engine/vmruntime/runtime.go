@@ -196,17 +196,32 @@ func watchBoot(ctx context.Context, machine vm.Machine) (context.Context, contex
 
 // dialAgent connects to the booted guest's agent and runs the handshake.
 func dialAgent(ctx context.Context, machine vm.Machine) (*proto.Client, error) {
-	conn, err := machine.DialAgent(ctx)
-	if err != nil {
-		return nil, bootError(ctx, fmt.Errorf("connect to the guest agent: %w", err))
-	}
-	client, err := proto.Dial(ctx, conn)
-	if err != nil {
+	for attempt := 1; ; attempt++ {
+		conn, err := machine.DialAgent(ctx)
+		if err != nil {
+			return nil, bootError(ctx, fmt.Errorf("connect to the guest agent: %w", err))
+		}
+		client, err := proto.Dial(ctx, conn)
+		if err == nil {
+			return client, nil
+		}
 		conn.Close()
-		return nil, bootError(ctx, err)
+		// A handshake cut short (the guest's side of the port was closed
+		// while the first bytes went by) is tried again on a new
+		// connection, which the guest serves as a new session.
+		if attempt == handshakeAttempts || ctx.Err() != nil || !errors.Is(err, proto.ErrClosed) {
+			return nil, bootError(ctx, err)
+		}
+		select {
+		case <-machine.Done():
+			return nil, bootError(ctx, err)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	return client, nil
 }
+
+// handshakeAttempts bounds the connections dialAgent tries.
+const handshakeAttempts = 3
 
 func bootError(ctx context.Context, err error) error {
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(err, cause) {

@@ -101,7 +101,7 @@ func serveForever(a *agent.Agent, port string) {
 			time.Sleep(time.Second)
 			continue
 		}
-		err = a.Serve(f)
+		err = a.Serve(&hostPort{File: f})
 		f.Close()
 		logf("agent connection ended: %v", err)
 		time.Sleep(100 * time.Millisecond)
