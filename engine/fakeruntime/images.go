@@ -132,3 +132,8 @@ func (m *Images) Login(context.Context, image.Auth) (string, error) { return "",
 func (m *Images) Search(context.Context, string, int, *image.Auth) ([]image.SearchResult, error) {
 	return nil, errNotImplemented
 }
+
+// Distribution is not implemented.
+func (m *Images) Distribution(context.Context, string, *image.Auth) (*image.Distribution, error) {
+	return nil, errNotImplemented
+}

@@ -150,4 +150,6 @@ type API interface {
 	// first slash, Docker Hub otherwise) for repositories matching the
 	// rest; limit 0 means 25.
 	Search(ctx context.Context, term string, limit int, auth *Auth) ([]SearchResult, error)
+	// Distribution asks the registry for the manifest ref names.
+	Distribution(ctx context.Context, ref string, auth *Auth) (*Distribution, error)
 }

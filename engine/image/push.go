@@ -12,7 +12,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/pier-vm/pier/engine/platform"
@@ -233,18 +232,5 @@ func pushError(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	var terr *transport.Error
-	if errors.As(err, &terr) {
-		text := registryErrorText(terr)
-		switch terr.StatusCode {
-		case 401:
-			return errdefs.Unauthorized(errors.New(text))
-		case 403:
-			return errdefs.Forbidden(errors.New(text))
-		case 404:
-			return errdefs.NotFound(errors.New(text))
-		}
-		return errdefs.Unavailable(errors.New(text))
-	}
-	return err
+	return registryError(err)
 }

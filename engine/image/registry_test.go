@@ -278,3 +278,31 @@ func TestSearchAsksTheIndex(t *testing.T) {
 		}
 	}
 }
+
+func TestDistributionAsksTheRegistry(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	idx, _ := f.set.Index(testimages.Busybox, testimages.Latest)
+	idxDigest, _ := idx.Digest()
+	d, err := f.s.Distribution(ctx, f.reg.Ref(testimages.Busybox, testimages.Latest), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Digest != idxDigest.String() || len(d.Platforms) != 2 || !strings.Contains(d.MediaType, "index") || d.Size <= 0 {
+		t.Fatalf("index: %+v", d)
+	}
+	manifest, _ := f.single(t, testimages.App)
+	d, err = f.s.Distribution(ctx, f.reg.Host+"/"+testregistry.Namespace+"/"+testimages.App, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Digest != manifest || len(d.Platforms) != 1 || d.Platforms[0].Architecture != "amd64" {
+		t.Fatalf("image (tag latest implied): %+v", d)
+	}
+	if _, err := f.s.Distribution(ctx, f.reg.Ref(testimages.App, "nosuchtag"), nil); !errdefs.IsNotFound(err) {
+		t.Fatalf("unknown tag: %v", err)
+	}
+	if _, err := f.s.Distribution(ctx, strings.Repeat("a", 64), nil); err == nil || err.Error() != "no manifest found for full image ID" {
+		t.Fatalf("an image ID: %v", err)
+	}
+}
