@@ -1,13 +1,11 @@
-package apiroutes
+package apiroutes_test
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,12 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pier-vm/pier/engine"
-	"github.com/pier-vm/pier/engine/fakeruntime"
-	"github.com/pier-vm/pier/engine/image"
+	"github.com/pier-vm/pier/internal/apitest"
 	"github.com/pier-vm/pier/internal/testregistry"
-	"github.com/pier-vm/pier/server"
-	systemrouter "github.com/pier-vm/pier/server/system"
 )
 
 // outside are the route families the walk leaves out: swarm and plugins.
@@ -100,18 +94,7 @@ func isOutside(path string) bool {
 // not found"); the known unserved ones answer their clear error, and no
 // other route answers 501.
 func TestEveryRouteIsRouted(t *testing.T) {
-	images, err := image.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Root: t.TempDir(), Images: images, Runtime: fakeruntime.New()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Shutdown(context.Background()) })
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ts := httptest.NewServer(server.New(quiet, Routers(eng, systemrouter.Options{})...).Handler())
-	t.Cleanup(ts.Close)
+	d := apitest.NewDaemon(t, nil) // pierd's routers, the real image service
 	// Targets that keep handlers from reaching out or streaming forever:
 	// registries asked are down, events end at once.
 	down := testregistry.DownAddr(t)
@@ -133,7 +116,7 @@ func TestEveryRouteIsRouted(t *testing.T) {
 		if t, ok := targets[rt]; ok {
 			target = t
 		}
-		status, body := send(t, method, ts.URL+"/v1.51"+target)
+		status, body := send(t, method, d.URL+"/v1.51"+target)
 		if status == http.StatusNotFound && strings.Contains(body, "page not found") {
 			t.Errorf("%s is not routed: %d %s", rt, status, body)
 			continue
