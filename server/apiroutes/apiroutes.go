@@ -5,6 +5,7 @@ package apiroutes
 
 import (
 	"github.com/pier-vm/pier/engine"
+	buildrouter "github.com/pier-vm/pier/server/build"
 	containerrouter "github.com/pier-vm/pier/server/container"
 	eventsrouter "github.com/pier-vm/pier/server/events"
 	execrouter "github.com/pier-vm/pier/server/exec"
@@ -28,6 +29,7 @@ func Routers(eng *engine.Engine, opts systemrouter.Options) []httputils.Router {
 		networkrouter.NewRouter(eng),
 		volumerouter.NewRouter(eng),
 		eventsrouter.NewRouter(eng),
+		buildrouter.NewRouter(),
 		unsupported.NewRouter(), // last: the first matching route wins
 	}
 }

@@ -32,7 +32,6 @@ var knownUnserved = map[string]int{
 	"GET /containers/{id}/attach/ws": http.StatusNotImplemented,
 	"POST /commit":                   http.StatusNotImplemented,
 	"POST /build":                    http.StatusNotImplemented,
-	"POST /build/prune":              http.StatusNotImplemented,
 	"POST /session":                  http.StatusNotImplemented,
 	"PUT /volumes/{name}":            http.StatusServiceUnavailable, // as dockerd without swarm
 }

@@ -32,7 +32,6 @@ var routes = []route{
 	{http.MethodGet, "/containers/{name:.*}/attach/ws", notImplemented("attaching over a websocket is not supported by pier: use POST /containers/{id}/attach")},
 	{http.MethodPost, "/commit", notImplemented("committing a container to an image (docker commit) is not supported by pier yet")},
 	{http.MethodPost, "/build", notImplemented("building images (docker build) is not supported by pier yet: build elsewhere, then docker pull or docker load the image")},
-	{http.MethodPost, "/build/prune", notImplemented("pier has no builder yet, so no build cache to prune")},
 	{http.MethodPost, "/session", notImplemented("build sessions (BuildKit) are not supported by pier yet")},
 	// dockerd answers the same when swarm is not active.
 	{http.MethodPut, "/volumes/{name:.*}", errdefs.Unavailable(errors.New("volume update only valid for cluster volumes, but swarm is unavailable"))},

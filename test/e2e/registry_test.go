@@ -100,16 +100,19 @@ func TestSearch(t *testing.T) {
 	}
 }
 
-// TestSystemDF: docker system df and -v count images (shared size, the
-// containers using them), containers (their writable disk's allocated
-// blocks) and volumes (size, links).
-func TestSystemDF(t *testing.T) {
-	d := sharedDaemon(t)
+// TestSystemDFAndPrune: docker system df and -v count images (shared
+// size, the containers using them), containers (their writable disk's
+// allocated blocks) and volumes (size, links); docker system prune then
+// removes the exited container and the unused images (a daemon of its own,
+// so that nothing of the other tests is pruned).
+func TestSystemDFAndPrune(t *testing.T) {
+	sharedDaemon(t) // the registry
+	d := startDaemon(t)
+	defer d.stop(t)
 	ref := reg.Ref(testimages.App, testimages.Latest)
 	d.ok(t, "pull", "-q", ref)
+	d.ok(t, "pull", "-q", reg.Ref(testimages.Layers, testimages.Latest))
 	d.ok(t, "run", "--name", "df-user", "--user", "root", "-v", "df-vol:/data", "--entrypoint", "sh", ref, "-c", "head -c 300000 /dev/urandom > /data/blob && head -c 2000000 /dev/urandom > /root-blob")
-	defer d.docker(t, "", "rm", "-f", "-v", "df-user")
-	defer d.docker(t, "", "volume", "rm", "df-vol")
 
 	out := d.ok(t, "system", "df")
 	for _, want := range []string{"TYPE", "Images", "Containers", "Local Volumes", "Build Cache"} {
@@ -182,5 +185,25 @@ func TestSystemDF(t *testing.T) {
 	}
 	if !found || du.BuildCache == nil {
 		t.Fatalf("volumes or build cache: %s", body)
+	}
+	pruneAll(t, d)
+}
+
+// pruneAll runs docker system prune -a -f and checks what is left.
+func pruneAll(t *testing.T, d *daemon) {
+	t.Helper()
+	out := d.ok(t, "system", "prune", "-a", "-f")
+	t.Logf("docker system prune -a -f:\n%s", out)
+	if !strings.Contains(out, "Deleted Containers:") || !strings.Contains(out, "Total reclaimed space:") {
+		t.Fatalf("system prune: %s", out)
+	}
+	if left := d.ok(t, "ps", "-aq"); strings.TrimSpace(left) != "" {
+		t.Fatalf("containers left after the prune: %q", left)
+	}
+	if left := d.ok(t, "images", "-q"); strings.TrimSpace(left) != "" {
+		t.Fatalf("images left after the prune -a: %q", left)
+	}
+	if left := d.ok(t, "volume", "ls", "-q"); strings.TrimSpace(left) != "df-vol" {
+		t.Fatalf("a named volume stays without --volumes: %q", left)
 	}
 }
