@@ -50,6 +50,40 @@ func TestLoginChecksTheCredentials(t *testing.T) {
 	}
 }
 
+func TestLoginAndPushThroughATokenService(t *testing.T) {
+	f := newFixture(t)
+	reg := testregistry.Start(t, testregistry.WithTokenAuth("alice", "s3cret"))
+	ctx := context.Background()
+	if _, err := f.s.Login(ctx, Auth{Username: "alice", Password: "s3cret", ServerAddress: reg.Host}); err != nil {
+		t.Fatalf("right credentials: %v", err)
+	}
+	_, err := f.s.Login(ctx, Auth{Username: "alice", Password: "wrong", ServerAddress: reg.Host})
+	want := `Get "http://` + reg.Host + `/v2/": unauthorized: incorrect username or password`
+	if !errdefs.IsUnauthorized(err) || err.Error() != want {
+		t.Fatalf("wrong password: %v (kind %v), want 401 %q", err, errdefs.KindOf(err), want)
+	}
+	src := f.reg.Ref(testimages.App, testimages.Latest)
+	img := f.pull(t, src, "")
+	if err := f.s.Tag(src, reg.Host+"/tok/app", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.Push(ctx, reg.Host+"/tok/app", "v1", nil, &Auth{Username: "alice", Password: "wrong"}, nil); !errdefs.IsUnauthorized(err) {
+		t.Fatalf("push with a wrong password: %v", err)
+	}
+	if err := f.s.Push(ctx, reg.Host+"/tok/app", "v1", nil, &Auth{Username: "alice", Password: "s3cret"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A fresh store pulls it back through the token service.
+	other, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := other.Pull(ctx, reg.Host+"/tok/app:v1", nil, &Auth{Username: "alice", Password: "s3cret"}, nil)
+	if err != nil || back.ID != img.ID || back.ManifestDigest != img.ManifestDigest {
+		t.Fatalf("pull back: %+v %v", back, err)
+	}
+}
+
 func TestPushWritesTheStoredImageAndReportsLikeDockerd(t *testing.T) {
 	f := newFixture(t)
 	dst := testregistry.Start(t, testregistry.WithBasicAuth("alice", "s3cret"))

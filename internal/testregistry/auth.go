@@ -9,25 +9,53 @@ import (
 	"strings"
 )
 
-// authenticates wraps next with basic authentication when the registry has
-// credentials: a request without the right ones gets what a distribution
-// registry with an htpasswd file answers.
+// token is what the token service of WithTokenAuth hands out.
+const token = "pier-test-token"
+
+// authenticates wraps next with basic authentication, or a token service,
+// when the registry has credentials: a request without the right ones gets
+// what a distribution registry with an htpasswd file (or a token
+// service) answers.
 func (r *Registry) authenticates(next http.Handler) http.Handler {
 	if r.user == "" {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		user, password, ok := req.BasicAuth()
-		if ok && subtle.ConstantTimeCompare([]byte(user), []byte(r.user)) == 1 &&
-			subtle.ConstantTimeCompare([]byte(password), []byte(r.password)) == 1 {
+		switch {
+		case r.tokens && req.URL.Path == "/token":
+			if !r.credentialsOK(req) {
+				refuse(w, "incorrect username or password")
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]string{"token": token, "access_token": token})
+		case r.tokens && req.Header.Get("Authorization") == "Bearer "+token:
 			next.ServeHTTP(w, req)
-			return
+		case r.tokens:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="http://`+r.Host+`/token",service="pier-test"`)
+			refuse(w, "authentication required")
+		case r.credentialsOK(req):
+			next.ServeHTTP(w, req)
+		default:
+			w.Header().Set("WWW-Authenticate", `Basic realm="pier-test"`)
+			refuse(w, "authentication required")
 		}
-		w.Header().Set("WWW-Authenticate", `Basic realm="pier-test"`)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}` + "\n"))
 	})
+}
+
+// credentialsOK says whether req carries the registry's credentials.
+func (r *Registry) credentialsOK(req *http.Request) bool {
+	user, password, ok := req.BasicAuth()
+	return ok && subtle.ConstantTimeCompare([]byte(user), []byte(r.user)) == 1 &&
+		subtle.ConstantTimeCompare([]byte(password), []byte(r.password)) == 1
+}
+
+// refuse answers 401 UNAUTHORIZED with message, as a registry does.
+func refuse(w http.ResponseWriter, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	body, _ := json.Marshal(map[string]any{"errors": []map[string]any{{"code": "UNAUTHORIZED", "message": message, "detail": nil}}})
+	_, _ = w.Write(append(body, '\n'))
 }
 
 // searchResult is one result of the v1 search.

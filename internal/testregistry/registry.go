@@ -2,8 +2,9 @@
 // pkg/registry) on a loopback port for tests, pushes the testimages Set to
 // it, and can inject faults: corrupted blob downloads for one repository and
 // the address of a registry that is down. Options put the registry behind
-// basic authentication (one user, as an htpasswd file with one line) and
-// add the v1 search endpoint Docker's search uses.
+// basic authentication (one user, as an htpasswd file with one line) or a
+// token service (the bearer flow), and add the v1 search endpoint Docker's
+// search uses.
 package testregistry
 
 import (
@@ -35,8 +36,10 @@ type Registry struct {
 	Host string
 
 	server *httptest.Server
-	// user and password, when set, are the only credentials accepted.
+	// user and password, when set, are the only credentials accepted;
+	// with tokens they go to the token service, not to /v2/.
 	user, password string
+	tokens         bool
 	search         bool
 
 	mu     sync.Mutex
@@ -52,6 +55,16 @@ type Option func(*Registry)
 // a Basic challenge. The registry's own Push methods use them.
 func WithBasicAuth(user, password string) Option {
 	return func(r *Registry) { r.user, r.password = user, password }
+}
+
+// WithTokenAuth puts the registry behind a token service, the flow Docker
+// Hub uses: /v2/ answers 401 with a Bearer challenge whose realm is
+// http://HOST/token; GET /token with these credentials (basic
+// authentication) hands out a token that /v2/ then accepts, other
+// credentials get 401 UNAUTHORIZED "incorrect username or password". The
+// registry's own Push methods use them.
+func WithTokenAuth(user, password string) Option {
+	return func(r *Registry) { r.user, r.password, r.tokens = user, password, true }
 }
 
 // WithSearch serves GET /v1/_ping and GET /v1/search?q=TERM&n=LIMIT, the
