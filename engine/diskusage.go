@@ -93,10 +93,7 @@ func (s *Containers) DiskUsage(ctx context.Context, opts DiskUsageOptions) (*Dis
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			var rw int64
-			if info, err := os.Stat(s.writableDisk(c.ID)); err == nil {
-				rw = diskUsage(info)
-			}
+			rw := s.writableSize(c.ID)
 			du.Containers = append(du.Containers, ContainerUsage{Summary: c, SizeRw: rw, SizeRootFs: rw + sizes[c.ImageID]})
 		}
 	}
@@ -109,6 +106,31 @@ func (s *Containers) DiskUsage(ctx context.Context, opts DiskUsageOptions) (*Dis
 		}
 	}
 	return du, nil
+}
+
+// writableSize is the space container id's writable disk takes on the
+// host (its allocated blocks; 0 before its first start).
+func (s *Containers) writableSize(id string) int64 {
+	if info, err := os.Stat(s.writableDisk(id)); err == nil {
+		return diskUsage(info)
+	}
+	return 0
+}
+
+// ContainerSize is a container's SizeRw and SizeRootFs (`docker ps -s`,
+// `docker inspect -s`), as in DiskUsage.
+func (s *Containers) ContainerSize(ref string) (rw, rootFs int64, err error) {
+	x, err := s.get(ref)
+	if err != nil {
+		return 0, 0, err
+	}
+	c := x.snapshot()
+	rw = s.writableSize(c.ID)
+	rootFs = rw
+	if img, err := s.images.Resolve(c.ImageID, nil); err == nil {
+		rootFs += img.Size
+	}
+	return rw, rootFs, nil
 }
 
 // imageUsage counts the layers of images once each (by diff ID), what each

@@ -55,6 +55,12 @@ func TestDiskUsageCountsContainersImagesAndVolumes(t *testing.T) {
 	if len(du.Containers) != 2 || sizes[c2].SizeRw != 0 {
 		t.Fatalf("containers: %+v", du.Containers)
 	}
+	if rw, rootFs, err := f.c.ContainerSize("c1"); err != nil || rw != sizes[c1].SizeRw || rootFs != sizes[c1].SizeRootFs {
+		t.Fatalf("ContainerSize(c1) = %d, %d, %v; system df says %d, %d", rw, rootFs, err, sizes[c1].SizeRw, sizes[c1].SizeRootFs)
+	}
+	if _, _, err := f.c.ContainerSize("nosuch"); err == nil {
+		t.Fatal("ContainerSize of an unknown container")
+	}
 	vols := map[string]engine.VolumeUsage{}
 	for _, v := range du.Volumes {
 		vols[v.Name] = v

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -185,6 +186,19 @@ func TestSystemDFAndPrune(t *testing.T) {
 	}
 	if !found || du.BuildCache == nil {
 		t.Fatalf("volumes or build cache: %s", body)
+	}
+	// docker ps -s and docker inspect -s give the same sizes.
+	var dfUser struct{ SizeRw, SizeRootFs int64 }
+	for _, c := range du.Containers {
+		if c.Names[0] == "/df-user" {
+			dfUser.SizeRw, dfUser.SizeRootFs = c.SizeRw, c.SizeRootFs
+		}
+	}
+	if got := strings.TrimSpace(d.ok(t, "inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", "df-user")); got != strconv.FormatInt(dfUser.SizeRw, 10)+" "+strconv.FormatInt(dfUser.SizeRootFs, 10) {
+		t.Fatalf("inspect -s: %q, system df: %+v", got, dfUser)
+	}
+	if got := d.ok(t, "ps", "-a", "-s", "--filter", "name=df-user", "--format", "{{.Size}}"); !strings.Contains(got, "(virtual ") || strings.HasPrefix(got, "0B") {
+		t.Fatalf("ps -s: %q", got)
 	}
 	pruneAll(t, d)
 }
