@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -87,6 +88,8 @@ func (r *Registry) searches(catalog, next http.Handler) http.Handler {
 			catalog.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v2/_catalog?n=1000", nil))
 			var repos struct{ Repositories []string }
 			_ = json.Unmarshal(rec.Body.Bytes(), &repos)
+			// The catalog comes in map order: results in name order.
+			sort.Strings(repos.Repositories)
 			results := []searchResult{}
 			for _, name := range repos.Repositories {
 				if strings.Contains(name, term) && len(results) < limit {
