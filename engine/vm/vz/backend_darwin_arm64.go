@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"sync"
 
 	"github.com/Code-Hex/vz/v3"
@@ -11,29 +13,36 @@ import (
 
 // vzMachine is a running Virtualization.framework VM inside the shim.
 type vzMachine struct {
-	vm   *vz.VirtualMachine
+	vm *vz.VirtualMachine
+	// keep holds the files whose descriptors Virtualization.framework
+	// uses (the NICs' sockets) for the VM's whole life: a dropped
+	// *os.File's finalizer would close the descriptor under it.
+	keep []*os.File
 	once sync.Once
 	done chan struct{}
 	err  error
 }
 
 // bootVM builds the VM from cfg and starts it.
-func bootVM(ctx context.Context, cfg shimConfig, port guestPort) (controller, error) {
-	c, err := toVZ(cfg, port)
+func bootVM(ctx context.Context, cfg shimConfig) (controller, error) {
+	c, keep, err := toVZ(cfg)
 	if err != nil {
 		return nil, err
 	}
 	v, err := vz.NewVirtualMachine(c)
 	if err != nil {
+		closeFiles(keep)
 		return nil, fmt.Errorf("create vm: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
+		closeFiles(keep)
 		return nil, err
 	}
 	if err := v.Start(); err != nil {
+		closeFiles(keep)
 		return nil, fmt.Errorf("start vm: %w", err)
 	}
-	m := &vzMachine{vm: v, done: make(chan struct{})}
+	m := &vzMachine{vm: v, keep: keep, done: make(chan struct{})}
 	go m.watch()
 	return m, nil
 }
@@ -56,6 +65,7 @@ func (m *vzMachine) end(err error) {
 	m.once.Do(func() {
 		m.err = err
 		close(m.done)
+		closeFiles(m.keep)
 	})
 }
 
@@ -70,16 +80,17 @@ func (m *vzMachine) State() string {
 	}
 }
 
-// RequestStop asks the guest to power off.
-func (m *vzMachine) RequestStop() error {
-	if !m.vm.CanRequestStop() {
-		return fmt.Errorf("the vm cannot take a stop request in state %s", m.vm.State())
+// DialGuest connects to the guest's vsock port through the VM's one
+// VZVirtioSocketDevice.
+func (m *vzMachine) DialGuest(port uint32) (net.Conn, error) {
+	devs := m.vm.SocketDevices()
+	if len(devs) == 0 {
+		return nil, errors.New("the vm has no virtio socket device")
 	}
-	_, err := m.vm.RequestStop()
-	return err
+	return devs[0].Connect(port)
 }
 
-// Kill stops the VM at once.
+// Kill stops the VM at once (the caller bounds the wait: stopVM, killVM).
 func (m *vzMachine) Kill() error {
 	select {
 	case <-m.done:
@@ -87,6 +98,12 @@ func (m *vzMachine) Kill() error {
 	default:
 	}
 	if !m.vm.CanStop() {
+		if m.vm.State() == vz.VirtualMachineStateStopping {
+			// The guest powers off by itself (after its main process
+			// ended): wait for that; killVM bounds the wait.
+			<-m.done
+			return nil
+		}
 		return fmt.Errorf("the vm cannot be stopped in state %s", m.vm.State())
 	}
 	return m.vm.Stop()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pier-vm/pier/engine/vm"
 	"github.com/pier-vm/pier/errdefs"
+	"github.com/pier-vm/pier/guest/proto"
 )
 
 // Files a VM keeps in its StateDir. The shim runs in StateDir and names its
@@ -134,9 +135,10 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // kernelCmdline is the driver's kernel arguments followed by spec's: the
-// console is the virtio console (hvc0); a panic reboots, which ends a vz VM.
+// console is the virtio console (hvc0); a panic reboots, which ends a vz
+// VM; the agent serves on vsock (agentbridge.go).
 func kernelCmdline(spec vm.Spec) string {
-	args := []string{"console=hvc0", "panic=-1", "quiet"}
+	args := []string{"console=hvc0", "panic=-1", "quiet", proto.CmdlineAgent + "=" + proto.AgentVsock}
 	if s := strings.TrimSpace(spec.Cmdline); s != "" {
 		args = append(args, s)
 	}
