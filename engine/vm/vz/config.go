@@ -37,8 +37,9 @@ const configVersion = 1
 type shimConfig struct {
 	Version int     `json:"version"`
 	Spec    vm.Spec `json:"spec"`
-	// RosettaCache, when set, names the abstract socket on which the
-	// guest's rosettad serves Rosetta's translation cache (macOS 14+).
+	// RosettaCache, when set, names the abstract socket on which a
+	// rosettad in the guest serves Rosetta's translation cache (macOS
+	// 14+); empty by default (WithRosettaCache).
 	RosettaCache string `json:"rosettaCache,omitempty"`
 	// NICs are the network interfaces: the shim inherits each one's
 	// datagram socket (one Ethernet frame per datagram) at FD.

@@ -19,8 +19,7 @@ type Driver struct {
 
 // New returns a Driver. Defaults: the shim is the running executable
 // (`<exe> vz-shim --state-dir DIR`), a shim has 60 s to report its VM
-// running, and Rosetta shares use the translation cache socket "rosettad"
-// where macOS offers it (14 and later).
+// running, and Rosetta shares have no translation cache (WithRosettaCache).
 func New(opts ...Option) (*Driver, error) {
 	o, err := applyOptions(opts)
 	if err != nil {
