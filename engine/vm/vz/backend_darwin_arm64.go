@@ -18,33 +18,97 @@ type vzMachine struct {
 	// uses (the NICs' sockets) for the VM's whole life: a dropped
 	// *os.File's finalizer would close the descriptor under it.
 	keep []*os.File
-	once sync.Once
-	done chan struct{}
-	err  error
+	// machineID is the GenericMachineIdentifier's data of a VM booted
+	// with a template.
+	machineID []byte
+	once      sync.Once
+	done      chan struct{}
+	err       error
 }
 
-// bootVM builds the VM from cfg and starts it.
+// bootVM builds the VM from cfg and starts it: a cold boot, or, with a
+// template (template.go), a boot to be saved (Save) or a restore of the
+// saved state, resumed.
 func bootVM(ctx context.Context, cfg shimConfig) (controller, error) {
-	c, keep, err := toVZ(cfg)
+	id, err := machineIdentifier(cfg.Template)
 	if err != nil {
 		return nil, err
+	}
+	c, keep, err := toVZ(cfg, id)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (controller, error) {
+		closeFiles(keep)
+		return nil, err
+	}
+	if cfg.Template != nil {
+		if ok, err := c.ValidateSaveRestoreSupport(); err != nil || !ok {
+			if err == nil {
+				err = errors.New("refused without a reason")
+			}
+			return fail(fmt.Errorf("this vm configuration cannot be saved and restored: %w", err))
+		}
 	}
 	v, err := vz.NewVirtualMachine(c)
 	if err != nil {
-		closeFiles(keep)
-		return nil, fmt.Errorf("create vm: %w", err)
+		return fail(fmt.Errorf("create vm: %w", err))
 	}
 	if err := ctx.Err(); err != nil {
-		closeFiles(keep)
-		return nil, err
+		return fail(err)
 	}
-	if err := v.Start(); err != nil {
-		closeFiles(keep)
-		return nil, fmt.Errorf("start vm: %w", err)
+	if t := cfg.Template; t != nil && !t.Save {
+		// A new VM is stopped: the state restores into it paused.
+		if err := v.RestoreMachineStateFromURL(t.State); err != nil {
+			return fail(fmt.Errorf("restore the template's state: %w", err))
+		}
+		if err := v.Resume(); err != nil {
+			_ = v.Stop()
+			return fail(fmt.Errorf("resume the restored vm: %w", err))
+		}
+	} else if err := v.Start(); err != nil {
+		return fail(fmt.Errorf("start vm: %w", err))
 	}
 	m := &vzMachine{vm: v, keep: keep, done: make(chan struct{})}
+	if id != nil {
+		m.machineID = id.DataRepresentation()
+	}
 	go m.watch()
 	return m, nil
+}
+
+// machineIdentifier is the VM's GenericMachineIdentifier: nil (the
+// framework's default) without a template, a new one for a template to be
+// saved, the template's own for a clone (a state restores only into a VM
+// with the identifier it was saved with).
+func machineIdentifier(t *shimTemplate) (*vz.GenericMachineIdentifier, error) {
+	switch {
+	case t == nil:
+		return nil, nil
+	case t.Save:
+		return vz.NewGenericMachineIdentifier()
+	default:
+		id, err := vz.NewGenericMachineIdentifierWithDataPath(t.MachineID)
+		if err != nil {
+			return nil, fmt.Errorf("the template's machine identifier: %w", err)
+		}
+		return id, nil
+	}
+}
+
+// SaveTemplate pauses the VM, writes its machine identifier and saves its
+// state (macOS 14+).
+func (m *vzMachine) SaveTemplate(t shimTemplate) error {
+	if len(m.machineID) == 0 {
+		return errors.New("the vm was not booted to be saved")
+	}
+	if err := m.vm.Pause(); err != nil {
+		return fmt.Errorf("pause: %w", err)
+	}
+	if err := writeFileAtomic(t.MachineID, m.machineID); err != nil {
+		return err
+	}
+	return m.vm.SaveMachineStateToPath(t.State)
 }
 
 // watch ends the machine when the VM stops or fails.

@@ -44,6 +44,9 @@ type shimConfig struct {
 	// NICs are the network interfaces: the shim inherits each one's
 	// datagram socket (one Ethernet frame per datagram) at FD.
 	NICs []shimNIC `json:"nics,omitempty"`
+	// Template, when set, makes the shim save a template of the VM
+	// (Save) or start the VM from one (template.go).
+	Template *shimTemplate `json:"template,omitempty"`
 }
 
 // shimNIC is one network interface handed to the shim.

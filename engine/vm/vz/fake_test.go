@@ -68,7 +68,32 @@ func fakeBoot(_ context.Context, cfg shimConfig) (controller, error) {
 	if !strings.Contains(kernelCmdline(cfg.Spec), proto.CmdlineAgent+"="+proto.AgentVsock) {
 		return nil, errors.New("the kernel command line does not put the agent on vsock")
 	}
+	if t := cfg.Template; t != nil && !t.Save {
+		// A restore: the template's files must be what SaveTemplate wrote.
+		state, err := os.ReadFile(t.State)
+		if err != nil || string(state) != fakeState {
+			return nil, fmt.Errorf("restore: the state is not a saved fake vm (%q, %v)", state, err)
+		}
+		id, err := os.ReadFile(t.MachineID)
+		if err != nil || string(id) != fakeMachineID {
+			return nil, fmt.Errorf("restore: machine identifier %q, %v", id, err)
+		}
+	}
 	return newFakeVM(cfg.Spec.Cmdline), nil
+}
+
+// What the fake VM saves as a template.
+const (
+	fakeState     = "fake vm state"
+	fakeMachineID = "fake machine id"
+)
+
+// SaveTemplate writes the fake's state and identifier.
+func (v *fakeVM) SaveTemplate(t shimTemplate) error {
+	if err := os.WriteFile(t.MachineID, []byte(fakeMachineID), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(t.State, []byte(fakeState), 0o600)
 }
 
 // DialGuest connects to the fake agent when it listens on the agent's port.

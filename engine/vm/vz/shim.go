@@ -47,6 +47,9 @@ func runShim(ctx context.Context, stateDir string, boot bootFunc, log *slog.Logg
 		return fmt.Errorf("vm %s: %w", cfg.Spec.ID, err)
 	}
 	log.Info("vm running", "id", cfg.Spec.ID)
+	if cfg.Template != nil && cfg.Template.Save {
+		return saveAndStop(ctx, vm, *cfg.Template, log)
+	}
 	bridge := newAgentBridge(vm)
 	defer bridge.close()
 

@@ -13,7 +13,8 @@ import (
 // toVZ is the one place where a shim's config becomes Virtualization.framework
 // objects; the result is validated. The returned files back the NICs:
 // the caller keeps them open for the VM's life.
-func toVZ(cfg shimConfig) (*vz.VirtualMachineConfiguration, []*os.File, error) {
+// With id, the VM is a generic platform with that machine identifier.
+func toVZ(cfg shimConfig, id *vz.GenericMachineIdentifier) (*vz.VirtualMachineConfiguration, []*os.File, error) {
 	spec := cfg.Spec
 	boot, err := vz.NewLinuxBootLoader(spec.Kernel, vz.WithInitrd(spec.Initramfs), vz.WithCommandLine(kernelCmdline(spec)))
 	if err != nil {
@@ -22,6 +23,13 @@ func toVZ(cfg shimConfig) (*vz.VirtualMachineConfiguration, []*os.File, error) {
 	c, err := vz.NewVirtualMachineConfiguration(boot, uint(spec.CPUs), uint64(spec.MemoryMiB)<<20)
 	if err != nil {
 		return nil, nil, err
+	}
+	if id != nil {
+		p, err := vz.NewGenericPlatformConfiguration(vz.WithGenericMachineIdentifier(id))
+		if err != nil {
+			return nil, nil, fmt.Errorf("platform: %w", err)
+		}
+		c.SetPlatformVirtualMachineConfiguration(p)
 	}
 	var keep []*os.File
 	steps := []struct {
