@@ -59,10 +59,10 @@ func (d *Driver) Attach(ctx context.Context, stateDir string) (vm.Machine, error
 	return d.l.attach(ctx, stateDir)
 }
 
-// templatesSupported says why this Mac cannot save and restore VMs
+// TemplatesSupported says why this Mac cannot save and restore VMs
 // (SaveMachineStateToPath and RestoreMachineStateFromURL came with macOS
-// 14), or nil. The template cache then boots every VM cold.
-func (d *Driver) templatesSupported() error {
+// 14), or nil. pierd then makes no template cache: every VM boots cold.
+func (d *Driver) TemplatesSupported() error {
 	if !macOSAtLeast(d.macOS, 14) {
 		return errdefs.NotImplemented(fmt.Errorf("vz: VM templates need macOS 14 or later (save and restore), this is %s", d.macOS))
 	}
@@ -72,7 +72,7 @@ func (d *Driver) templatesSupported() error {
 // TemplateKey covers the macOS release, pierd's build, the shape and the
 // kernel's and initramfs's content (template.go).
 func (d *Driver) TemplateKey(shape vm.Shape) (string, error) {
-	if err := d.templatesSupported(); err != nil {
+	if err := d.TemplatesSupported(); err != nil {
 		return "", err
 	}
 	return templateKey(shape, d.macOS+" "+d.osBuild)
@@ -81,7 +81,7 @@ func (d *Driver) TemplateKey(shape vm.Shape) (string, error) {
 // SaveTemplate boots a VM of shape in dir, waits for pier-init's ready
 // point and saves it there (state and machine identifier).
 func (d *Driver) SaveTemplate(ctx context.Context, shape vm.Shape, dir string) error {
-	if err := d.templatesSupported(); err != nil {
+	if err := d.TemplatesSupported(); err != nil {
 		return err
 	}
 	return d.l.saveTemplate(ctx, shape, dir)
@@ -90,7 +90,7 @@ func (d *Driver) SaveTemplate(ctx context.Context, shape vm.Shape, dir string) e
 // StartClone starts spec's VM from the template in dir: its own disks,
 // NICs and console, the template's machine identifier and state, resumed.
 func (d *Driver) StartClone(ctx context.Context, spec vm.Spec, dir string) (vm.Machine, error) {
-	if err := d.templatesSupported(); err != nil {
+	if err := d.TemplatesSupported(); err != nil {
 		return nil, err
 	}
 	return d.l.startClone(ctx, spec, dir)
