@@ -158,7 +158,7 @@ func handleControl(conn net.Conn, c controller, pid int, stop func()) {
 }
 
 // act carries out op; kill and wait return once the VM ended (or the client
-// hung up; a hard stop is bounded by killTimeout).
+// hung up; the hard stop itself is bounded as killVM bounds it).
 func act(conn net.Conn, c controller, op string, stop func()) error {
 	switch op {
 	case opState:

@@ -24,6 +24,9 @@ import (
 func TestMain(m *testing.M) {
 	if len(os.Args) == 4 && os.Args[1] == "vz-shim" && os.Args[2] == "--state-dir" && os.Getenv("PIER_VZ_FAKE_SHIM") == "1" {
 		log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+		if os.Getenv("PIER_VZ_FAKE_FAST_STOP") == "1" {
+			defaultStopTimes = stopTimes{agent: 300 * time.Millisecond, grace: 300 * time.Millisecond, kill: 300 * time.Millisecond}
+		}
 		if err := runShim(context.Background(), os.Args[3], fakeBoot, log); err != nil {
 			fmt.Fprintln(os.Stderr, "shim:", err)
 			os.Exit(1)

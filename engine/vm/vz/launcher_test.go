@@ -148,3 +148,36 @@ func TestShimKilledFromOutside(t *testing.T) {
 		t.Fatalf("got %v", m.Err())
 	}
 }
+
+// TestShimSIGTERM: a SIGTERM'd shim powers the guest off through its
+// agent (a clean end); a guest that ignores the request and a hard stop
+// that never completes do not keep the shim alive: it exits after its
+// bounded waits and records that the VM did not stop.
+func TestShimSIGTERM(t *testing.T) {
+	t.Setenv("PIER_VZ_FAKE_FAST_STOP", "1")
+	l := testLauncher(t)
+	for _, c := range []struct{ cmdline, wantErr string }{
+		{"", ""},
+		{"ignore-shutdown kill-hangs", "the vm did not stop"},
+	} {
+		spec := testSpec(t)
+		spec.Cmdline = c.cmdline
+		m, err := l.start(context.Background(), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		echo(t, m, "up")
+		start := time.Now()
+		if err := syscall.Kill(m.Pid(), syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		waitDone(t, m)
+		if took := time.Since(start); took > 8*time.Second {
+			t.Errorf("%q: the shim took %v to end", c.cmdline, took)
+		}
+		got := errString(m.Err())
+		if (c.wantErr == "" && got != "") || !strings.Contains(got, c.wantErr) {
+			t.Errorf("%q: machine ended with %q, want %q", c.cmdline, got, c.wantErr)
+		}
+	}
+}

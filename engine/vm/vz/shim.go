@@ -83,8 +83,8 @@ func runShim(ctx context.Context, stateDir string, boot bootFunc, log *slog.Logg
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
 	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
-	waitEnd(ctx, vm, sigs, stopAsked, log)
-	if err := writeExitRecord(stateDir, vm.Err()); err != nil {
+	vmErr := waitEnd(ctx, vm, sigs, stopAsked, log)
+	if err := writeExitRecord(stateDir, vmErr); err != nil {
 		log.Error("cannot record the vm's end", "err", err)
 	}
 
@@ -94,17 +94,18 @@ func runShim(ctx context.Context, stateDir string, boot bootFunc, log *slog.Logg
 	case <-answered:
 	case <-time.After(2 * time.Second):
 	}
-	err = vm.Err()
-	log.Info("vm ended", "id", cfg.Spec.ID, "err", err)
-	return err
+	log.Info("vm ended", "id", cfg.Spec.ID, "err", vmErr)
+	return vmErr
 }
 
 // waitEnd waits for the VM to end; a signal, a "stop" request or the end
-// of ctx stops it (stopVM; a second signal skips the grace period).
-func waitEnd(ctx context.Context, vm controller, sigs <-chan os.Signal, stopAsked <-chan struct{}, log *slog.Logger) {
+// of ctx stops it (stopVM; a second signal skips the grace period). It
+// returns why the VM ended (nil for a clean guest power-off), or why it
+// could not be stopped: the shim then exits, which ends the VM with it.
+func waitEnd(ctx context.Context, vm controller, sigs <-chan os.Signal, stopAsked <-chan struct{}, log *slog.Logger) error {
 	select {
 	case <-vm.Done():
-		return
+		return vm.Err()
 	case s := <-sigs:
 		log.Info("stopping vm", "signal", s)
 	case <-stopAsked:
@@ -114,7 +115,11 @@ func waitEnd(ctx context.Context, vm controller, sigs <-chan os.Signal, stopAske
 	}
 	if err := stopVM(vm, defaultStopTimes, sigs, log); err != nil {
 		log.Error("stopping vm", "err", err)
+		if !isClosed(vm.Done()) {
+			return fmt.Errorf("the vm did not stop (%v); its shim exits, which ends it", err)
+		}
 	}
+	return vm.Err()
 }
 
 // listenUnix listens on path, replacing a stale socket left by a dead shim.
