@@ -248,6 +248,16 @@ func TestDoctorMacProblems(t *testing.T) {
 	env.entitlements = func() (string, error) { return "", &exec.Error{Name: "codesign", Err: exec.ErrNotFound} }
 	out, _ = doctor(env)
 	line(t, out, "warn", "entitlement", "codesign not found")
+
+	// macOS 13 runs, without VM templates (save and restore came with 14);
+	// nothing promises Rosetta's translation cache.
+	env = darwinEnv(t)
+	env.macOSVersion = func() (string, error) { return "13.6.7", nil }
+	out, _ = doctor(env)
+	line(t, out, "ok", "macos", "macOS 13.6.7 (VM templates need 14 or later: containers boot cold)")
+	if strings.Contains(out, "translation cache") {
+		t.Errorf("doctor promises Rosetta's translation cache:\n%s", out)
+	}
 }
 
 func TestDoctorPlatforms(t *testing.T) {

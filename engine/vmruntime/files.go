@@ -87,16 +87,7 @@ type filesSession struct {
 // calls wait for the first.
 func (s *filesSession) Close() error {
 	s.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), maintenanceShutdown)
-		defer cancel()
-		if err := s.c.Shutdown(ctx); err == nil {
-			select {
-			case <-s.machine.Done():
-			case <-ctx.Done():
-			}
-		}
-		s.c.Close()
-		s.err = s.machine.Kill()
+		_, s.err = stopGuest(s.c, s.machine, maintenanceShutdown)
 	})
 	return s.err
 }

@@ -59,9 +59,6 @@ type Agent struct {
 	// stdins holds the running processes whose stdin is open, by pid, until
 	// the host attaches a stream to it (OpStdin).
 	stdins map[int]*process
-	// session is the host connection's yamux session, for streams the
-	// guest opens (forwarded sockets).
-	session *yamux.Session
 }
 
 // Option tunes an Agent.
@@ -83,7 +80,12 @@ func New(reaper *Reaper, hooks Hooks, kernelRelease string, opts ...Option) *Age
 	return a
 }
 
-// Serve serves the protocol on conn until the host goes away.
+// Serve serves the protocol on conn until the host goes away. Each
+// connection is a session of its own: Serve may run for several
+// connections at once (vsock, where the vz shim connects for the daemon
+// and on its own to ask for a shutdown); streams the guest opens towards
+// the host (forwarded sockets) go over the session that started the
+// container.
 func (a *Agent) Serve(conn io.ReadWriteCloser) error {
 	cfg := yamux.DefaultConfig()
 	cfg.EnableKeepAlive = false
@@ -94,19 +96,16 @@ func (a *Agent) Serve(conn io.ReadWriteCloser) error {
 		return err
 	}
 	defer session.Close()
-	a.mu.Lock()
-	a.session = session
-	a.mu.Unlock()
 	for {
 		stream, err := session.Accept()
 		if err != nil {
 			return err
 		}
-		go a.handle(stream)
+		go a.handle(session, stream)
 	}
 }
 
-func (a *Agent) handle(stream net.Conn) {
+func (a *Agent) handle(session *yamux.Session, stream net.Conn) {
 	var req proto.Request
 	if err := proto.ReadMessage(stream, &req); err != nil {
 		stream.Close()
@@ -126,7 +125,7 @@ func (a *Agent) handle(stream net.Conn) {
 			a.hooks.PowerOff()
 		}
 	case proto.OpStart:
-		a.serveStart(stream, req.Container)
+		a.serveStart(session, stream, req.Container)
 	case proto.OpExec:
 		if req.Process == nil {
 			fail(stream, errors.New("exec without a process"))
@@ -171,7 +170,7 @@ func fail(stream net.Conn, err error) {
 	stream.Close()
 }
 
-func (a *Agent) serveStart(stream net.Conn, spec *proto.ContainerSpec) {
+func (a *Agent) serveStart(session *yamux.Session, stream net.Conn, spec *proto.ContainerSpec) {
 	if spec == nil {
 		fail(stream, errors.New("start without a container"))
 		return
@@ -186,9 +185,6 @@ func (a *Agent) serveStart(stream net.Conn, spec *proto.ContainerSpec) {
 		}
 	}
 	if len(spec.Sockets) > 0 {
-		a.mu.Lock()
-		session := a.session
-		a.mu.Unlock()
 		if err := a.forwardSockets(session, spec.Sockets); err != nil {
 			fail(stream, err)
 			return

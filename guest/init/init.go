@@ -2,7 +2,8 @@
 
 // Package init is pier's PID 1 inside each VM. Its boot is a short sequence
 // of named steps: mount the kernel filesystems, load the modules the
-// initramfs lists, find the agent's port and serve the agent on it. When
+// initramfs lists, find the agent's port (under vz: listen on vsock) and
+// serve the agent on it. When
 // the host starts the container, it mounts the image's read-only root disk
 // under the container's writable disk (overlayfs), switches into that root
 // and lets the agent run the main process; when that process ends it syncs
@@ -21,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pier-vm/pier/guest/agent"
+	"github.com/pier-vm/pier/guest/proto"
 )
 
 // ModulesList is where the initramfs lists the modules to load, in order.
@@ -53,11 +55,6 @@ func Main() {
 		return
 	}
 	loadModules(ModulesList)
-	port, err := findAgentPort(10 * time.Second)
-	if err != nil {
-		logf("%v", err)
-		return
-	}
 	reaper := agent.NewReaper()
 	a := agent.New(reaper, agent.Hooks{
 		SetupContainer: setupContainer,
@@ -66,6 +63,16 @@ func Main() {
 		MountRoot:      mountRoot,
 		Layers:         layers,
 	}, kernelRelease())
+	if cmdline[proto.CmdlineAgent] == proto.AgentVsock {
+		// vz: the agent's ready point is its vsock listener.
+		logf("%v", serveVsock(a, proto.AgentVsockPort))
+		return
+	}
+	port, err := findAgentPort(10 * time.Second)
+	if err != nil {
+		logf("%v", err)
+		return
+	}
 	serveForever(a, port)
 }
 

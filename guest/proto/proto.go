@@ -23,8 +23,24 @@ import (
 // the file operations (files.go) and typed error codes.
 const Version = 4
 
-// PortName is the name of the virtio-serial port the agent serves on.
+// PortName is the name of the virtio-serial port the agent serves on
+// (QEMU: the port buffers what the host sends until the guest opens it,
+// and tells the guest when the host end closes, so one connection after
+// the other shares the port).
 const PortName = "agent"
+
+// The agent's channel on a VM without the virtio-serial port (vz): the
+// kernel command line carries CmdlineAgent=AgentVsock and the agent
+// listens on vsock port AgentVsockPort, where every host connection is a
+// session of its own. A host connect succeeds only once the agent
+// listens, so nothing the host sends can reach a port the guest has not
+// opened yet (which virtio-console ports drop), and a second connection
+// never shares a byte stream with a stale session.
+const (
+	CmdlineAgent   = "pier.agent"
+	AgentVsock     = "vsock"
+	AgentVsockPort = 1024
+)
 
 // Operations a stream can start with.
 const (
