@@ -71,10 +71,13 @@ func (s *Containers) ExecCreate(ref string, cfg ExecConfig) (string, error) {
 	c, running, restarting := x.c, x.run != nil, x.restarts.pending != nil
 	x.mu.Unlock()
 	if restarting {
-		return "", errdefs.Conflictf("Container %s is restarting, wait until the container is running", c.ID)
+		return "", errRestarting(c.ID)
 	}
 	if !running {
 		return "", errNotRunning(c.ID)
+	}
+	if c.State.Paused {
+		return "", errExecPaused(ref)
 	}
 	e := &execInstance{id: stringid.GenerateRandomID(), containerID: c.ID, cfg: cfg}
 	s.mu.Lock()
@@ -152,6 +155,9 @@ func (s *Containers) ExecStart(ctx context.Context, id string, opts ExecStartOpt
 	x.mu.Unlock()
 	if r == nil {
 		return errNotRunning(c.ID)
+	}
+	if c.State.Paused {
+		return errExecPaused(c.ID)
 	}
 	spec := ProcessSpec{
 		Args:        e.cfg.Cmd,

@@ -20,8 +20,9 @@ import (
 // Version is the protocol version; host and guest must agree exactly.
 // Version 2 moved stdin to a stream of its own; version 3 lets the guest
 // open streams towards the host (forwarded unix sockets); version 4 adds
-// the file operations (files.go) and typed error codes.
-const Version = 4
+// the file operations (files.go) and typed error codes; version 5 adds
+// stats and the process list (observe.go).
+const Version = 5
 
 // PortName is the name of the virtio-serial port the agent serves on.
 const PortName = "agent"
@@ -44,6 +45,7 @@ const (
 	OpExtract   = "extract"
 	OpChanges   = "changes"
 	OpExport    = "export"
+	// OpStats and OpProcesses: see observe.go.
 )
 
 // Request opens a stream.
@@ -68,6 +70,9 @@ type Response struct {
 	Pid     int        `json:"pid,omitempty"`
 	Stat    *PathStat  `json:"stat,omitempty"`
 	Changes []Change   `json:"changes,omitempty"`
+	// Stats and Processes answer OpStats and OpProcesses.
+	Stats     *StatsSample `json:"stats,omitempty"`
+	Processes *ProcessList `json:"processes,omitempty"`
 }
 
 // HelloInfo describes the guest.
