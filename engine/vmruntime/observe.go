@@ -14,7 +14,8 @@ import (
 
 // docker stats and docker top ask the guest agent, which reads the
 // guest's /proc and /sys; docker pause stops the VM's vCPUs through the
-// driver (vm.Pauser).
+// driver (vm.Pauser), and unpause sets the guest's clock, which stood
+// still meanwhile.
 
 func (s *sandbox) Stats(ctx context.Context) (engine.Stats, error) {
 	sample, err := s.client.Stats(ctx)
@@ -45,7 +46,13 @@ func (s *sandbox) Resume(ctx context.Context) error {
 	if !ok {
 		return errdefs.NotImplemented(fmt.Errorf("the VMs of this driver cannot be paused"))
 	}
-	return p.Resume(ctx)
+	if err := p.Resume(ctx); err != nil {
+		return err
+	}
+	// The guest's clock stood still with its vCPUs: set it to the host's.
+	// The VM runs again either way, so a failure here fails nothing.
+	_ = s.client.SetClock(ctx, time.Now())
+	return nil
 }
 
 // memoryStatKeys name /proc/meminfo's lines as a cgroup v2 memory.stat

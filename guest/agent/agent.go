@@ -152,6 +152,8 @@ func (a *Agent) handle(stream net.Conn) {
 		a.serveStats(stream)
 	case proto.OpProcesses:
 		a.serveProcesses(stream)
+	case proto.OpSetClock:
+		a.serveSetClock(stream, req.Clock)
 	default:
 		fail(stream, fmt.Errorf("unknown operation %q", req.Op))
 	}

@@ -21,7 +21,7 @@ import (
 // Version 2 moved stdin to a stream of its own; version 3 lets the guest
 // open streams towards the host (forwarded unix sockets); version 4 adds
 // the file operations (files.go) and typed error codes; version 5 adds
-// stats and the process list (observe.go).
+// stats, the process list (observe.go) and setting the clock (clock.go).
 const Version = 5
 
 // PortName is the name of the virtio-serial port the agent serves on.
@@ -45,7 +45,7 @@ const (
 	OpExtract   = "extract"
 	OpChanges   = "changes"
 	OpExport    = "export"
-	// OpStats and OpProcesses: see observe.go.
+	// OpStats and OpProcesses: see observe.go; OpSetClock: clock.go.
 )
 
 // Request opens a stream.
@@ -59,6 +59,8 @@ type Request struct {
 	Path string `json:"path,omitempty"`
 	// Extract tunes OpExtract.
 	Extract *ExtractOptions `json:"extract,omitempty"`
+	// Clock is OpSetClock's time, in nanoseconds since the epoch.
+	Clock int64 `json:"clock,omitempty"`
 }
 
 // Response answers a Request. A non-empty Error means the request failed;
