@@ -30,6 +30,10 @@ const (
 	opStop  = "stop"  // ask the guest to power off; answer at once
 	opKill  = "kill"  // stop the VM at once; answer once it ended
 	opWait  = "wait"  // answer once the VM ended
+	// opPause and opResume stop and resume the vCPUs (docker pause); a
+	// shim of before them answers "unknown operation".
+	opPause  = "pause"
+	opResume = "resume"
 )
 
 // States a shim reports.
@@ -97,6 +101,8 @@ type controller interface {
 	State() string
 	RequestStop() error
 	Kill() error
+	Pause() error
+	Resume() error
 	Done() <-chan struct{}
 	Err() error
 }
@@ -169,6 +175,10 @@ func act(conn net.Conn, c controller, op string) error {
 		return waitOrHangup(conn, c.Done())
 	case opWait:
 		return waitOrHangup(conn, c.Done())
+	case opPause:
+		return c.Pause()
+	case opResume:
+		return c.Resume()
 	default:
 		return fmt.Errorf("unknown operation %q", op)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -29,9 +30,10 @@ func TestMain(m *testing.M) {
 // fakeVM stands in for a VM: its "guest" echoes the agent channel. Its
 // behaviour comes from the Spec's Cmdline: "fail-boot" makes boot fail.
 type fakeVM struct {
-	once sync.Once
-	done chan struct{}
-	err  error
+	once   sync.Once
+	done   chan struct{}
+	err    error
+	paused atomic.Bool
 }
 
 func fakeBoot(_ context.Context, cfg shimConfig, port guestPort) (controller, error) {
@@ -54,8 +56,16 @@ func (v *fakeVM) State() string {
 	if isClosed(v.done) {
 		return stateStopped
 	}
+	if v.paused.Load() {
+		return "paused"
+	}
 	return stateRunning
 }
+
+// Pause and Resume flip the state the shim reports.
+func (v *fakeVM) Pause() error { v.paused.Store(true); return nil }
+
+func (v *fakeVM) Resume() error { v.paused.Store(false); return nil }
 
 // RequestStop powers the guest off cleanly.
 func (v *fakeVM) RequestStop() error { v.end(nil); return nil }
