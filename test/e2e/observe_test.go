@@ -171,3 +171,42 @@ func TestStatsTopPauseUnpause(t *testing.T) {
 		t.Fatalf("top of a stopped container: exit %d, %q", code, errOut)
 	}
 }
+
+// A container with a volume is cold-booted (no template clone): its VM
+// pauses and resumes through its own QMP socket too, and rm -f removes it
+// while paused.
+func TestPauseColdBootedContainer(t *testing.T) {
+	d := sharedDaemon(t)
+	bb := busybox(t, d)
+	name := "observe-cold"
+	d.ok(t, "run", "-d", "--name", name, "-v", name+"-vol:/data", bb, "sh", "-c", "while true; do echo tick; sleep 0.2; done")
+	defer d.docker(t, "", "volume", "rm", name+"-vol")
+	defer d.docker(t, "", "rm", "-f", name)
+	deadline := time.Now().Add(time.Minute)
+	for logLines(t, d, name) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the container does not count")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	d.ok(t, "pause", name)
+	time.Sleep(500 * time.Millisecond)
+	paused := logLines(t, d, name)
+	time.Sleep(2 * time.Second)
+	if n := logLines(t, d, name); n != paused {
+		t.Fatalf("the paused container printed %d lines", n-paused)
+	}
+	d.ok(t, "unpause", name)
+	deadline = time.Now().Add(30 * time.Second)
+	for logLines(t, d, name) <= paused {
+		if time.Now().After(deadline) {
+			t.Fatal("the container does not count again after unpause")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	d.ok(t, "pause", name)
+	d.ok(t, "rm", "-f", name)
+	if _, _, code := d.docker(t, "", "inspect", name); code == 0 {
+		t.Fatal("the paused container is still there after rm -f")
+	}
+}
