@@ -271,3 +271,21 @@ func TestTop(t *testing.T) {
 		t.Fatalf("no top event in %v", f.actions(id))
 	}
 }
+
+func TestStatsStreamEndsWhenRemoved(t *testing.T) {
+	f := newFixture(t)
+	id := f.startSleeper(t, "gone")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	samples := 0
+	err := f.c.ContainerStats(ctx, id, engine.StatsOptions{Stream: true}, func(e engine.StatsEntry) error {
+		samples++
+		if samples == 1 {
+			go f.c.ContainerRemove(context.Background(), id, engine.RemoveOptions{Force: true})
+		}
+		return nil
+	})
+	if err != nil || ctx.Err() != nil {
+		t.Fatalf("stream of a removed container: %v, ctx %v after %d samples", err, ctx.Err(), samples)
+	}
+}

@@ -402,6 +402,10 @@ func (s *Containers) Shutdown(ctx context.Context) {
 		s.endPendingRestartLocked(x)
 		x.mu.Unlock()
 		if r != nil {
+			// A paused VM must run to see its SIGTERM.
+			if _, err := s.resume(ctx, x, r); err != nil {
+				s.log.Warn("cannot unpause container for the shutdown", "id", x.snapshot().ID, "err", err)
+			}
 			_ = s.signal(x, r, syscall.SIGTERM)
 			runs = append(runs, r)
 		}

@@ -66,6 +66,12 @@ func (s *Containers) ContainerStats(ctx context.Context, ref string, opts StatsO
 	tick := time.NewTicker(StatsInterval)
 	defer tick.Stop()
 	for {
+		x.mu.Lock()
+		removed := x.removed
+		x.mu.Unlock()
+		if removed {
+			return nil // as dockerd, the stream of a removed container ends
+		}
 		cur := s.sample(ctx, x)
 		if ctx.Err() != nil {
 			return nil
