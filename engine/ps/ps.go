@@ -5,7 +5,7 @@
 //
 // Supported: the selections -e -A -a -d and BSD a x (every process of the
 // container is listed anyway, as under dockerd, which filters ps's output
-// by the container's PIDs); the formats -f (UID PID PPID C STIME TTY TIME
+// by the container's PIDs) and w (wide output); the formats -f (UID PID PPID C STIME TTY TIME
 // CMD), the default (PID TTY TIME CMD), BSD u (aux: USER PID %CPU %MEM
 // VSZ RSS TTY STAT START TIME COMMAND), BSD without u (PID TTY STAT TIME
 // COMMAND) and -o/o with the keywords of the table below (key=Header
@@ -191,7 +191,7 @@ func parseArgs(args string) (string, error) {
 				}
 				format = append(format, list)
 				j = len(letters)
-			case dash && (l == 'e' || l == 'A' || l == 'a' || l == 'd'):
+			case dash && (l == 'e' || l == 'A' || l == 'a' || l == 'd' || l == 'w'):
 			case dash && l == 'f':
 				full = true
 			case !dash && (l == 'a' || l == 'x' || l == 'e' || l == 'w' || l == 'g'):
