@@ -5,12 +5,12 @@
 //
 // Supported: the selections -e -A -a -d and BSD a x (every process of the
 // container is listed anyway, as under dockerd, which filters ps's output
-// by the container's PIDs) and w (wide output); the formats -f (UID PID PPID C STIME TTY TIME
-// CMD), the default (PID TTY TIME CMD), BSD u (aux: USER PID %CPU %MEM
-// VSZ RSS TTY STAT START TIME COMMAND), BSD without u (PID TTY STAT TIME
-// COMMAND) and -o/o with the keywords of the table below (key=Header
-// renames a column). Anything else is refused with a "ps: error: ..."
-// as ps itself would refuse it.
+// by the container's PIDs) and w (wide output); the formats -f (UID PID
+// PPID C STIME TTY TIME CMD), the default (PID TTY TIME CMD), BSD u (aux:
+// USER PID %CPU %MEM VSZ RSS TTY STAT START TIME COMMAND), BSD without u
+// (PID TTY STAT TIME COMMAND) and -o/o with the keywords of the table
+// below (key=Header renames a column). Anything else is refused with a
+// "ps: error: ..." as ps itself would refuse it.
 package ps
 
 import (
