@@ -3,9 +3,14 @@
 package agent
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/pier-vm/pier/guest/proto"
 )
 
 func TestParseProcStatCommWithParens(t *testing.T) {
@@ -94,4 +99,33 @@ func TestListProcessesFindsThisProcess(t *testing.T) {
 		return
 	}
 	t.Fatalf("pid %d not listed among %d processes", me, len(list.Processes))
+}
+
+// The host's typed client gets stats and the process list over the
+// protocol: an exec'd process shows up with its argv.
+func TestStatsAndProcessesOverTheProtocol(t *testing.T) {
+	c := dialAgent(t, Hooks{})
+	ctx := context.Background()
+	s, err := c.Stats(ctx)
+	if err != nil || s.CPU.Total == 0 || s.Memory["MemTotal"] == 0 {
+		t.Fatalf("stats: %+v %v", s, err)
+	}
+	p, err := c.Exec(ctx, proto.ProcessSpec{Args: []string{"sleep", "30"}, Env: []string{"PATH=/usr/bin:/bin"}}, proto.ProcessIO{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Signal(syscall.SIGKILL)
+	list, err := c.Processes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range list.Processes {
+		if q.Pid == p.Pid() {
+			if q.Comm != "sleep" || strings.Join(q.Args, " ") != "sleep 30" || q.PPid != os.Getpid() {
+				t.Fatalf("exec'd process: %+v", q)
+			}
+			return
+		}
+	}
+	t.Fatalf("exec'd pid %d not among %d processes", p.Pid(), len(list.Processes))
 }
