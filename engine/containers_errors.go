@@ -33,3 +33,7 @@ func errAttachPaused(ref string) error {
 func errPausedRemove(name string) error {
 	return errdefs.Conflictf("cannot remove container %q: container is paused and must be unpaused first", name)
 }
+
+func errFilesPaused(id string) error {
+	return errdefs.Conflictf("Container %s is paused, unpause the container first: the files of a paused container cannot be read or written", id)
+}

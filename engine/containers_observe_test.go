@@ -59,6 +59,9 @@ func TestPauseUnpauseStatesAndErrors(t *testing.T) {
 	if err := f.c.ContainerRemove(ctx, id, engine.RemoveOptions{}); !errdefs.IsConflict(err) || !strings.Contains(err.Error(), "container is paused and must be unpaused first") {
 		t.Fatalf("rm of a paused container: %v", err)
 	}
+	if _, err := f.c.ContainerStatPath(ctx, id, "/"); !errdefs.IsConflict(err) || !strings.Contains(err.Error(), "is paused, unpause the container first") {
+		t.Fatalf("docker cp from a paused container: %v", err)
+	}
 	list, err := f.c.ContainerList(engine.ListOptions{Filter: engine.ListFilter{Statuses: []string{"paused"}}})
 	if err != nil || len(list) != 1 || list[0].ID != id {
 		t.Fatalf("status=paused filter: %v %v", list, err)
