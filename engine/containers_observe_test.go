@@ -38,8 +38,16 @@ func TestPauseUnpauseStatesAndErrors(t *testing.T) {
 	}
 
 	id := f.startSleeper(t, "pz")
+	execID, err := f.c.ExecCreate(id, engine.ExecConfig{Cmd: []string{"echo", "later"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := f.c.ContainerPause(ctx, "pz"); err != nil {
 		t.Fatal(err)
+	}
+	if err := f.c.ExecStart(ctx, execID, engine.ExecStartOptions{}); !errdefs.IsConflict(err) ||
+		err.Error() != "Container "+id+" is paused, unpause the container before exec" {
+		t.Fatalf("exec start in a paused container: %v", err)
 	}
 	st := f.inspect(t, id).State
 	if !st.Paused || !st.Running || st.Status != container.StatusPaused {
@@ -79,6 +87,9 @@ func TestPauseUnpauseStatesAndErrors(t *testing.T) {
 	}
 	if _, err := f.c.ExecCreate(id, engine.ExecConfig{Cmd: []string{"echo", "hi"}}); err != nil {
 		t.Fatalf("exec after unpause: %v", err)
+	}
+	if err := f.c.ExecStart(ctx, execID, engine.ExecStartOptions{}); err != nil {
+		t.Fatalf("exec created before the pause, started after the unpause: %v", err)
 	}
 	got := f.actions(id)
 	if i := slices.Index(got, "pause"); i < 0 || !slices.Contains(got[i:], "unpause") {
