@@ -112,8 +112,9 @@ type sandbox struct {
 	procs   []*process
 	killed  bool
 	done    chan struct{}
-	// paused is set between Pause and Resume; samples counts Stats calls.
-	paused  bool
+	// gate holds signals while the sandbox is paused; samples counts
+	// Stats calls.
+	gate    pauseGate
 	samples uint64
 	started time.Time
 }
@@ -160,6 +161,7 @@ func (s *sandbox) spawn(spec engine.ProcessSpec, stdio engine.Stdio) *process {
 	p := &process{
 		pid:      s.nextPid,
 		args:     spec.Args,
+		gate:     &s.gate,
 		signals:  make(chan syscall.Signal, 16),
 		exited:   make(chan struct{}),
 		stdinEOF: make(chan struct{}),
@@ -174,6 +176,7 @@ func (s *sandbox) spawn(spec engine.ProcessSpec, stdio engine.Stdio) *process {
 type process struct {
 	pid      int
 	args     []string
+	gate     *pauseGate
 	signals  chan syscall.Signal
 	exited   chan struct{}
 	status   engine.ExitStatus
@@ -201,6 +204,9 @@ func (p *process) Signal(ctx context.Context, sig syscall.Signal) error {
 	case <-p.exited:
 		return errors.New("fakeruntime: process already finished")
 	default:
+	}
+	if p.gate != nil && p.gate.hold(func() { p.deliver(sig) }) {
+		return nil // delivered once the sandbox resumes
 	}
 	p.deliver(sig)
 	return nil

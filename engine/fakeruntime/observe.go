@@ -3,6 +3,7 @@ package fakeruntime
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/pier-vm/pier/engine"
@@ -13,18 +14,18 @@ import (
 // counters that grew since the last one (CPU 10 ms, network 1000 bytes in
 // and 500 out, disk 4096 bytes read and written per call), 64 MiB used of
 // 512 MiB (8 MiB of it inactive file pages), one pid per running process.
-// A paused sandbox refuses stats, processes and execs, as a frozen guest
-// cannot answer.
+// A paused sandbox refuses stats and processes, as a frozen guest cannot
+// answer, and holds the signals sent to its processes until it resumes.
 
 // errPaused is what a paused fake sandbox answers.
 var errPaused = errors.New("fakeruntime: the sandbox is paused")
 
 func (s *sandbox) Stats(ctx context.Context) (engine.Stats, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.paused {
+	if s.gate.isPaused() {
 		return engine.Stats{}, errPaused
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.samples++
 	n := s.samples
 	running := 0
@@ -45,11 +46,11 @@ func (s *sandbox) Stats(ctx context.Context) (engine.Stats, error) {
 }
 
 func (s *sandbox) Processes(ctx context.Context) (engine.ProcessList, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.paused {
+	if s.gate.isPaused() {
 		return engine.ProcessList{}, errPaused
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	list := engine.ProcessList{MemTotal: 512 << 20, Processes: []ps.Process{}}
 	for _, p := range s.procs {
 		if p.isExited() {
@@ -68,9 +69,7 @@ func (s *sandbox) Pause(ctx context.Context) error {
 	if s.pauseErr != nil {
 		return s.pauseErr
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.paused = true
+	s.gate.pause()
 	return nil
 }
 
@@ -78,17 +77,49 @@ func (s *sandbox) Resume(ctx context.Context) error {
 	if s.pauseErr != nil {
 		return s.pauseErr
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.paused = false
+	s.gate.resume()
 	return nil
 }
 
-// Paused says whether the sandbox is paused.
-func (s *sandbox) Paused() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.paused
+// pauseGate is a sandbox's paused state and the signals held meanwhile.
+type pauseGate struct {
+	mu      sync.Mutex
+	paused  bool
+	pending []func()
+}
+
+func (g *pauseGate) isPaused() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.paused
+}
+
+func (g *pauseGate) pause() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.paused = true
+}
+
+// resume runs what was held, in order.
+func (g *pauseGate) resume() {
+	g.mu.Lock()
+	pending := g.pending
+	g.paused, g.pending = false, nil
+	g.mu.Unlock()
+	for _, f := range pending {
+		f()
+	}
+}
+
+// hold keeps deliver for the resume when paused; false when not paused.
+func (g *pauseGate) hold(deliver func()) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.paused {
+		return false
+	}
+	g.pending = append(g.pending, deliver)
+	return true
 }
 
 func (p *process) isExited() bool {
