@@ -1,6 +1,7 @@
 # pier — build, run and test. Every install step lives here or in scripts/.
 SHELL := /bin/bash
 GO ?= go
+UNAME_S := $(shell uname -s)
 HOST_GOARCH := $(shell $(GO) env GOARCH)
 GUEST_ARCH ?= $(HOST_GOARCH)
 BIN := bin
@@ -20,10 +21,27 @@ all: build
 deps:
 	bash scripts/install-deps.sh
 
+ifeq ($(UNAME_S),Darwin)
+# On a Mac, pierd links Virtualization.framework (cgo) and must carry the
+# virtualization entitlement: `make`, `make pierd` and `make run` build it
+# signed (build-darwin in darwin.mk), never an unsigned binary over the
+# signed one. The guest assets come from Debian (guest-assets-darwin says
+# how); Debian's packages (deps) are not needed on a Mac.
+build: pierd guest guest-assets-darwin
+
+pierd: build-darwin
+
+run: build
+	$(BIN)/pierd
+else
 build: pierd guest guest-assets
 
 pierd:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/pierd ./cmd/pierd
+
+run: deps build
+	$(BIN)/pierd
+endif
 
 # guest builds the static guest binary (PID 1 + agent) for the guest arch.
 guest:
@@ -43,9 +61,6 @@ testdata:
 # into $(BIN)/cli-plugins for the e2e tests; skipped when already built.
 compose:
 	GO=$(GO) bash scripts/install-compose.sh $(BIN)/cli-plugins
-
-run: deps build
-	$(BIN)/pierd
 
 # test runs the whole suite: unit tests, real VMs under QEMU, the
 # end-to-end tests that drive the real docker CLI, Docker Compose v2 and

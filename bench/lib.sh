@@ -33,3 +33,43 @@ bench_stop() {
 bench_wait_for_daemon() {
 	for _ in $(seq 100); do docker version >/dev/null 2>&1 && return; sleep 0.2; done
 }
+
+# bench_reference_start starts the reference dockerd (Debian's docker.io,
+# installed by apt when missing) on $work/ref.sock with its own data and
+# exec roots, a bridge of its own (10.213.0.1/24, clear of pier's
+# 172.17.0.1) and no iptables rules; sets ref_sock.
+bench_reference_start() {
+	if ! command -v dockerd >/dev/null; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker.io >"$work/apt.log" 2>&1
+	fi
+	ref_sock=$work/ref.sock
+	dockerd -H "unix://$ref_sock" --data-root "$work/ref-data" --exec-root "$work/ref-exec" \
+		--pidfile "$work/ref.pid" --bip 10.213.0.1/24 --iptables=false --ip6tables=false \
+		--storage-driver overlay2 >"$work/dockerd.log" 2>&1 &
+	bench_pids+=($!)
+	for _ in $(seq 150); do DOCKER_HOST=unix://$ref_sock docker version >/dev/null 2>&1 && return; sleep 0.2; done
+	echo "reference dockerd did not start: $(tail -5 "$work/dockerd.log")" >&2
+	return 1
+}
+
+# bench_median reads numbers, one per line, and prints their median.
+bench_median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# bench_time CMD... prints how long CMD took, in seconds (its output is dropped).
+bench_time() {
+	local start end
+	start=$(date +%s.%N)
+	"$@" >/dev/null
+	end=$(date +%s.%N)
+	awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }'
+}
+
+# bench_pss PID... prints the summed PSS (KiB) of the PIDs and their children.
+bench_pss() {
+	local total=0 p v
+	for p in "$@" $(for q in "$@"; do pgrep -P "$q"; done); do
+		v=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+		total=$((total + ${v:-0}))
+	done
+	echo "$total"
+}

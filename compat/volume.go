@@ -25,7 +25,7 @@ const volumeScope = "local"
 // 3339, Labels never null (with dockerd's anonymous label on anonymous
 // volumes), Scope local, Options as created (null when none were given),
 // no Status and no UsageData (dockerd fills UsageData for `system df`
-// only).
+// only, and so does server/system).
 func Volume(v engine.VolumeInfo) *volume.Volume {
 	return &volume.Volume{
 		Name:       v.Name,

@@ -159,6 +159,7 @@ func (s *Containers) runRequest(ctx context.Context, x *ctr, c container.Contain
 		StateDir:     stateDir,
 		ConsoleLog:   filepath.Join(dir, "console.log"),
 		Mounts:       c.MountPoints,
+		Ephemeral:    c.HostConfig.AutoRemove,
 	}, nil
 }
 
@@ -174,9 +175,11 @@ func (s *Containers) monitor(x *ctr, r *run) {
 		status.ExitedAt = time.Now()
 	}
 	r.stopHealth()
+	s.log.Debug("container process exited", "id", x.snapshot().ID, "code", status.Code)
 	if kerr := r.sandbox.Kill(); kerr != nil {
 		s.log.Warn("stopping container VM", "err", kerr)
 	}
+	s.log.Debug("container VM gone", "id", x.snapshot().ID)
 	_ = x.log.EndSession()
 	s.detachNetworks(r.net)
 

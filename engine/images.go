@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+
 	"github.com/pier-vm/pier/engine/image"
 )
 
@@ -24,4 +26,10 @@ func (e *Engine) ImageRemove(ref string, force, noPrune bool) ([]image.DeleteIte
 // ImagePrune removes dangling (or all unused) images no container uses.
 func (e *Engine) ImagePrune(danglingOnly bool) ([]image.DeleteItem, int64, error) {
 	return e.images.Prune(danglingOnly, func(id string) bool { _, used := e.imageUser(id); return used })
+}
+
+// RegistryLogin checks credentials against their registry (`docker login`)
+// and returns the registry's identity token, usually "".
+func (e *Engine) RegistryLogin(ctx context.Context, auth image.Auth) (string, error) {
+	return e.images.Login(ctx, auth)
 }

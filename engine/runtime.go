@@ -90,6 +90,9 @@ type RunRequest struct {
 	Network *NetworkConfig
 	// Mounts are the container's bind mounts, volumes and tmpfs mounts.
 	Mounts []container.MountPoint
+	// Ephemeral says the writable disk goes with the container when its
+	// main process exits (docker run --rm): the guest need not flush it.
+	Ephemeral bool
 }
 
 // NetworkConfig is a container's network as its guest sets it up.

@@ -21,6 +21,7 @@ const (
 	KindUnavailable
 	KindForbidden
 	KindNotImplemented
+	KindUnauthorized
 )
 
 type classified struct {
@@ -58,6 +59,9 @@ func Forbidden(err error) error { return wrap(KindForbidden, err) }
 
 // NotImplemented marks err as "this daemon does not do that" (501).
 func NotImplemented(err error) error { return wrap(KindNotImplemented, err) }
+
+// Unauthorized marks err as "the credentials were refused" (401).
+func Unauthorized(err error) error { return wrap(KindUnauthorized, err) }
 
 // Formatted constructors, for brevity at call sites.
 
@@ -98,3 +102,6 @@ func IsForbidden(err error) bool { return KindOf(err) == KindForbidden }
 
 // IsUnavailable reports whether err is classified as unavailable.
 func IsUnavailable(err error) bool { return KindOf(err) == KindUnavailable }
+
+// IsUnauthorized reports whether err is classified as unauthorized.
+func IsUnauthorized(err error) bool { return KindOf(err) == KindUnauthorized }

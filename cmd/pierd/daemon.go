@@ -21,13 +21,8 @@ import (
 	"github.com/pier-vm/pier/engine/vm/guestassets"
 	"github.com/pier-vm/pier/engine/vmruntime"
 	"github.com/pier-vm/pier/server"
-	containerrouter "github.com/pier-vm/pier/server/container"
-	eventsrouter "github.com/pier-vm/pier/server/events"
-	execrouter "github.com/pier-vm/pier/server/exec"
-	imagerouter "github.com/pier-vm/pier/server/image"
-	networkrouter "github.com/pier-vm/pier/server/network"
+	"github.com/pier-vm/pier/server/apiroutes"
 	systemrouter "github.com/pier-vm/pier/server/system"
-	volumerouter "github.com/pier-vm/pier/server/volume"
 )
 
 func newLogger(level string) (*slog.Logger, error) {
@@ -85,15 +80,7 @@ func runDaemon(ctx context.Context, o options) error {
 		eng.Shutdown(context.Background())
 		return err
 	}
-	srv := server.New(log,
-		systemrouter.NewRouter(eng, systemrouter.Options{InsecureRegistries: o.insecureRegistries, ID: id}),
-		imagerouter.NewRouter(eng),
-		containerrouter.NewRouter(eng),
-		execrouter.NewRouter(eng),
-		networkrouter.NewRouter(eng),
-		volumerouter.NewRouter(eng),
-		eventsrouter.NewRouter(eng),
-	)
+	srv := server.New(log, apiroutes.Routers(eng, systemrouter.Options{InsecureRegistries: o.insecureRegistries, ID: id})...)
 	errc := make(chan error, len(listeners))
 	for i, l := range listeners {
 		log.Info("serving the Docker API", "addr", o.hosts[i])

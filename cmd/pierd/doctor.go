@@ -101,7 +101,7 @@ func doctorChecks(env doctorEnv) []func(doctorEnv) []finding {
 	case "darwin":
 		checks = append(checks, one(checkMacOS), one(checkEntitlement), one(checkRosetta))
 	default:
-		checks = append(checks, one(checkQEMU), one(checkAccel), one(checkVirtiofsd), checkEmulators, one(checkPublishedPorts))
+		checks = append(checks, one(checkQEMU), one(checkAccel), one(checkVirtiofsd), checkEmulators, one(checkPublishedPorts), one(checkTemplates))
 	}
 	return append(checks, one(checkGuestAssets), one(checkDataRoot), checkSockets)
 }

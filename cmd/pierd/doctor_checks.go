@@ -112,7 +112,7 @@ func checkMacOS(env doctorEnv) finding {
 	case major < 13:
 		return fail(name, "macOS %s: the vz driver needs macOS 13 (Ventura) or later", v)
 	case major < 14:
-		return ok(name, "macOS %s (14 or later adds Rosetta's translation cache)", v)
+		return ok(name, "macOS %s (VM templates need 14 or later: containers boot cold)", v)
 	}
 	return ok(name, "macOS %s", v)
 }

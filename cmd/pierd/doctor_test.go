@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pier-vm/pier/errdefs"
 )
@@ -168,7 +169,8 @@ func TestDoctorLinuxAllGood(t *testing.T) {
 	line(t, out, "ok", "data root", "(pierd creates it)")
 	line(t, out, "ok", "socket", "no daemon yet")
 	line(t, out, "ok", "published ports", "clients here dial localhost")
-	if !strings.HasSuffix(out, "9 ok, 0 warnings, 0 failures\n") {
+	line(t, out, "ok", "vm templates", "none yet")
+	if !strings.HasSuffix(out, "10 ok, 0 warnings, 0 failures\n") {
 		t.Errorf("summary:\n%s", out)
 	}
 }
@@ -246,6 +248,16 @@ func TestDoctorMacProblems(t *testing.T) {
 	env.entitlements = func() (string, error) { return "", &exec.Error{Name: "codesign", Err: exec.ErrNotFound} }
 	out, _ = doctor(env)
 	line(t, out, "warn", "entitlement", "codesign not found")
+
+	// macOS 13 runs, without VM templates (save and restore came with 14);
+	// nothing promises Rosetta's translation cache.
+	env = darwinEnv(t)
+	env.macOSVersion = func() (string, error) { return "13.6.7", nil }
+	out, _ = doctor(env)
+	line(t, out, "ok", "macos", "macOS 13.6.7 (VM templates need 14 or later: containers boot cold)")
+	if strings.Contains(out, "translation cache") {
+		t.Errorf("doctor promises Rosetta's translation cache:\n%s", out)
+	}
 }
 
 func TestDoctorPlatforms(t *testing.T) {
@@ -353,4 +365,22 @@ func TestDoctorPublishedPortsInsideAContainer(t *testing.T) {
 		out, _ := doctor(env)
 		line(t, out, c.status, "published ports", c.want)
 	}
+}
+
+func TestDoctorVMTemplates(t *testing.T) {
+	env := linuxEnv(t)
+	dir := filepath.Join(templatesDir(env.dataRoot), "abc")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	meta := `{"key":"abc","created":"` + time.Now().UTC().Add(-time.Minute).Format(time.RFC3339) + `"}`
+	if err := os.WriteFile(filepath.Join(dir, "template.json"), []byte(meta), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := doctor(env)
+	line(t, out, "ok", "vm templates", "1 template ready")
+	line(t, out, "ok", "vm templates", "newest made 1m")
+	env.vmTemplates = "off"
+	out, _ = doctor(env)
+	line(t, out, "ok", "vm templates", "off (--vm-templates off)")
 }

@@ -14,13 +14,26 @@ import (
 // templatesDir is where the template VMs live under the data root.
 func templatesDir(dataRoot string) string { return filepath.Join(dataRoot, "templates") }
 
+// templateSupport is a Templater that can tell at start that this host
+// cannot save and restore VMs (vz before macOS 14).
+type templateSupport interface {
+	TemplatesSupported() error
+}
+
 // withTemplates wraps drv in a template cache (engine/vm/template) when
-// the driver can clone VMs and --vm-templates is on; stale templates (of
-// another QEMU, kernel or initramfs) and half-made ones are removed first.
+// the driver can clone VMs on this host and --vm-templates is on; stale
+// templates (of another QEMU, kernel or initramfs) and half-made ones are
+// removed first.
 func withTemplates(o options, drv vm.Driver, log *slog.Logger) vm.Driver {
 	t, ok := drv.(vm.Templater)
 	if !ok || o.vmTemplates == "off" {
 		return drv
+	}
+	if s, ok := drv.(templateSupport); ok {
+		if err := s.TemplatesSupported(); err != nil {
+			log.Info("vm templates off: every VM boots cold", "reason", err)
+			return drv
+		}
 	}
 	c := template.New(t, templatesDir(o.dataRoot), log)
 	c.Sweep()

@@ -114,3 +114,26 @@ func (m *Images) Save(context.Context, []string, io.Writer) error { return errNo
 func (m *Images) Load(context.Context, io.Reader, func(image.Progress)) ([]string, error) {
 	return nil, errNotImplemented
 }
+
+// History is not implemented.
+func (m *Images) History(string, *platform.Platform) ([]image.HistoryItem, error) {
+	return nil, errNotImplemented
+}
+
+// Push is not implemented.
+func (m *Images) Push(context.Context, string, string, *platform.Platform, *image.Auth, func(image.Progress)) error {
+	return errNotImplemented
+}
+
+// Login is not implemented.
+func (m *Images) Login(context.Context, image.Auth) (string, error) { return "", errNotImplemented }
+
+// Search is not implemented.
+func (m *Images) Search(context.Context, string, int, *image.Auth) ([]image.SearchResult, error) {
+	return nil, errNotImplemented
+}
+
+// Distribution is not implemented.
+func (m *Images) Distribution(context.Context, string, *image.Auth) (*image.Distribution, error) {
+	return nil, errNotImplemented
+}

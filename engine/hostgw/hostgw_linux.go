@@ -24,9 +24,8 @@ func Sync(want []netip.Addr) error {
 		if len(want) == 0 {
 			return nil
 		}
-		tun := &netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: InterfaceName}, Mode: netlink.TUNTAP_MODE_TUN, Flags: netlink.TUNTAP_NO_PI}
-		if err := netlink.LinkAdd(tun); err != nil {
-			return fmt.Errorf("host gateways: creating %s: %w", InterfaceName, err)
+		if err := createInterface(); err != nil {
+			return err
 		}
 		if link, err = netlink.LinkByName(InterfaceName); err != nil {
 			return fmt.Errorf("host gateways: %w", err)
@@ -51,6 +50,20 @@ func Sync(want []netip.Addr) error {
 		if err := netlink.LinkSetUp(link); err != nil {
 			return fmt.Errorf("host gateways: bringing %s up: %w", InterfaceName, err)
 		}
+	}
+	return nil
+}
+
+// createInterface creates InterfaceName: a persistent TUN device, or, where
+// /dev/net/tun is missing, a dummy link (which some kernels lack).
+func createInterface() error {
+	attrs := netlink.LinkAttrs{Name: InterfaceName}
+	tunErr := netlink.LinkAdd(&netlink.Tuntap{LinkAttrs: attrs, Mode: netlink.TUNTAP_MODE_TUN, Flags: netlink.TUNTAP_NO_PI})
+	if tunErr == nil {
+		return nil
+	}
+	if err := netlink.LinkAdd(&netlink.Dummy{LinkAttrs: attrs}); err != nil {
+		return fmt.Errorf("host gateways: creating %s: as a TUN device: %v; as a dummy link: %w", InterfaceName, tunErr, err)
 	}
 	return nil
 }

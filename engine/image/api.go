@@ -39,6 +39,9 @@ type Layer struct {
 	DiffID    string // uncompressed digest
 	MediaType string
 	Size      int64 // compressed size
+	// DiffSize is the uncompressed size, counted when the layer was
+	// stored (0 when unknown); kept in the image's record, not here.
+	DiffSize int64 `json:"-"`
 }
 
 // Progress is one line of a pull or load: the service emits every line a
@@ -50,6 +53,38 @@ type Progress struct {
 	Status  string
 	Current int64
 	Total   int64
+	// Pushed, on the last line of each pushed tag, is what a push wrote
+	// (Docker's `aux` object).
+	Pushed *Pushed
+}
+
+// Pushed is one tag written by a push: its manifest's digest and size.
+type Pushed struct {
+	Tag    string
+	Digest string
+	Size   int
+}
+
+// HistoryItem is one entry of an image's history, newest first: one per
+// entry of the config's history.
+type HistoryItem struct {
+	// ID is the image's ID for the newest entry and "<missing>" for the
+	// others (their images are not stored on their own), as in dockerd.
+	ID        string
+	Created   time.Time // zero when the history has no date
+	CreatedBy string
+	// Tags are the image's tags, on the newest entry only.
+	Tags    []string
+	Size    int64 // the entry's layer, uncompressed; 0 for empty layers
+	Comment string
+}
+
+// SearchResult is one repository found by a registry's search.
+type SearchResult struct {
+	Name        string
+	Description string
+	StarCount   int
+	IsOfficial  bool
 }
 
 // Auth holds registry credentials (decoded from X-Registry-Auth).
@@ -101,4 +136,20 @@ type API interface {
 	// RootDisk returns the path of the image's read-only ext4 root disk,
 	// building and caching it on first use.
 	RootDisk(ctx context.Context, img *Image) (string, error)
+	// History lists the history of a local image, newest first.
+	History(ref string, plat *platform.Platform) ([]HistoryItem, error)
+	// Push writes the stored images of repo to its registry: the one
+	// tagged tag, or every tag of repo when tag is "". The first progress
+	// line names the repository; later errors come after it.
+	Push(ctx context.Context, repo, tag string, plat *platform.Platform, auth *Auth, progress func(Progress)) error
+	// Login checks auth against the registry auth.ServerAddress names
+	// (Docker Hub when empty) and returns the identity token the registry
+	// gave, usually "".
+	Login(ctx context.Context, auth Auth) (identityToken string, err error)
+	// Search asks the index that term names (a registry host before the
+	// first slash, Docker Hub otherwise) for repositories matching the
+	// rest; limit 0 means 25.
+	Search(ctx context.Context, term string, limit int, auth *Auth) ([]SearchResult, error)
+	// Distribution asks the registry for the manifest ref names.
+	Distribution(ctx context.Context, ref string, auth *Auth) (*Distribution, error)
 }

@@ -16,6 +16,11 @@ import (
 // imageLocked builds the public view of rec; s.mu is held.
 func (s *Service) imageLocked(rec *record) *Image {
 	img := &Image{ID: rec.ID, ManifestDigest: rec.ManifestDigest, Size: rec.Size, Layers: append([]Layer(nil), rec.Layers...)}
+	for i := range img.Layers {
+		if i < len(rec.LayerSizes) {
+			img.Layers[i].DiffSize = rec.LayerSizes[i]
+		}
+	}
 	img.Platform, _ = platform.Parse(rec.Platform)
 	for ref, d := range s.refs {
 		if d != rec.ManifestDigest {

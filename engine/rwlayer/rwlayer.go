@@ -21,6 +21,17 @@ import (
 //go:embed template.ext4.gz
 var template []byte
 
+// fullTemplate is an empty ext4 of FullTemplateSize as a sparse image
+// (mktemplate.sh): a disk of exactly that size starts full size, and the
+// guest has nothing to grow at its first mount.
+//
+//go:embed template-8g.sparse.gz
+var fullTemplate []byte
+
+// FullTemplateSize is the size of the full-size template: the default
+// writable disk size.
+const FullTemplateSize = 8 << 30
+
 // TemplateSize is the size of the embedded filesystem: the smallest disk
 // Create makes.
 const TemplateSize = 128 << 20
@@ -46,12 +57,18 @@ func Create(path string, size int64) (err error) {
 			os.Remove(path)
 		}
 	}()
-	zr, err := gzip.NewReader(bytes.NewReader(template))
-	if err != nil {
-		return fmt.Errorf("writable disk template: %w", err)
-	}
-	if err := copySparse(f, zr); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	if size == FullTemplateSize {
+		if _, err := readSparseImage(f, fullTemplate); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+	} else {
+		zr, err := gzip.NewReader(bytes.NewReader(template))
+		if err != nil {
+			return fmt.Errorf("writable disk template: %w", err)
+		}
+		if err := copySparse(f, zr); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
 	}
 	if err := f.Truncate(size); err != nil {
 		return err

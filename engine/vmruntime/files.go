@@ -37,21 +37,7 @@ func (r *Runtime) OpenFiles(ctx context.Context, req engine.RunRequest) (engine.
 	if err := ensureWritableDisk(req.WritableDisk, r.diskSize); err != nil {
 		return nil, fmt.Errorf("writable disk: %w", err)
 	}
-	spec := vm.Spec{
-		ID:         req.ContainerID,
-		StateDir:   req.StateDir,
-		Kernel:     r.assets.Kernel,
-		Initramfs:  r.assets.Initramfs,
-		Cmdline:    r.extraCmdline,
-		MemoryMiB:  maintenanceMemoryMiB,
-		CPUs:       1,
-		ConsoleLog: req.ConsoleLog,
-		Shares:     gm.shares,
-		Disks: []vm.Disk{
-			{Path: req.RootDisk, ReadOnly: true, Serial: rootDiskSerial},
-			{Path: req.WritableDisk, Serial: writableDiskSerial},
-		},
-	}
+	spec := r.vmSpec(req, maintenanceMemoryMiB, 1, gm.shares, nil)
 	bootCtx, cancel := context.WithTimeout(ctx, r.bootTimeout)
 	defer cancel()
 	machine, err := r.driver.Start(bootCtx, spec)
@@ -101,16 +87,7 @@ type filesSession struct {
 // calls wait for the first.
 func (s *filesSession) Close() error {
 	s.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), maintenanceShutdown)
-		defer cancel()
-		if err := s.c.Shutdown(ctx); err == nil {
-			select {
-			case <-s.machine.Done():
-			case <-ctx.Done():
-			}
-		}
-		s.c.Close()
-		s.err = s.machine.Kill()
+		_, s.err = stopGuest(s.c, s.machine, maintenanceShutdown)
 	})
 	return s.err
 }

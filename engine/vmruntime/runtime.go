@@ -121,22 +121,7 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 	if err := ensureWritableDisk(req.WritableDisk, r.diskSize); err != nil {
 		return nil, fmt.Errorf("writable disk: %w", err)
 	}
-	spec := vm.Spec{
-		ID:         req.ContainerID,
-		StateDir:   req.StateDir,
-		Kernel:     r.assets.Kernel,
-		Initramfs:  r.assets.Initramfs,
-		Cmdline:    r.extraCmdline,
-		MemoryMiB:  req.MemoryMiB,
-		CPUs:       req.CPUs,
-		ConsoleLog: req.ConsoleLog,
-		Shares:     shares,
-		NICs:       nics(req.Network),
-		Disks: []vm.Disk{
-			{Path: req.RootDisk, ReadOnly: true, Serial: rootDiskSerial},
-			{Path: req.WritableDisk, Serial: writableDiskSerial},
-		},
-	}
+	spec := r.vmSpec(req, req.MemoryMiB, req.CPUs, shares, nics(req.Network))
 	bootCtx, cancel := context.WithTimeout(ctx, r.bootTimeout)
 	defer cancel()
 	machine, err := r.driver.Start(bootCtx, spec)
@@ -161,10 +146,12 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req engine.RunRequest, emul *proto.EmulationSpec, gm guestMounts) (*sandbox, error) {
 	ctx, cancel := watchBoot(ctx, machine)
 	defer cancel(nil)
+	t0 := time.Now()
 	client, err := dialAgent(ctx, machine)
 	if err != nil {
 		return nil, err
 	}
+	r.log.Debug("guest agent connected", "id", req.ContainerID, "took", time.Since(t0).Round(time.Millisecond))
 	p := req.Process
 	cspec := proto.ContainerSpec{
 		RootDevice:     "serial:" + rootDiskSerial,
@@ -177,6 +164,7 @@ func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req en
 		Mounts:         gm.specs,
 		Sockets:        gm.sockets,
 		Identity:       newIdentity(),
+		Ephemeral:      req.Ephemeral,
 	}
 	if len(gm.sockets) > 0 {
 		go client.ServeForwarded(gm.dialSocket)
@@ -189,6 +177,7 @@ func (r *Runtime) startContainer(ctx context.Context, machine vm.Machine, req en
 		}
 		return nil, bootError(ctx, err)
 	}
+	r.log.Debug("container process started", "id", req.ContainerID, "took", time.Since(t0).Round(time.Millisecond))
 	return &sandbox{machine: machine, client: client, process: process{proc}}, nil
 }
 
@@ -207,17 +196,32 @@ func watchBoot(ctx context.Context, machine vm.Machine) (context.Context, contex
 
 // dialAgent connects to the booted guest's agent and runs the handshake.
 func dialAgent(ctx context.Context, machine vm.Machine) (*proto.Client, error) {
-	conn, err := machine.DialAgent(ctx)
-	if err != nil {
-		return nil, bootError(ctx, fmt.Errorf("connect to the guest agent: %w", err))
-	}
-	client, err := proto.Dial(ctx, conn)
-	if err != nil {
+	for attempt := 1; ; attempt++ {
+		conn, err := machine.DialAgent(ctx)
+		if err != nil {
+			return nil, bootError(ctx, fmt.Errorf("connect to the guest agent: %w", err))
+		}
+		client, err := proto.Dial(ctx, conn)
+		if err == nil {
+			return client, nil
+		}
 		conn.Close()
-		return nil, bootError(ctx, err)
+		// A handshake cut short (the guest's side of the port was closed
+		// while the first bytes went by) is tried again on a new
+		// connection, which the guest serves as a new session.
+		if attempt == handshakeAttempts || ctx.Err() != nil || !errors.Is(err, proto.ErrClosed) {
+			return nil, bootError(ctx, err)
+		}
+		select {
+		case <-machine.Done():
+			return nil, bootError(ctx, err)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	return client, nil
 }
+
+// handshakeAttempts bounds the connections dialAgent tries.
+const handshakeAttempts = 3
 
 func bootError(ctx context.Context, err error) error {
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(err, cause) {
@@ -241,6 +245,27 @@ func processSpec(p engine.ProcessSpec, openStdin bool) proto.ProcessSpec {
 
 func processIO(s engine.Stdio) proto.ProcessIO {
 	return proto.ProcessIO{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr}
+}
+
+// vmSpec is the VM of a container: the guest assets, its root and writable
+// disks (found by serial in the guest), its shares and NICs.
+func (r *Runtime) vmSpec(req engine.RunRequest, memoryMiB, cpus int, shares []vm.Share, nics []vm.NIC) vm.Spec {
+	return vm.Spec{
+		ID:         req.ContainerID,
+		StateDir:   req.StateDir,
+		Kernel:     r.assets.Kernel,
+		Initramfs:  r.assets.Initramfs,
+		Cmdline:    r.extraCmdline,
+		MemoryMiB:  memoryMiB,
+		CPUs:       cpus,
+		ConsoleLog: req.ConsoleLog,
+		Shares:     shares,
+		NICs:       nics,
+		Disks: []vm.Disk{
+			{Path: req.RootDisk, ReadOnly: true, Serial: rootDiskSerial},
+			{Path: req.WritableDisk, Serial: writableDiskSerial},
+		},
+	}
 }
 
 // ensureWritableDisk creates the container's writable disk when missing:

@@ -141,6 +141,17 @@ func (n *Network) Attach(datagram bool) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vnet: socketpair: %w", err)
 	}
+	if datagram {
+		// Both ends: the switch's and the one the VM process (the vz shim)
+		// reads and writes.
+		for _, fd := range fds {
+			if err := SizeDatagramBuffers(fd); err != nil {
+				unix.Close(fds[0])
+				unix.Close(fds[1])
+				return nil, fmt.Errorf("vnet: %w", err)
+			}
+		}
+	}
 	vmEnd := os.NewFile(uintptr(fds[0]), "vnet-vm")
 	ours := os.NewFile(uintptr(fds[1]), "vnet-switch")
 	conn, err := net.FileConn(ours)
@@ -148,13 +159,6 @@ func (n *Network) Attach(datagram bool) (*os.File, error) {
 	if err != nil {
 		vmEnd.Close()
 		return nil, fmt.Errorf("vnet: %w", err)
-	}
-	if datagram {
-		if err := setSocketBuffers(conn); err != nil {
-			conn.Close()
-			vmEnd.Close()
-			return nil, err
-		}
 	}
 	n.mu.Lock()
 	if n.closed {
@@ -174,17 +178,31 @@ func (n *Network) Attach(datagram bool) (*os.File, error) {
 	return vmEnd, nil
 }
 
-// setSocketBuffers sizes a datagram socket's buffers for bursts of frames
-// (Apple's documentation asks for SO_RCVBUF at least 4× SO_SNDBUF).
-func setSocketBuffers(c net.Conn) error {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return nil
+// Datagram socket buffer sizes for both ends of a VM's datagram socket
+// pair. macOS's unix-datagram defaults (net.local.dgram.maxdgram 2 KiB
+// send, recvspace 4 KiB receive in XNU) are far below the 65520-byte MTU
+// the networks use: without this a large frame from the guest fails with
+// EMSGSIZE and a frame to the guest never fits (ENOBUFS, retried forever
+// by the switch). Apple's VZFileHandleNetworkDeviceAttachment documentation
+// asks for SO_RCVBUF at least 4× SO_SNDBUF, and Virtualization.framework
+// reads and writes the VM's end, so that end is sized here too, before the
+// file is handed to the VM process. Linux clamps to net.core.[rw]mem_max
+// (and reports twice the value set); the sizes still hold a 64 KiB frame.
+const (
+	DatagramSendBuffer    = 1 << 20
+	DatagramReceiveBuffer = 4 << 20
+)
+
+// SizeDatagramBuffers sets SO_SNDBUF and SO_RCVBUF of the datagram socket
+// fd to DatagramSendBuffer and DatagramReceiveBuffer.
+func SizeDatagramBuffers(fd int) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, DatagramSendBuffer); err != nil {
+		return fmt.Errorf("SO_SNDBUF %d: %w", DatagramSendBuffer, err)
 	}
-	if err := uc.SetWriteBuffer(1 << 20); err != nil {
-		return err
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, DatagramReceiveBuffer); err != nil {
+		return fmt.Errorf("SO_RCVBUF %d: %w", DatagramReceiveBuffer, err)
 	}
-	return uc.SetReadBuffer(4 << 20)
+	return nil
 }
 
 // Close stops the network: every attached interface is disconnected and

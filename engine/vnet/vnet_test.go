@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -171,5 +172,64 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	bad.Subnet = netip.MustParsePrefix("fd00::/64")
 	if _, err := New(bad); err == nil {
 		t.Fatal("IPv6 subnet accepted")
+	}
+}
+
+// Both ends of a datagram pair are sized: the VM's end is what the vz
+// shim hands to Virtualization.framework, and macOS's defaults there
+// (2 KiB send, 4 KiB receive) would not hold one 65520-byte frame. A
+// stream pair (QEMU) keeps the kernel's defaults. Linux clamps a size to
+// net.core.[rw]mem_max and reports twice what was set.
+func TestAttachSizesTheVMsEndOfADatagramPair(t *testing.T) {
+	n, err := New(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	f, err := n.Attach(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, c := range []struct {
+		opt    int
+		want   int
+		sysctl string
+	}{
+		{syscall.SO_SNDBUF, DatagramSendBuffer, "/proc/sys/net/core/wmem_max"},
+		{syscall.SO_RCVBUF, DatagramReceiveBuffer, "/proc/sys/net/core/rmem_max"},
+	} {
+		want := c.want
+		if b, err := os.ReadFile(c.sysctl); err == nil {
+			if max, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && max < want {
+				want = max
+			}
+		}
+		got, err := syscall.GetsockoptInt(int(f.Fd()), syscall.SOL_SOCKET, c.opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got < want {
+			t.Errorf("VM's end: socket option %d is %d bytes, want at least %d", c.opt, got, want)
+		}
+		if got < 65520 {
+			t.Errorf("VM's end: socket option %d is %d bytes, less than one 65520-byte frame", c.opt, got)
+		}
+	}
+	// A frame of the full MTU goes through the VM's end.
+	if _, err := f.Write(make([]byte, 65520)); err != nil {
+		t.Fatalf("write a 65520-byte frame: %v", err)
+	}
+}
+
+// SizeDatagramBuffers fails on what is not a socket, with the option named.
+func TestSizeDatagramBuffersNamesTheOption(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := SizeDatagramBuffers(int(f.Fd())); err == nil || !strings.Contains(err.Error(), "SO_SNDBUF") {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -60,9 +60,6 @@ type Agent struct {
 	// stdins holds the running processes whose stdin is open, by pid, until
 	// the host attaches a stream to it (OpStdin).
 	stdins map[int]*process
-	// session is the host connection's yamux session, for streams the
-	// guest opens (forwarded sockets).
-	session *yamux.Session
 }
 
 // Option tunes an Agent.
@@ -84,7 +81,12 @@ func New(reaper *Reaper, hooks Hooks, kernelRelease string, opts ...Option) *Age
 	return a
 }
 
-// Serve serves the protocol on conn until the host goes away.
+// Serve serves the protocol on conn until the host goes away. Each
+// connection is a session of its own: Serve may run for several
+// connections at once (vsock, where the vz shim connects for the daemon
+// and on its own to ask for a shutdown); streams the guest opens towards
+// the host (forwarded sockets) go over the session that started the
+// container.
 func (a *Agent) Serve(conn io.ReadWriteCloser) error {
 	cfg := yamux.DefaultConfig()
 	cfg.EnableKeepAlive = false
@@ -95,19 +97,16 @@ func (a *Agent) Serve(conn io.ReadWriteCloser) error {
 		return err
 	}
 	defer session.Close()
-	a.mu.Lock()
-	a.session = session
-	a.mu.Unlock()
 	for {
 		stream, err := session.Accept()
 		if err != nil {
 			return err
 		}
-		go a.handle(stream)
+		go a.handle(session, stream)
 	}
 }
 
-func (a *Agent) handle(stream net.Conn) {
+func (a *Agent) handle(session *yamux.Session, stream net.Conn) {
 	var req proto.Request
 	if err := proto.ReadMessage(stream, &req); err != nil {
 		stream.Close()
@@ -127,7 +126,7 @@ func (a *Agent) handle(stream net.Conn) {
 			a.hooks.PowerOff()
 		}
 	case proto.OpStart:
-		a.serveStart(stream, req.Container)
+		a.serveStart(session, stream, req.Container)
 	case proto.OpExec:
 		if req.Process == nil {
 			fail(stream, errors.New("exec without a process"))
@@ -159,22 +158,31 @@ func (a *Agent) handle(stream net.Conn) {
 	}
 }
 
-func fail(stream net.Conn, err error) {
-	proto.WriteMessage(stream, proto.Response{Error: err.Error()})
-	stream.Close()
-}
-
-func (a *Agent) serveStart(stream net.Conn, spec *proto.ContainerSpec) {
-	if spec == nil {
-		fail(stream, errors.New("start without a container"))
-		return
-	}
+// claimRoot marks the container root as set up, once per VM: a start and
+// a maintenance mount exclude each other. A second claim fails the stream
+// with msg.
+func (a *Agent) claimRoot(stream net.Conn, msg string) bool {
 	a.mu.Lock()
 	already := a.mainStarted
 	a.mainStarted = true
 	a.mu.Unlock()
 	if already {
-		fail(stream, errors.New("the container's main process was already started"))
+		fail(stream, errors.New(msg))
+	}
+	return !already
+}
+
+func fail(stream net.Conn, err error) {
+	proto.WriteMessage(stream, proto.Response{Error: err.Error()})
+	stream.Close()
+}
+
+func (a *Agent) serveStart(session *yamux.Session, stream net.Conn, spec *proto.ContainerSpec) {
+	if spec == nil {
+		fail(stream, errors.New("start without a container"))
+		return
+	}
+	if !a.claimRoot(stream, "the container's main process was already started") {
 		return
 	}
 	if a.hooks.SetupContainer != nil {
@@ -184,9 +192,6 @@ func (a *Agent) serveStart(stream net.Conn, spec *proto.ContainerSpec) {
 		}
 	}
 	if len(spec.Sockets) > 0 {
-		a.mu.Lock()
-		session := a.session
-		a.mu.Unlock()
 		if err := a.forwardSockets(session, spec.Sockets); err != nil {
 			fail(stream, err)
 			return

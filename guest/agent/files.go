@@ -256,12 +256,7 @@ func (a *Agent) serveMountRoot(stream net.Conn, spec *proto.ContainerSpec) {
 		fail(stream, errors.New("mount-root without a container"))
 		return
 	}
-	a.mu.Lock()
-	already := a.mainStarted
-	a.mainStarted = true
-	a.mu.Unlock()
-	if already {
-		fail(stream, errors.New("the container's root is already mounted"))
+	if !a.claimRoot(stream, "the container's root is already mounted") {
 		return
 	}
 	if a.hooks.MountRoot != nil {

@@ -2,7 +2,8 @@
 
 // Package init is pier's PID 1 inside each VM. Its boot is a short sequence
 // of named steps: mount the kernel filesystems, load the modules the
-// initramfs lists, find the agent's port and serve the agent on it. When
+// initramfs lists, find the agent's port (under vz: listen on vsock) and
+// serve the agent on it. When
 // the host starts the container, it mounts the image's read-only root disk
 // under the container's writable disk (overlayfs), switches into that root
 // and lets the agent run the main process; when that process ends it syncs
@@ -13,12 +14,15 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/pier-vm/pier/guest/agent"
+	"github.com/pier-vm/pier/guest/proto"
 )
 
 // ModulesList is where the initramfs lists the modules to load, in order.
@@ -51,11 +55,6 @@ func Main() {
 		return
 	}
 	loadModules(ModulesList)
-	port, err := findAgentPort(10 * time.Second)
-	if err != nil {
-		logf("%v", err)
-		return
-	}
 	reaper := agent.NewReaper()
 	a := agent.New(reaper, agent.Hooks{
 		SetupContainer: setupContainer,
@@ -64,6 +63,16 @@ func Main() {
 		MountRoot:      mountRoot,
 		Layers:         layers,
 	}, kernelRelease())
+	if cmdline[proto.CmdlineAgent] == proto.AgentVsock {
+		// vz: the agent's ready point is its vsock listener.
+		logf("%v", serveVsock(a, proto.AgentVsockPort))
+		return
+	}
+	port, err := findAgentPort(10 * time.Second)
+	if err != nil {
+		logf("%v", err)
+		return
+	}
 	serveForever(a, port)
 }
 
@@ -99,7 +108,7 @@ func serveForever(a *agent.Agent, port string) {
 			time.Sleep(time.Second)
 			continue
 		}
-		err = a.Serve(f)
+		err = a.Serve(&hostPort{File: f})
 		f.Close()
 		logf("agent connection ended: %v", err)
 		time.Sleep(100 * time.Millisecond)
@@ -107,11 +116,54 @@ func serveForever(a *agent.Agent, port string) {
 }
 
 // stopEverything runs once the main process exited: every other process
-// is killed and the disks are synced before the host learns the status.
+// is killed and, unless the container's writable disk is discarded anyway
+// (ephemeral, no shares), the disks are synced before the host learns the
+// status.
 func stopEverything() {
 	unix.Kill(-1, unix.SIGKILL)
-	time.Sleep(50 * time.Millisecond)
+	waitForOthers(200 * time.Millisecond)
+	if skipExitSync.Load() {
+		return
+	}
 	unix.Sync()
+}
+
+// skipExitSync is set by setupContainer for an ephemeral container without
+// shares: nothing it wrote outlives it.
+var skipExitSync atomic.Bool
+
+// waitForOthers waits up to d until PID 1 is the only live process (a
+// killed process finishes the system call it is in, a write included).
+func waitForOthers(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) && othersAlive() {
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// othersAlive says whether a process other than PID 1 and kernel threads
+// is alive (zombies are dead).
+func othersAlive() bool {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == 1 {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; kernel threads descend from kthreadd (2).
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		f := strings.Fields(s[i+1:])
+		if len(f) < 2 || f[0] == "Z" || f[1] == "2" || pid == 2 {
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 func powerOff() {

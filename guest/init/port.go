@@ -4,6 +4,7 @@ package init
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,5 +33,33 @@ func findAgentPort(timeout time.Duration) (string, error) {
 			return "", fmt.Errorf("no virtio port named %q after %v", proto.PortName, timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// hostPort is the agent port as the agent reads it: until the host's first
+// bytes arrive, an end of file only means that no host is connected yet
+// (virtio-console reads return 0 then), so the read is retried every
+// hostPollInterval with the port kept open. Closing and reopening it
+// instead would race with a host that connects at that moment: bytes QEMU
+// hands over while the guest's side is closed are dropped, and the host's
+// handshake fails (this is how a VM cloned from a template meets its host).
+type hostPort struct {
+	*os.File
+	spoken bool
+}
+
+const hostPollInterval = 5 * time.Millisecond
+
+func (p *hostPort) Read(b []byte) (int, error) {
+	for {
+		n, err := p.File.Read(b)
+		if n > 0 {
+			p.spoken = true
+			return n, err
+		}
+		if err != io.EOF || p.spoken {
+			return n, err
+		}
+		time.Sleep(hostPollInterval)
 	}
 }

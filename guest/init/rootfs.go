@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -43,10 +44,16 @@ func setupContainer(spec *proto.ContainerSpec) error {
 		{"configure the network", configureNetwork},
 		{"set the hostname", setHostname},
 	}
+	skipExitSync.Store(spec.Ephemeral && !hasShares(spec))
 	for _, s := range steps {
+		start := time.Now()
 		if err := s.run(spec); err != nil {
 			logf("%s: %v", s.name, err)
 			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		// Slow steps show in the console log (docs/performance.md).
+		if d := time.Since(start); d > 50*time.Millisecond {
+			logf("%s took %v", s.name, d.Round(time.Millisecond))
 		}
 	}
 	return nil
@@ -211,4 +218,15 @@ func registerEmulator(spec *proto.ContainerSpec) error {
 // ("qemu-aarch64-static" -> "qemu-aarch64", "rosetta" -> "rosetta").
 func ruleName(interpreter string) string {
 	return strings.TrimSuffix(filepath.Base(interpreter), "-static")
+}
+
+// hasShares says whether the container mounts host directories (virtio-fs),
+// whose writes must reach the host before the exit is reported.
+func hasShares(spec *proto.ContainerSpec) bool {
+	for _, m := range spec.Mounts {
+		if m.Type == proto.MountVirtiofs {
+			return true
+		}
+	}
+	return false
 }

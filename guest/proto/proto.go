@@ -24,8 +24,24 @@ import (
 // stats, the process list (observe.go) and setting the clock (clock.go).
 const Version = 5
 
-// PortName is the name of the virtio-serial port the agent serves on.
+// PortName is the name of the virtio-serial port the agent serves on
+// (QEMU: the port buffers what the host sends until the guest opens it,
+// and tells the guest when the host end closes, so one connection after
+// the other shares the port).
 const PortName = "agent"
+
+// The agent's channel on a VM without the virtio-serial port (vz): the
+// kernel command line carries CmdlineAgent=AgentVsock and the agent
+// listens on vsock port AgentVsockPort, where every host connection is a
+// session of its own. A host connect succeeds only once the agent
+// listens, so nothing the host sends can reach a port the guest has not
+// opened yet (which virtio-console ports drop), and a second connection
+// never shares a byte stream with a stale session.
+const (
+	CmdlineAgent   = "pier.agent"
+	AgentVsock     = "vsock"
+	AgentVsockPort = 1024
+)
 
 // Operations a stream can start with.
 const (
@@ -124,6 +140,10 @@ type ContainerSpec struct {
 	// agent listens at each Target and carries every connection to the
 	// host over a stream it opens (a ForwardHeader first).
 	Sockets []SocketSpec `json:"sockets,omitempty"`
+	// Ephemeral says the writable disk is discarded when the main process
+	// exits (docker run --rm): the guest reports the exit without syncing
+	// it (shares are still synced).
+	Ephemeral bool `json:"ephemeral,omitempty"`
 	// Identity makes the guest its own machine: a VM cloned from a
 	// template wakes with the template's clock and random generator.
 	Identity *Identity `json:"identity,omitempty"`

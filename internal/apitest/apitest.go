@@ -1,10 +1,13 @@
 // Package apitest serves pier's API routers over a container engine with
-// the fake runtime (and a busybox image), for the server packages' tests:
-// a real Docker client, or raw requests, talk to them over HTTP.
+// the fake runtime (and a busybox image), or every router pierd serves
+// over a whole engine (NewDaemon), for the server packages' tests: a real
+// Docker client, or raw requests, talk to them over HTTP.
 package apitest
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,9 +19,12 @@ import (
 	"github.com/pier-vm/pier/engine"
 	"github.com/pier-vm/pier/engine/events"
 	"github.com/pier-vm/pier/engine/fakeruntime"
+	"github.com/pier-vm/pier/engine/image"
 	"github.com/pier-vm/pier/engine/platform"
 	"github.com/pier-vm/pier/server"
+	"github.com/pier-vm/pier/server/apiroutes"
 	"github.com/pier-vm/pier/server/httputils"
+	"github.com/pier-vm/pier/server/system"
 )
 
 // API is a test server and a client of it.
@@ -72,4 +78,51 @@ func (a *API) Do(t *testing.T, method, path, body string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// Daemon is every router pierd serves over a whole engine, and a client
+// of it.
+type Daemon struct {
+	Engine  *engine.Engine
+	Runtime *fakeruntime.Runtime
+	// Client speaks API 1.51.
+	Client *client.Client
+	URL    string
+}
+
+// NewDaemon serves pierd's routers (package apiroutes) over an engine with
+// the fake runtime and the given image service (engine/image's real one
+// over a temporary directory when nil), for tests that need the routes as
+// pierd mounts them.
+func NewDaemon(t *testing.T, images image.API) *Daemon {
+	t.Helper()
+	if images == nil {
+		s, err := image.New(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		images = s
+	}
+	rt := fakeruntime.New()
+	eng, err := engine.New(engine.Config{Root: t.TempDir(), Images: images, Runtime: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Shutdown(context.Background()) })
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ts := httptest.NewServer(server.New(quiet, apiroutes.Routers(eng, system.Options{})...).Handler())
+	t.Cleanup(ts.Close)
+	cli, err := client.NewClientWithOpts(client.WithHost("tcp://"+strings.TrimPrefix(ts.URL, "http://")), client.WithVersion("1.51"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return &Daemon{Engine: eng, Runtime: rt, Client: cli, URL: ts.URL}
+}
+
+// Do sends a raw request (JSON body when not empty) and returns the status
+// and the body.
+func (d *Daemon) Do(t *testing.T, method, path, body string) (int, string) {
+	t.Helper()
+	return (&API{URL: d.URL}).Do(t, method, path, body)
 }

@@ -1,13 +1,16 @@
 package testregistry
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -167,4 +170,37 @@ func pullAll(layers func() ([]v1.Layer, error)) error {
 		}
 	}
 	return nil
+}
+
+func TestBasicAuthAndSearch(t *testing.T) {
+	set := testimages.Require(t)
+	r := Start(t, WithBasicAuth("alice", "s3cret"), WithSearch())
+	if err := r.Push(set); err != nil {
+		t.Fatalf("the registry's own pushes carry its credentials: %v", err)
+	}
+	ref := parse(t, r.Ref(testimages.App, testimages.Latest))
+	if _, err := remote.Get(ref); err == nil || !strings.Contains(err.Error(), "UNAUTHORIZED") {
+		t.Fatalf("anonymous get: %v", err)
+	}
+	if _, err := remote.Get(ref, remote.WithAuth(&authn.Basic{Username: "alice", Password: "nope"})); err == nil {
+		t.Fatal("a wrong password was let in")
+	}
+	if _, err := remote.Get(ref, remote.WithAuth(&authn.Basic{Username: "alice", Password: "s3cret"})); err != nil {
+		t.Fatalf("right credentials: %v", err)
+	}
+	resp, err := http.Get("http://" + r.Host + "/v1/search?q=busybox-a&n=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		NumResults int `json:"num_results"`
+		Results    []struct{ Name string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if body.NumResults != 2 || len(body.Results) != 2 || body.Results[0].Name != Namespace+"/busybox-amd64" {
+		t.Fatalf("search: %+v", body)
+	}
 }

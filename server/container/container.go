@@ -31,6 +31,8 @@ type stateBackend interface {
 	ContainerInspect(ref string) (*engine.Info, error)
 	ContainerList(opts engine.ListOptions) ([]engine.Summary, error)
 	ContainerWait(ctx context.Context, ref, condition string) (<-chan engine.WaitResult, error)
+	// ContainerSize is the container's SizeRw and SizeRootFs (size=1).
+	ContainerSize(ref string) (rw, rootFs int64, err error)
 }
 
 // streamBackend connects clients to containers' stdio.

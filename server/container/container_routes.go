@@ -63,6 +63,13 @@ func (r *Router) getContainersByName(w http.ResponseWriter, req *http.Request, v
 	if versions.LessThan(httputils.VersionFromContext(req.Context()), "1.45") {
 		compat.AddLegacyAliases(&resp)
 	}
+	if httputils.BoolValue(req, "size") {
+		rw, rootFs, err := r.backend.ContainerSize(info.ID)
+		if err != nil {
+			return err
+		}
+		resp.SizeRw, resp.SizeRootFs = &rw, &rootFs
+	}
 	return httputils.WriteJSON(w, http.StatusOK, resp)
 }
 
@@ -88,8 +95,16 @@ func (r *Router) getContainersJSON(w http.ResponseWriter, req *http.Request, var
 			return err
 		}
 		now := time.Now()
+		withSize := httputils.BoolValue(req, "size")
 		for _, s := range list {
-			out = append(out, compat.ContainerSummary(s, now))
+			sum := compat.ContainerSummary(s, now)
+			if withSize {
+				// A container removed meanwhile just has no size.
+				if rw, rootFs, err := r.backend.ContainerSize(s.ID); err == nil {
+					sum.SizeRw, sum.SizeRootFs = rw, rootFs
+				}
+			}
+			out = append(out, sum)
 		}
 	}
 	return httputils.WriteJSON(w, http.StatusOK, out)

@@ -26,6 +26,8 @@ func FromError(err error) int {
 		return http.StatusForbidden
 	case errdefs.KindNotImplemented:
 		return http.StatusNotImplemented
+	case errdefs.KindUnauthorized:
+		return http.StatusUnauthorized
 	default:
 		return http.StatusInternalServerError
 	}

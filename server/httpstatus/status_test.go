@@ -22,6 +22,7 @@ func TestFromError(t *testing.T) {
 		{errdefs.Unavailable(base), http.StatusServiceUnavailable},
 		{errdefs.Forbidden(base), http.StatusForbidden},
 		{errdefs.NotImplemented(base), http.StatusNotImplemented},
+		{errdefs.Unauthorized(base), http.StatusUnauthorized},
 		{fmt.Errorf("wrapped: %w", errdefs.NotFound(base)), http.StatusNotFound},
 		{base, http.StatusInternalServerError},
 	}

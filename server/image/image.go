@@ -1,5 +1,7 @@
-// Package image serves the /images routes: pull with Docker's progress
-// stream, list, inspect, tag, remove, prune, save and load.
+// Package image serves the /images routes: pull and push with Docker's
+// progress stream, list, inspect, history, tag, remove, prune, save, load
+// and search; and GET /distribution/{name}/json, a registry's view of an
+// image.
 package image
 
 import (
@@ -43,6 +45,10 @@ func (r *Router) Routes() []httputils.Route {
 		{Method: http.MethodGet, Path: "/images/get", Handler: r.getImagesGet},
 		{Method: http.MethodPost, Path: "/images/load", Handler: r.postImagesLoad},
 		{Method: http.MethodPost, Path: "/images/prune", Handler: r.postImagesPrune},
+		{Method: http.MethodGet, Path: "/images/search", Handler: r.getImagesSearch},
+		{Method: http.MethodGet, Path: "/images/{name:.*}/history", Handler: r.getImagesHistory},
+		{Method: http.MethodPost, Path: "/images/{name:.*}/push", Handler: r.postImagesPush},
+		{Method: http.MethodGet, Path: "/distribution/{name:.*}/json", Handler: r.getDistributionInfo},
 		{Method: http.MethodGet, Path: "/images/{name:.*}/json", Handler: r.getImagesByName},
 		{Method: http.MethodGet, Path: "/images/{name:.*}/get", Handler: r.getImagesGet},
 		{Method: http.MethodPost, Path: "/images/{name:.*}/tag", Handler: r.postImagesTag},

@@ -1,4 +1,6 @@
-// Package system serves the daemon-wide routes: /_ping, /version and /info.
+// Package system serves the daemon-wide routes: /_ping, /version and
+// /info (Router), POST /auth (AuthRouter) and GET /system/df
+// (DiskUsageRouter), each router over its own small backend.
 package system
 
 import (

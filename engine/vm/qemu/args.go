@@ -60,12 +60,20 @@ func kernelCmdline(spec vm.Spec, mc machineConfig) string {
 		// An emulated CPU does not speculate: the mitigations only cost time.
 		args = append(args, "mitigations=off")
 	}
-	args = append(args, "panic=-1", "quiet")
+	// cryptomgr.notests: the crypto self-tests cost ~0.5 s of every boot
+	// under TCG and guard against nothing the host did not already check.
+	args = append(args, "panic=-1", "quiet", "cryptomgr.notests")
 	if s := strings.TrimSpace(spec.Cmdline); s != "" {
 		args = append(args, s)
 	}
 	return strings.Join(args, " ")
 }
+
+// tcgAccel is TCG with a 16 MiB translation buffer: QEMU reserves 1 GiB
+// and fills ~37 MB of it during a boot; 16 MiB saved ~23 MB of every VM's
+// memory at no measured boot cost here, 8 MiB cost 1.3 s per boot
+// (../shared/reference/fast-start.md).
+const tcgAccel = "tcg,tb-size=16"
 
 // qemuArgs builds QEMU's argument list for spec (already normalised).
 func qemuArgs(spec vm.Spec, mc machineConfig) []string {
@@ -79,7 +87,7 @@ func qemuArgs(spec vm.Spec, mc machineConfig) []string {
 			// pauth-impdef: QEMU's own pointer-authentication hash instead
 			// of the architected QARMA, which costs a Debian kernel ~4x
 			// its boot time under TCG.
-			a = append(a, "-accel", "tcg", "-cpu", "max,pauth-impdef=on")
+			a = append(a, "-accel", tcgAccel, "-cpu", "max,pauth-impdef=on")
 		}
 	default:
 		a = append(a, "-M", "microvm")
@@ -88,7 +96,7 @@ func qemuArgs(spec vm.Spec, mc machineConfig) []string {
 		} else {
 			// +arat and tsc=reliable let the guest go tickless (idle VMs
 			// cost ~0.5% host CPU instead of ~6%).
-			a = append(a, "-accel", "tcg", "-cpu", "qemu64,+arat")
+			a = append(a, "-accel", tcgAccel, "-cpu", "qemu64,+arat")
 		}
 	}
 	a = append(a,
@@ -106,6 +114,13 @@ func qemuArgs(spec vm.Spec, mc machineConfig) []string {
 		drive := fmt.Sprintf("file=%s,format=raw,if=none,id=d%d", escape(d.Path), i)
 		if d.ReadOnly {
 			drive += ",readonly=on"
+		} else {
+			// The guest's flushes (every ext4 journal commit, the sync
+			// before exit) do not fsync the host file: writes still reach
+			// the host's page cache at once and survive QEMU, as a runc
+			// container's writes to overlay2 do; only a host crash can
+			// lose the last of them. A flush cost ~10-100 ms each here.
+			drive += ",cache=unsafe"
 		}
 		dev := fmt.Sprintf("virtio-blk-device,drive=d%d", i)
 		if d.Serial != "" {

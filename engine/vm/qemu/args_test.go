@@ -45,7 +45,7 @@ func TestQEMUArgsMicrovmTCG(t *testing.T) {
 	}
 	drives := argAfter(args, "-drive")
 	if len(drives) != 2 || drives[0] != "file=/d/root.img,format=raw,if=none,id=d0,readonly=on" ||
-		drives[1] != "file=/d/a,,b.img,format=raw,if=none,id=d1" {
+		drives[1] != "file=/d/a,,b.img,format=raw,if=none,id=d1,cache=unsafe" {
 		t.Errorf("drives %q", drives)
 	}
 	if !slices.Contains(argAfter(args, "-chardev"), "file,id=con0,path=/logs/con,,sole.log") {

@@ -297,17 +297,39 @@ func (c *Cache) Sweep() {
 	}
 }
 
-// Templates lists the complete templates under root (for doctor and info).
-func Templates(root string) []string {
+// Info describes one complete template.
+type Info struct {
+	Key     string
+	Created time.Time
+	Shape   vm.Shape
+	// DiskBytes is the space its files take on disk.
+	DiskBytes int64
+}
+
+// List describes the complete templates under root (pierd doctor).
+func List(root string) []Info {
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return nil
 	}
-	var out []string
+	var out []Info
 	for _, e := range entries {
-		if _, err := os.Stat(filepath.Join(root, e.Name(), metaName)); err == nil {
-			out = append(out, e.Name())
+		dir := filepath.Join(root, e.Name())
+		b, err := os.ReadFile(filepath.Join(dir, metaName))
+		var m meta
+		if err != nil || json.Unmarshal(b, &m) != nil || m.Key != e.Name() {
+			continue
 		}
+		out = append(out, Info{Key: m.Key, Created: m.Created, Shape: m.Shape, DiskBytes: diskBytes(dir)})
 	}
 	return out
+}
+
+// Templates lists the keys of the complete templates under root.
+func Templates(root string) []string {
+	var keys []string
+	for _, i := range List(root) {
+		keys = append(keys, i.Key)
+	}
+	return keys
 }

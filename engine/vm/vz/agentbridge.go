@@ -1,99 +1,178 @@
 package vz
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
-	"os"
 	"sync"
+	"time"
+
+	"github.com/pier-vm/pier/guest/proto"
 )
 
-// guestPort holds the hypervisor's ends of the agent channel: the guest
-// reads what the shim writes into GuestReads and writes into GuestWrites
-// what the shim reads.
-type guestPort struct {
-	GuestReads  *os.File
-	GuestWrites *os.File
+// The agent channel under vz is vsock (VZVirtioSocketDevice), not a
+// virtio console port: the daemon's first bytes (yamux, the hello) could
+// reach a console port before the guest opened it, and Linux drops what
+// arrives on a port nobody opened; QEMU's virtserialport holds them back,
+// Virtualization.framework's file-handle attachment is not documented to.
+// A vsock connect succeeds only once pier-init listens (its ready point),
+// and every connection is a session of its own in the guest, so a second
+// connection (a restarted daemon, the shim's own shutdown request) never
+// lands in a stale session.
+
+// Timeouts of the agent bridge.
+const (
+	// agentConnectTimeout bounds how long one client connection on
+	// agent.sock waits for the guest's agent to listen (a boot).
+	agentConnectTimeout = 2 * time.Minute
+	// connectAttemptTimeout bounds one vsock connect: Apple documents that
+	// a connect to a port nobody listens on "does nothing", so a
+	// completion that never comes must not hold the retry loop.
+	connectAttemptTimeout = 2 * time.Second
+	// connectRetryDelay is the pause between connect attempts.
+	connectRetryDelay = 20 * time.Millisecond
+)
+
+// guestDialer connects to a vsock port of the guest; it fails (or does
+// not return) while nothing listens there.
+type guestDialer interface {
+	DialGuest(port uint32) (net.Conn, error)
+	Done() <-chan struct{}
 }
 
-// agentBridge joins the guest's agent port to one client connection at a
-// time on agent.sock. Bytes the guest sends while no client is connected
-// are dropped, as a virtio-serial port without a host end would drop them.
+// connectAgent connects to the guest agent's vsock port, retrying until
+// the agent listens, the VM ends or ctx ends. Each attempt is bounded by
+// connectAttemptTimeout; a connection an abandoned attempt makes later is
+// closed.
+func connectAgent(ctx context.Context, g guestDialer) (net.Conn, error) {
+	var last error
+	for {
+		type result struct {
+			conn net.Conn
+			err  error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			c, err := g.DialGuest(proto.AgentVsockPort)
+			ch <- result{c, err}
+		}()
+		t := time.NewTimer(connectAttemptTimeout)
+		select {
+		case r := <-ch:
+			t.Stop()
+			if r.err == nil {
+				return r.conn, nil
+			}
+			last = r.err
+		case <-t.C:
+			last = errors.New("vsock connect did not complete")
+			go func() {
+				if r := <-ch; r.conn != nil {
+					r.conn.Close()
+				}
+			}()
+		case <-ctx.Done():
+			t.Stop()
+			go func() {
+				if r := <-ch; r.conn != nil {
+					r.conn.Close()
+				}
+			}()
+			return nil, fmt.Errorf("guest agent on vsock port %d: %w (last: %v)", proto.AgentVsockPort, ctx.Err(), last)
+		}
+		select {
+		case <-g.Done():
+			return nil, fmt.Errorf("guest agent on vsock port %d: the vm ended (last: %v)", proto.AgentVsockPort, last)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("guest agent on vsock port %d: %w (last: %v)", proto.AgentVsockPort, ctx.Err(), last)
+		case <-time.After(connectRetryDelay):
+		}
+	}
+}
+
+// agentBridge joins each client connection on agent.sock to a vsock
+// connection of its own to the guest's agent.
 type agentBridge struct {
-	toGuest   io.WriteCloser
-	fromGuest io.ReadCloser
-	guest     guestPort
+	guest guestDialer
 
-	mu  sync.Mutex
-	cur net.Conn
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
 }
 
-// newAgentBridge makes the two pipes of the agent channel.
-func newAgentBridge() (*agentBridge, error) {
-	inR, inW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		inR.Close()
-		inW.Close()
-		return nil, err
-	}
-	return &agentBridge{toGuest: inW, fromGuest: outR, guest: guestPort{GuestReads: inR, GuestWrites: outW}}, nil
+func newAgentBridge(g guestDialer) *agentBridge {
+	return &agentBridge{guest: g, conns: map[net.Conn]struct{}{}}
 }
 
-// serve bridges the connections accepted on l, one after the other, until l
-// is closed. It also pumps the guest's output until the guest's end closes.
+// serve bridges the connections accepted on l, each on its own, until l
+// is closed.
 func (b *agentBridge) serve(l net.Listener) {
-	go b.pumpFromGuest()
 	for {
 		conn, err := l.Accept()
 		if err != nil {
 			return
 		}
-		b.mu.Lock()
-		b.cur = conn
-		b.mu.Unlock()
-		_, _ = io.Copy(b.toGuest, conn)
-		b.mu.Lock()
-		b.cur = nil
-		b.mu.Unlock()
-		conn.Close()
+		go b.bridge(conn)
 	}
 }
 
-func (b *agentBridge) pumpFromGuest() {
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := b.fromGuest.Read(buf)
-		if n > 0 {
-			b.mu.Lock()
-			if b.cur != nil {
-				if _, werr := b.cur.Write(buf[:n]); werr != nil {
-					// The client is gone; serve's copy ends on the close.
-					b.cur.Close()
-				}
-			}
-			b.mu.Unlock()
-		}
-		if err != nil {
-			if !errors.Is(err, os.ErrClosed) {
-				b.mu.Lock()
-				if b.cur != nil {
-					b.cur.Close()
-				}
-				b.mu.Unlock()
-			}
-			return
-		}
+// bridge connects client to the guest's agent (waiting for it to listen)
+// and copies both ways; when either side ends, both are closed.
+func (b *agentBridge) bridge(client net.Conn) {
+	if !b.track(client) {
+		client.Close()
+		return
+	}
+	defer b.untrack(client)
+	ctx, cancel := context.WithTimeout(context.Background(), agentConnectTimeout)
+	guest, err := connectAgent(ctx, b.guest)
+	cancel()
+	if err != nil {
+		return
+	}
+	if !b.track(guest) {
+		guest.Close()
+		return
+	}
+	defer b.untrack(guest)
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn) {
+		_, _ = io.Copy(dst, src)
+		done <- struct{}{}
+	}
+	go pipe(guest, client)
+	go pipe(client, guest)
+	<-done
+}
+
+// track registers c so close can end it; false once the bridge is closed.
+func (b *agentBridge) track(c net.Conn) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.conns == nil {
+		return false
+	}
+	b.conns[c] = struct{}{}
+	return true
+}
+
+func (b *agentBridge) untrack(c net.Conn) {
+	c.Close()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.conns != nil {
+		delete(b.conns, c)
 	}
 }
 
-// close releases all four pipe ends.
+// close ends every bridged connection.
 func (b *agentBridge) close() {
-	b.toGuest.Close()
-	b.fromGuest.Close()
-	b.guest.GuestReads.Close()
-	b.guest.GuestWrites.Close()
+	b.mu.Lock()
+	conns := b.conns
+	b.conns = nil
+	b.mu.Unlock()
+	for c := range conns {
+		c.Close()
+	}
 }

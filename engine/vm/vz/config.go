@@ -14,6 +14,7 @@ import (
 
 	"github.com/pier-vm/pier/engine/vm"
 	"github.com/pier-vm/pier/errdefs"
+	"github.com/pier-vm/pier/guest/proto"
 )
 
 // Files a VM keeps in its StateDir. The shim runs in StateDir and names its
@@ -36,12 +37,16 @@ const configVersion = 1
 type shimConfig struct {
 	Version int     `json:"version"`
 	Spec    vm.Spec `json:"spec"`
-	// RosettaCache, when set, names the abstract socket on which the
-	// guest's rosettad serves Rosetta's translation cache (macOS 14+).
+	// RosettaCache, when set, names the abstract socket on which a
+	// rosettad in the guest serves Rosetta's translation cache (macOS
+	// 14+); empty by default (WithRosettaCache).
 	RosettaCache string `json:"rosettaCache,omitempty"`
 	// NICs are the network interfaces: the shim inherits each one's
 	// datagram socket (one Ethernet frame per datagram) at FD.
 	NICs []shimNIC `json:"nics,omitempty"`
+	// Template, when set, makes the shim save a template of the VM
+	// (Save) or start the VM from one (template.go).
+	Template *shimTemplate `json:"template,omitempty"`
 }
 
 // shimNIC is one network interface handed to the shim.
@@ -134,9 +139,10 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // kernelCmdline is the driver's kernel arguments followed by spec's: the
-// console is the virtio console (hvc0); a panic reboots, which ends a vz VM.
+// console is the virtio console (hvc0); a panic reboots, which ends a vz
+// VM; the agent serves on vsock (agentbridge.go).
 func kernelCmdline(spec vm.Spec) string {
-	args := []string{"console=hvc0", "panic=-1", "quiet"}
+	args := []string{"console=hvc0", "panic=-1", "quiet", proto.CmdlineAgent + "=" + proto.AgentVsock}
 	if s := strings.TrimSpace(spec.Cmdline); s != "" {
 		args = append(args, s)
 	}

@@ -106,7 +106,7 @@ func TestNormalize(t *testing.T) {
 
 func TestKernelCmdline(t *testing.T) {
 	got := kernelCmdline(vm.Spec{Cmdline: "  pier.id=c1 "})
-	if !strings.HasPrefix(got, "console=hvc0 ") || !strings.HasSuffix(got, " pier.id=c1") {
+	if !strings.HasPrefix(got, "console=hvc0 ") || !strings.HasSuffix(got, " pier.id=c1") || !strings.Contains(got, " pier.agent=vsock ") {
 		t.Fatalf("cmdline %q", got)
 	}
 }

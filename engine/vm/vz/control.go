@@ -27,7 +27,7 @@ const (
 // Operations of the control protocol.
 const (
 	opState = "state" // answer the VM's state at once
-	opStop  = "stop"  // ask the guest to power off; answer at once
+	opStop  = "stop"  // power the guest off through its agent (stopVM); answer at once
 	opKill  = "kill"  // stop the VM at once; answer once it ended
 	opWait  = "wait"  // answer once the VM ended
 	// opPause and opResume stop and resume the vCPUs (docker pause); a
@@ -98,18 +98,22 @@ func readShimInfo(dir string) (shimInfo, error) {
 
 // controller is what the control socket drives: the shim's VM.
 type controller interface {
+	// DialGuest connects to the guest's vsock port (and Done is closed
+	// once the VM ended).
+	guestDialer
 	State() string
-	RequestStop() error
+	// Kill stops the VM hard; it may return before the VM ended.
 	Kill() error
+	// Pause and Resume stop and resume the vCPUs.
 	Pause() error
 	Resume() error
-	Done() <-chan struct{}
 	Err() error
 }
 
-// serveControl answers control requests on l until l is closed. The
-// returned channel is closed once every connection has been answered.
-func serveControl(l net.Listener, c controller, pid int) <-chan struct{} {
+// serveControl answers control requests on l until l is closed; stop
+// starts the shim's stop of the VM. The returned channel is closed once
+// every connection has been answered.
+func serveControl(l net.Listener, c controller, pid int, stop func()) <-chan struct{} {
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
@@ -122,7 +126,7 @@ func serveControl(l net.Listener, c controller, pid int) <-chan struct{} {
 			}
 			active++
 			go func() {
-				handleControl(conn, c, pid)
+				handleControl(conn, c, pid, stop)
 				done <- struct{}{}
 			}()
 		}
@@ -133,7 +137,7 @@ func serveControl(l net.Listener, c controller, pid int) <-chan struct{} {
 	return finished
 }
 
-func handleControl(conn net.Conn, c controller, pid int) {
+func handleControl(conn net.Conn, c controller, pid int, stop func()) {
 	defer conn.Close()
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var req controlRequest
@@ -146,7 +150,7 @@ func handleControl(conn net.Conn, c controller, pid int) {
 		resp.Error = "bad request: " + err.Error()
 	} else {
 		_ = conn.SetReadDeadline(time.Time{})
-		resp.Error = errString(act(conn, c, req.Op))
+		resp.Error = errString(act(conn, c, req.Op, stop))
 	}
 	resp.State = c.State()
 	select {
@@ -161,15 +165,16 @@ func handleControl(conn net.Conn, c controller, pid int) {
 }
 
 // act carries out op; kill and wait return once the VM ended (or the client
-// hung up).
-func act(conn net.Conn, c controller, op string) error {
+// hung up; the hard stop itself is bounded as killVM bounds it).
+func act(conn net.Conn, c controller, op string, stop func()) error {
 	switch op {
 	case opState:
 		return nil
 	case opStop:
-		return c.RequestStop()
+		stop()
+		return nil
 	case opKill:
-		if err := c.Kill(); err != nil {
+		if err := killVM(c, defaultStopTimes.kill); err != nil {
 			return err
 		}
 		return waitOrHangup(conn, c.Done())

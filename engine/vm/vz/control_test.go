@@ -2,6 +2,7 @@ package vz
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
@@ -16,8 +17,8 @@ func serveFake(t *testing.T) (string, *fakeVM, <-chan struct{}) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &fakeVM{done: make(chan struct{})}
-	answered := serveControl(l, v, 42)
+	v := newFakeVM("")
+	answered := serveControl(l, v, 42, func() { go stopVM(v, defaultStopTimes, nil, slog.Default()) })
 	t.Cleanup(func() { l.Close() })
 	return path, v, answered
 }
@@ -73,9 +74,14 @@ func TestControlStopAndCancel(t *testing.T) {
 	if _, err := callControl(ctx, path, opWait); err != context.DeadlineExceeded {
 		t.Fatalf("cancelled wait: %v", err)
 	}
-	resp, err := callControl(context.Background(), path, opStop)
+	// stop answers at once; the guest then powers off through its agent
+	// (a clean end: no Exit).
+	if _, err := callControl(context.Background(), path, opStop); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	resp, err := callControl(context.Background(), path, opWait)
 	if err != nil || resp.State != stateStopped || resp.Exit != "" {
-		t.Fatalf("stop: %+v, %v", resp, err)
+		t.Fatalf("wait after stop: %+v, %v", resp, err)
 	}
 }
 

@@ -10,8 +10,9 @@
 //	shim.json   how to reach the running shim: version, protocol, sockets, pid
 //	ctl.sock    the control socket: state, stop, kill, wait, pause, resume
 //	            (control.go)
-//	agent.sock  the guest agent's channel, bridged to the virtio console
-//	            port named "agent" (agentbridge.go)
+//	agent.sock  the guest agent's channel: each connection is bridged to
+//	            a vsock connection of its own to the agent's port
+//	            (agentbridge.go)
 //	shim.log    the shim's own output; console.log is the guest console
 //
 // Only the files named *_darwin_arm64.go touch Virtualization.framework;

@@ -9,18 +9,19 @@ import (
 	"github.com/pier-vm/pier/errdefs"
 )
 
-var _ vm.Driver = (*Driver)(nil)
+var _ vm.Templater = (*Driver)(nil)
 
 // Driver boots Virtualization.framework VMs, each owned by its own shim
 // process.
 type Driver struct {
 	l launcher
+	// macOS is the product version, osBuild the build ("23F79").
+	macOS, osBuild string
 }
 
 // New returns a Driver. Defaults: the shim is the running executable
 // (`<exe> vz-shim --state-dir DIR`), a shim has 60 s to report its VM
-// running, and Rosetta shares use the translation cache socket "rosettad"
-// where macOS offers it (14 and later).
+// running, and Rosetta shares have no translation cache (WithRosettaCache).
 func New(opts ...Option) (*Driver, error) {
 	o, err := applyOptions(opts)
 	if err != nil {
@@ -35,8 +36,9 @@ func New(opts ...Option) (*Driver, error) {
 	if !macOSAtLeast(version, 13) {
 		return nil, errdefs.NotImplemented(fmt.Errorf("the vz driver needs macOS 13 or later, this is %s", version))
 	}
-	o.log.Info("vz driver ready", "macos", version, "shim", o.shimBinary)
-	return &Driver{l: launcher{options: o}}, nil
+	build, _ := syscall.Sysctl("kern.osversion")
+	o.log.Info("vz driver ready", "macos", version, "build", build, "shim", o.shimBinary)
+	return &Driver{l: launcher{options: o}, macOS: version, osBuild: build}, nil
 }
 
 // Name is "vz".
@@ -55,4 +57,41 @@ func (d *Driver) Start(ctx context.Context, spec vm.Spec) (vm.Machine, error) {
 // when no live shim is there.
 func (d *Driver) Attach(ctx context.Context, stateDir string) (vm.Machine, error) {
 	return d.l.attach(ctx, stateDir)
+}
+
+// TemplatesSupported says why this Mac cannot save and restore VMs
+// (SaveMachineStateToPath and RestoreMachineStateFromURL came with macOS
+// 14), or nil. pierd then makes no template cache: every VM boots cold.
+func (d *Driver) TemplatesSupported() error {
+	if !macOSAtLeast(d.macOS, 14) {
+		return errdefs.NotImplemented(fmt.Errorf("vz: VM templates need macOS 14 or later (save and restore), this is %s", d.macOS))
+	}
+	return nil
+}
+
+// TemplateKey covers the macOS release, pierd's build, the shape and the
+// kernel's and initramfs's content (template.go).
+func (d *Driver) TemplateKey(shape vm.Shape) (string, error) {
+	if err := d.TemplatesSupported(); err != nil {
+		return "", err
+	}
+	return templateKey(shape, d.macOS+" "+d.osBuild)
+}
+
+// SaveTemplate boots a VM of shape in dir, waits for pier-init's ready
+// point and saves it there (state and machine identifier).
+func (d *Driver) SaveTemplate(ctx context.Context, shape vm.Shape, dir string) error {
+	if err := d.TemplatesSupported(); err != nil {
+		return err
+	}
+	return d.l.saveTemplate(ctx, shape, dir)
+}
+
+// StartClone starts spec's VM from the template in dir: its own disks,
+// NICs and console, the template's machine identifier and state, resumed.
+func (d *Driver) StartClone(ctx context.Context, spec vm.Spec, dir string) (vm.Machine, error) {
+	if err := d.TemplatesSupported(); err != nil {
+		return nil, err
+	}
+	return d.l.startClone(ctx, spec, dir)
 }

@@ -26,6 +26,12 @@ type launcher struct {
 // start writes spec.json, starts the shim in a session of its own and
 // waits until it reports the VM running.
 func (l *launcher) start(ctx context.Context, spec vm.Spec) (*machine, error) {
+	return l.startShim(ctx, spec, nil)
+}
+
+// startShim is start; with tmpl, the shim restores the VM from a template
+// (template.go) instead of booting it.
+func (l *launcher) startShim(ctx context.Context, spec vm.Spec, tmpl *shimTemplate) (*machine, error) {
 	spec, err := normalize(spec)
 	if err != nil {
 		return nil, err
@@ -47,51 +53,77 @@ func (l *launcher) start(ctx context.Context, spec vm.Spec) (*machine, error) {
 		return nil, err
 	}
 	defer closeFiles(nicFiles) // the shim holds its own copies
-	if err := writeConfig(spec.StateDir, shimConfig{Spec: spec, RosettaCache: l.rosettaCache, NICs: nics}); err != nil {
+	if err := writeConfig(spec.StateDir, shimConfig{Spec: spec, RosettaCache: l.rosettaCache, NICs: nics, Template: tmpl}); err != nil {
 		return nil, fmt.Errorf("vm %s: %w", spec.ID, err)
 	}
-	logPath := filepath.Join(spec.StateDir, shimLogName)
+	p, err := l.spawn(spec.StateDir, nicFiles)
+	if err != nil {
+		return nil, fmt.Errorf("vm %s: %w", spec.ID, err)
+	}
+	fail := func(err error) (*machine, error) {
+		p.kill()
+		removeRuntimeFiles(spec.StateDir)
+		return nil, fmt.Errorf("vm %s: %w", spec.ID, err)
+	}
+	info, err := l.awaitShim(ctx, spec.StateDir, p.reaped, p.exitError)
+	if err != nil {
+		return fail(err)
+	}
+	m, err := newMachine(spec.ID, spec.StateDir, info, p.reaped)
+	if err != nil {
+		return fail(err)
+	}
+	l.log.Debug("vm started", "id", spec.ID, "shim pid", p.pid, "from template", tmpl != nil)
+	return m, nil
+}
+
+// shimProc is a shim process this daemon started.
+type shimProc struct {
+	pid     int
+	logPath string
+	reaped  chan struct{} // closed once reaped
+	waitErr error         // set before reaped closes
+}
+
+// spawn starts the shim for the spec.json in stateDir, in a session of
+// its own, with files as its fds 3, 4, ... and its output in shim.log,
+// and records its pid.
+func (l *launcher) spawn(stateDir string, files []*os.File) (*shimProc, error) {
+	logPath := filepath.Join(stateDir, shimLogName)
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close() // the shim holds its own copy
-	args := append(append([]string(nil), l.shimArgs...), "--state-dir", spec.StateDir)
+	args := append(append([]string(nil), l.shimArgs...), "--state-dir", stateDir)
 	cmd := exec.Command(l.shimBinary, args...)
-	cmd.Dir = spec.StateDir
+	cmd.Dir = stateDir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.ExtraFiles = nicFiles
+	cmd.ExtraFiles = files
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("vm %s: start shim %s: %w", spec.ID, l.shimBinary, err)
+		return nil, fmt.Errorf("start shim %s: %w", l.shimBinary, err)
 	}
-	reaped := make(chan struct{})
-	var waitErr error
+	p := &shimProc{pid: cmd.Process.Pid, logPath: logPath, reaped: make(chan struct{})}
 	go func() {
-		waitErr = cmd.Wait()
-		close(reaped)
+		p.waitErr = cmd.Wait()
+		close(p.reaped)
 	}()
-	pid := cmd.Process.Pid
-	fail := func(err error) (*machine, error) {
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-reaped
-		removeRuntimeFiles(spec.StateDir)
-		return nil, fmt.Errorf("vm %s: %w", spec.ID, err)
+	if err := writeFileAtomic(filepath.Join(stateDir, shimPidName), []byte(strconv.Itoa(p.pid)+"\n")); err != nil {
+		p.kill()
+		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(spec.StateDir, shimPidName), []byte(strconv.Itoa(pid)+"\n")); err != nil {
-		return fail(err)
-	}
-	info, err := l.awaitShim(ctx, spec.StateDir, reaped, func() error { return shimExitError(waitErr, logPath) })
-	if err != nil {
-		return fail(err)
-	}
-	m, err := newMachine(spec.ID, spec.StateDir, info, reaped)
-	if err != nil {
-		return fail(err)
-	}
-	l.log.Debug("vm started", "id", spec.ID, "shim pid", pid)
-	return m, nil
+	return p, nil
 }
+
+// kill ends the shim's session and waits until it is reaped.
+func (p *shimProc) kill() {
+	_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+	<-p.reaped
+}
+
+// exitError says how the shim ended, with its log's tail (once reaped).
+func (p *shimProc) exitError() error { return shimExitError(p.waitErr, p.logPath) }
 
 // awaitShim polls for shim.json until the shim writes it, exits, or the
 // start timeout or ctx ends.

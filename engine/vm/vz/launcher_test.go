@@ -1,7 +1,6 @@
 package vz
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"path/filepath"
@@ -23,7 +22,9 @@ func testLauncher(t *testing.T) *launcher {
 	return l
 }
 
-func echo(t *testing.T, m *machine, msg string) {
+// echo checks the agent channel end to end: the handshake and a ping
+// through agent.sock, the shim's bridge and the fake guest's vsock agent.
+func echo(t *testing.T, m *machine, _ string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -31,15 +32,7 @@ func echo(t *testing.T, m *machine, msg string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write([]byte(msg + "\n")); err != nil {
-		t.Fatal(err)
-	}
-	got, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil || got != msg+"\n" {
-		t.Fatalf("agent echo: %q, %v", got, err)
-	}
+	ping(t, c).Close()
 }
 
 func waitDone(t *testing.T, m *machine) {
@@ -153,5 +146,38 @@ func TestShimKilledFromOutside(t *testing.T) {
 	waitDone(t, m)
 	if m.Err() == nil || !strings.Contains(m.Err().Error(), "ended without reporting") {
 		t.Fatalf("got %v", m.Err())
+	}
+}
+
+// TestShimSIGTERM: a SIGTERM'd shim powers the guest off through its
+// agent (a clean end); a guest that ignores the request and a hard stop
+// that never completes do not keep the shim alive: it exits after its
+// bounded waits and records that the VM did not stop.
+func TestShimSIGTERM(t *testing.T) {
+	t.Setenv("PIER_VZ_FAKE_FAST_STOP", "1")
+	l := testLauncher(t)
+	for _, c := range []struct{ cmdline, wantErr string }{
+		{"", ""},
+		{"ignore-shutdown kill-hangs", "the vm did not stop"},
+	} {
+		spec := testSpec(t)
+		spec.Cmdline = c.cmdline
+		m, err := l.start(context.Background(), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		echo(t, m, "up")
+		start := time.Now()
+		if err := syscall.Kill(m.Pid(), syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		waitDone(t, m)
+		if took := time.Since(start); took > 8*time.Second {
+			t.Errorf("%q: the shim took %v to end", c.cmdline, took)
+		}
+		got := errString(m.Err())
+		if (c.wantErr == "" && got != "") || !strings.Contains(got, c.wantErr) {
+			t.Errorf("%q: machine ended with %q, want %q", c.cmdline, got, c.wantErr)
+		}
 	}
 }

@@ -109,13 +109,19 @@ func (m *machine) shimAlive() bool {
 }
 
 // awaitShimExit gives the shim a moment to exit after its VM ended, then
-// kills it.
+// kills it and waits a bounded while more: a shim the kernel cannot reap
+// must not hold the machine's end forever.
 func (m *machine) awaitShimExit() {
 	deadline := time.Now().Add(5 * time.Second)
+	signalled := false
 	for m.shimAlive() {
 		if time.Now().After(deadline) {
+			if signalled {
+				return
+			}
 			m.signalShim()
-			deadline = time.Now().Add(time.Hour)
+			signalled = true
+			deadline = time.Now().Add(5 * time.Second)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

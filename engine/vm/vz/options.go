@@ -26,7 +26,6 @@ func defaultOptions() options {
 		shimArgs:     []string{"vz-shim"},
 		log:          slog.Default(),
 		startTimeout: 60 * time.Second,
-		rosettaCache: "rosettad",
 	}
 }
 
@@ -84,10 +83,11 @@ func WithStartTimeout(d time.Duration) Option {
 	}
 }
 
-// WithRosettaCache names the abstract socket on which a guest's rosettad
-// may serve Rosetta's translation cache (macOS 14 and later; default
-// "rosettad"); "" turns caching off. Without a rosettad listening in the
-// guest, Rosetta translates without a cache.
+// WithRosettaCache names an abstract socket in the guest on which a
+// rosettad serves Rosetta's translation cache (macOS 14 and later), set
+// as the Rosetta share's caching option. The default is "": no caching
+// option, because nothing in pier's guest starts rosettad (pier-init
+// does not), and Rosetta then translates every binary afresh.
 func WithRosettaCache(name string) Option {
 	return func(o *options) error {
 		o.rosettaCache = name

@@ -36,4 +36,4 @@ func (d *Driver) Attach(context.Context, string) (vm.Machine, error) { return ni
 
 func hostRosettaStatus() rosettaAvailability { return rosettaNotSupported }
 
-func bootVM(context.Context, shimConfig, guestPort) (controller, error) { return nil, errUnsupported }
+func bootVM(context.Context, shimConfig) (controller, error) { return nil, errUnsupported }

@@ -31,13 +31,16 @@ func checkRosetta(a rosettaAvailability) error {
 	case rosettaNotInstalled:
 		return errdefs.Unavailable(fmt.Errorf("Rosetta for Linux is not installed: run `softwareupdate --install-rosetta --agree-to-license`, then retry"))
 	default:
-		return errdefs.NotImplemented(fmt.Errorf("Rosetta needs Apple silicon and macOS 13 or later"))
+		// pierd runs only on Apple silicon with macOS 13 or later, where
+		// Rosetta for Linux exists; this is Virtualization.framework
+		// saying otherwise.
+		return errdefs.NotImplemented(fmt.Errorf("Virtualization.framework reports Rosetta for Linux as not supported on this Mac"))
 	}
 }
 
 // CheckRosetta tells whether this host can share Rosetta for Linux into
 // its guests: nil when it can, else an error that says what to do,
 // classified Unavailable (not installed: run softwareupdate) or
-// NotImplemented (not Apple silicon with macOS 13 or later; every build
-// but darwin/arm64 says so).
+// NotImplemented (Virtualization.framework says not supported; every
+// build but darwin/arm64 says so).
 func CheckRosetta() error { return checkRosetta(rosettaStatus()) }

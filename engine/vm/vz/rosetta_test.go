@@ -17,7 +17,7 @@ func TestCheckRosetta(t *testing.T) {
 	}{
 		{rosettaInstalled, errdefs.KindUnknown, ""},
 		{rosettaNotInstalled, errdefs.KindUnavailable, "softwareupdate --install-rosetta --agree-to-license"},
-		{rosettaNotSupported, errdefs.KindNotImplemented, "Rosetta needs Apple silicon and macOS 13 or later"},
+		{rosettaNotSupported, errdefs.KindNotImplemented, "reports Rosetta for Linux as not supported"},
 	}
 	for _, c := range cases {
 		err := checkRosetta(c.avail)

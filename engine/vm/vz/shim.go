@@ -13,18 +13,14 @@ import (
 	"time"
 )
 
-// bootFunc boots the VM that cfg describes, with port as the guest's agent
-// channel, and returns once it runs.
-type bootFunc func(ctx context.Context, cfg shimConfig, port guestPort) (controller, error)
-
-// stopGrace is how long a SIGTERM'd shim lets the guest power off before
-// it stops the VM hard.
-const stopGrace = 10 * time.Second
+// bootFunc boots the VM that cfg describes and returns once it runs.
+type bootFunc func(ctx context.Context, cfg shimConfig) (controller, error)
 
 // RunShim is the body of `pierd vz-shim --state-dir DIR`: it boots the VM
 // described by DIR/spec.json, serves the control and agent sockets, and
-// returns once the VM has ended (nil for a clean guest power-off). SIGTERM
-// or SIGINT ask the guest to power off, then stop the VM hard.
+// returns once the VM has ended (nil for a clean guest power-off). SIGTERM,
+// SIGINT or a "stop" request end the VM as stopVM does: the guest powers
+// off through its agent, else the VM is stopped hard.
 func RunShim(ctx context.Context, stateDir string) error {
 	return runShim(ctx, stateDir, bootVM, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 }
@@ -38,12 +34,6 @@ func runShim(ctx context.Context, stateDir string, boot bootFunc, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	bridge, err := newAgentBridge()
-	if err != nil {
-		return err
-	}
-	defer bridge.close()
-
 	ctlPath, err := socketPath(stateDir, controlSockName)
 	if err != nil {
 		return err
@@ -52,11 +42,16 @@ func runShim(ctx context.Context, stateDir string, boot bootFunc, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	vm, err := boot(ctx, cfg, bridge.guest)
+	vm, err := boot(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("vm %s: %w", cfg.Spec.ID, err)
 	}
 	log.Info("vm running", "id", cfg.Spec.ID)
+	if cfg.Template != nil && cfg.Template.Save {
+		return saveAndStop(ctx, vm, *cfg.Template, log)
+	}
+	bridge := newAgentBridge(vm)
+	defer bridge.close()
 
 	ctlL, err := listenUnix(ctlPath)
 	if err != nil {
@@ -69,7 +64,14 @@ func runShim(ctx context.Context, stateDir string, boot bootFunc, log *slog.Logg
 		_ = vm.Kill()
 		return err
 	}
-	answered := serveControl(ctlL, vm, os.Getpid())
+	stopAsked := make(chan struct{}, 1)
+	askStop := func() {
+		select {
+		case stopAsked <- struct{}{}:
+		default:
+		}
+	}
+	answered := serveControl(ctlL, vm, os.Getpid(), askStop)
 	go bridge.serve(agentL)
 	defer removeRuntimeFiles(stateDir)
 	if err := writeShimInfo(stateDir, os.Getpid()); err != nil {
@@ -81,8 +83,8 @@ func runShim(ctx context.Context, stateDir string, boot bootFunc, log *slog.Logg
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
 	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
-	waitEnd(ctx, vm, sigs, log)
-	if err := writeExitRecord(stateDir, vm.Err()); err != nil {
+	vmErr := waitEnd(ctx, vm, sigs, stopAsked, log)
+	if err := writeExitRecord(stateDir, vmErr); err != nil {
 		log.Error("cannot record the vm's end", "err", err)
 	}
 
@@ -92,35 +94,32 @@ func runShim(ctx context.Context, stateDir string, boot bootFunc, log *slog.Logg
 	case <-answered:
 	case <-time.After(2 * time.Second):
 	}
-	err = vm.Err()
-	log.Info("vm ended", "id", cfg.Spec.ID, "err", err)
-	return err
+	log.Info("vm ended", "id", cfg.Spec.ID, "err", vmErr)
+	return vmErr
 }
 
-// waitEnd waits for the VM to end; a signal or the end of ctx asks the
-// guest to power off and, after stopGrace, stops the VM hard.
-func waitEnd(ctx context.Context, vm controller, sigs <-chan os.Signal, log *slog.Logger) {
+// waitEnd waits for the VM to end; a signal, a "stop" request or the end
+// of ctx stops it (stopVM; a second signal skips the grace period). It
+// returns why the VM ended (nil for a clean guest power-off), or why it
+// could not be stopped: the shim then exits, which ends the VM with it.
+func waitEnd(ctx context.Context, vm controller, sigs <-chan os.Signal, stopAsked <-chan struct{}, log *slog.Logger) error {
 	select {
 	case <-vm.Done():
-		return
+		return vm.Err()
 	case s := <-sigs:
 		log.Info("stopping vm", "signal", s)
+	case <-stopAsked:
+		log.Info("stopping vm", "reason", "stop request")
 	case <-ctx.Done():
 		log.Info("stopping vm", "reason", ctx.Err())
 	}
-	if err := vm.RequestStop(); err != nil {
-		log.Warn("guest power-off request failed", "err", err)
-	}
-	select {
-	case <-vm.Done():
-		return
-	case <-sigs:
-	case <-time.After(stopGrace):
-	}
-	if err := vm.Kill(); err != nil {
+	if err := stopVM(vm, defaultStopTimes, sigs, log); err != nil {
 		log.Error("stopping vm", "err", err)
+		if !isClosed(vm.Done()) {
+			return fmt.Errorf("the vm did not stop (%v); its shim exits, which ends it", err)
+		}
 	}
-	<-vm.Done()
+	return vm.Err()
 }
 
 // listenUnix listens on path, replacing a stale socket left by a dead shim.

@@ -4,7 +4,8 @@
 //	go run ./internal/cmd/pier-testregistry -addr 127.0.0.1:5000
 //	docker pull 127.0.0.1:5000/pier-test/busybox
 //
-// It needs the packages fetched by `make testdata`.
+// -user and -password put it behind basic authentication (docker login,
+// docker push); -search serves the v1 search (docker search). It needs the packages fetched by `make testdata`.
 package main
 
 import (
@@ -28,7 +29,21 @@ func main() {
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:5000", "address to listen on")
 	debs := flag.String("debs", "", "directory with the busybox-static .debs (default <repo root>/testdata/cache)")
+	user := flag.String("user", "", "with -password: the only credentials accepted (basic authentication)")
+	password := flag.String("password", "", "the password of -user")
+	search := flag.Bool("search", false, "serve the v1 search (docker search HOST/TERM)")
 	flag.Parse()
+
+	var opts []testregistry.Option
+	if (*user == "") != (*password == "") {
+		return fmt.Errorf("-user and -password go together")
+	}
+	if *user != "" {
+		opts = append(opts, testregistry.WithBasicAuth(*user, *password))
+	}
+	if *search {
+		opts = append(opts, testregistry.WithSearch())
+	}
 
 	if *debs == "" {
 		dir, err := testimages.DebDir()
@@ -41,7 +56,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("%w (run make testdata)", err)
 	}
-	reg, err := testregistry.Serve(*addr)
+	reg, err := testregistry.Serve(*addr, opts...)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"time"
+
+	"github.com/pier-vm/pier/engine/vm/template"
+)
+
+// checkTemplates reports the VM templates under the data root: how
+// containers without shares will start.
+func checkTemplates(env doctorEnv) finding {
+	const name = "vm templates"
+	if env.vmTemplates == "off" {
+		return ok(name, "off (--vm-templates off): every container boots its VM")
+	}
+	list := template.List(templatesDir(env.dataRoot))
+	if len(list) == 0 {
+		return ok(name, "none yet: pierd makes one per guest shape, at start and on first use (3-5 s under TCG); containers without bind mounts or volumes then start as clones")
+	}
+	var bytes int64
+	newest := list[0].Created
+	for _, t := range list {
+		bytes += t.DiskBytes
+		if t.Created.After(newest) {
+			newest = t.Created
+		}
+	}
+	return ok(name, "%d %s ready (%d MiB on disk, newest made %s ago): containers without bind mounts or volumes start as clones",
+		len(list), plural(len(list), "template"), bytes>>20, time.Since(newest).Round(time.Second))
+}
