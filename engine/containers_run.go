@@ -80,7 +80,7 @@ func (s *Containers) startLocked(ctx context.Context, x *ctr) error {
 		return err
 	}
 
-	r := &run{sandbox: sb, net: att.held, done: make(chan struct{}), stopHealth: func() {}}
+	r := &run{sandbox: sb, net: att.held, done: make(chan struct{})}
 	x.mu.Lock()
 	x.run = r
 	x.c.State.SetRunning(sb.HostPid(), time.Now().UTC())
@@ -301,6 +301,7 @@ func (s *Containers) stopLocked(x *ctr, opts StopOptions) error {
 
 // signal sends sig to the main process and publishes the kill event.
 func (s *Containers) signal(x *ctr, r *run, sig syscall.Signal) error {
+	s.resumeToEnd(x, r, sig)
 	s.publish(x.snapshot(), "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 	ctx, cancel := context.WithTimeout(context.Background(), killGrace)
 	defer cancel()
@@ -404,6 +405,10 @@ func (s *Containers) Shutdown(ctx context.Context) {
 		s.endPendingRestartLocked(x)
 		x.mu.Unlock()
 		if r != nil {
+			// A paused VM must run to see its SIGTERM.
+			if _, err := s.resume(ctx, x, r); err != nil {
+				s.log.Warn("cannot unpause container for the shutdown", "id", x.snapshot().ID, "err", err)
+			}
 			_ = s.signal(x, r, syscall.SIGTERM)
 			runs = append(runs, r)
 		}

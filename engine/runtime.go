@@ -160,6 +160,10 @@ type Sandbox interface {
 	Exec(ctx context.Context, req ExecRequest) (Process, error)
 	// Files is access to the running container's file system.
 	Files() Files
+	// Observer reads the container's counters and processes.
+	Observer
+	// Pauser stops and resumes the VM.
+	Pauser
 	// HostPid is the host process id of the VM (QEMU or the vz shim).
 	HostPid() int
 	// Kill ends the VM at once and releases its host resources. Safe to call

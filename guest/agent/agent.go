@@ -6,7 +6,8 @@
 // container's /etc/passwd and /etc/group, working directory, TTY), streams
 // their output, forwards signals and reports exit statuses. It also serves
 // the file operations (files.go: stat, tar out, tar in, the writable
-// layer's changes, export).
+// layer's changes, export) and the views of a running container (stats.go,
+// processes.go: counters and processes read from /proc and /sys).
 package agent
 
 import (
@@ -146,6 +147,12 @@ func (a *Agent) handle(session *yamux.Session, stream net.Conn) {
 		a.serveChanges(stream)
 	case proto.OpExport:
 		a.serveExport(stream)
+	case proto.OpStats:
+		a.serveStats(stream)
+	case proto.OpProcesses:
+		a.serveProcesses(stream)
+	case proto.OpSetClock:
+		a.serveSetClock(stream, req.Clock)
 	default:
 		fail(stream, fmt.Errorf("unknown operation %q", req.Op))
 	}
