@@ -168,7 +168,11 @@ func (s *Containers) monitor(x *ctr, r *run) {
 	status, err := r.sandbox.Wait(context.Background())
 	errMsg := ""
 	if err != nil {
-		status = ExitStatus{Code: 255}
+		// The runtime may say how the sandbox ended (a VM that died
+		// reports 137); an unexplained loss is 255.
+		if status.Code == 0 {
+			status.Code = 255
+		}
 		errMsg = err.Error()
 	}
 	if status.ExitedAt.IsZero() {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -310,6 +311,9 @@ type sandbox struct {
 	process
 	machine vm.Machine
 	client  *proto.Client
+	// killed is set when the engine destroys the VM (Kill): the end that
+	// follows is no failure.
+	killed atomic.Bool
 }
 
 func (s *sandbox) Exec(ctx context.Context, req engine.ExecRequest) (engine.Process, error) {
@@ -323,6 +327,7 @@ func (s *sandbox) Exec(ctx context.Context, req engine.ExecRequest) (engine.Proc
 func (s *sandbox) HostPid() int { return s.machine.Pid() }
 
 func (s *sandbox) Kill() error {
+	s.killed.Store(true)
 	s.client.Close()
 	return s.machine.Kill()
 }
