@@ -237,7 +237,11 @@ func (a *Agent) serveProcess(stream net.Conn, spec proto.ProcessSpec, main bool)
 
 	ws := <-p.status
 	status := exitStatus(ws)
-	if ws.Signaled() && ws.Signal() == syscall.SIGKILL && oomBefore >= 0 && oomKills() > oomBefore {
+	// As dockerd reports a container's cgroup: any OOM kill in the VM
+	// while the main process ran (a child of it, say) marks the main
+	// process's end OOMKilled; for an exec, only its own SIGKILL does.
+	oomed := oomBefore >= 0 && oomKills() > oomBefore
+	if oomed && (main || ws.Signaled() && ws.Signal() == syscall.SIGKILL) {
 		status.OOMKilled = true
 	}
 	waitTimeout(outputDone, outputGrace)

@@ -46,3 +46,20 @@ func TestVMDeathEndsTheContainer(t *testing.T) {
 		t.Fatalf("after a new start: %q", got)
 	}
 }
+
+// A process that outgrows --memory (the guest's RAM) is OOM-killed inside
+// the guest, and the container reports it as dockerd does: 137 and
+// OOMKilled.
+func TestOutOfMemoryIsReported(t *testing.T) {
+	d := sharedDaemon(t)
+	bb := busybox(t, d)
+	// tail keeps a line that never ends: it grows until the OOM killer.
+	_, _, code := d.docker(t, "", "run", "--name", "oom", "--memory", "128m", bb, "sh", "-c", "exec tail < /dev/zero")
+	defer d.docker(t, "", "rm", "-f", "oom")
+	if code != 137 {
+		t.Errorf("docker run exit %d, want 137", code)
+	}
+	if got := d.ok(t, "inspect", "-f", "{{.State.ExitCode}} {{.State.OOMKilled}}", "oom"); got != "137 true\n" {
+		t.Fatalf("exit code and OOMKilled: %q", got)
+	}
+}
