@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -454,14 +453,12 @@ func firstNonEmpty(values ...string) string {
 }
 
 // startFailureCode is the exit code a failed start records, as Docker's:
-// 127 for a command that is not there, 126 for one that cannot run.
+// the runtime's for a command that is not there (127) or cannot run (126),
+// else 128.
 func startFailureCode(err error) int {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
-		return 127
-	case strings.Contains(msg, "permission denied"):
-		return 126
+	var ce *CommandError
+	if errors.As(err, &ce) {
+		return ce.ExitCode
 	}
 	return 128
 }

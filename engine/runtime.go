@@ -172,3 +172,15 @@ type Sandbox interface {
 	// Done is closed when the VM is gone.
 	Done() <-chan struct{}
 }
+
+// CommandError is a process that did not start because of its command:
+// Docker records ExitCode for the container (127: not found, 126: cannot
+// be run). The runtime classifies it as invalid input (400), as dockerd
+// does.
+type CommandError struct {
+	ExitCode int
+	Err      error
+}
+
+func (e *CommandError) Error() string { return e.Err.Error() }
+func (e *CommandError) Unwrap() error { return e.Err }

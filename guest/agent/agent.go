@@ -211,7 +211,8 @@ const hostAckGrace = 3 * time.Second
 func (a *Agent) serveProcess(stream net.Conn, spec proto.ProcessSpec, main bool) {
 	p, err := a.start(spec)
 	if err != nil {
-		fail(stream, err)
+		proto.WriteMessage(stream, startErrorResponse(err))
+		stream.Close()
 		return
 	}
 	var writeMu sync.Mutex
