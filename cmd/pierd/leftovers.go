@@ -43,10 +43,13 @@ const attachTimeout = 5 * time.Second
 // (it cannot take over a running main process: the guest protocol has no
 // way to rejoin it yet), so its VM must not keep running on the
 // container's disks, where a later start would boot a second VM. Dead
-// shims' leftovers are cleaned up by Attach itself. Drivers whose VMs
-// cannot outlive the daemon are skipped. It returns how many VMs it
-// stopped.
+// shims' leftovers are cleaned up by Attach itself. A driver that cannot
+// reattach but can find its leftovers (QEMU: pid files) kills them
+// instead. It returns how many VMs (or processes) it stopped.
 func stopLeftoverVMs(ctx context.Context, drv vm.Driver, containersDir string, log *slog.Logger) int {
+	if k, ok := drv.(vm.LeftoverKiller); ok {
+		return killLeftoverVMs(ctx, k, containersDir, log)
+	}
 	a, ok := drv.(vmAttacher)
 	if !ok {
 		return 0
@@ -76,4 +79,25 @@ func stopLeftoverVMs(ctx context.Context, drv vm.Driver, containersDir string, l
 		stopped++
 	}
 	return stopped
+}
+
+// killLeftoverVMs ends the VM processes (QEMU, virtiofsd) a killed daemon
+// left in containers' state directories: they run in sessions of their
+// own, and would keep running on the containers' disks. It returns how many
+// processes it killed.
+func killLeftoverVMs(ctx context.Context, k vm.LeftoverKiller, containersDir string, log *slog.Logger) int {
+	dirs, _ := filepath.Glob(filepath.Join(containersDir, "*", "vm"))
+	killed := 0
+	for _, dir := range dirs {
+		n, err := k.KillLeftovers(ctx, dir)
+		if err != nil {
+			log.Error("ending a VM left by the previous daemon", "dir", dir, "err", err)
+			continue
+		}
+		if n > 0 {
+			log.Warn("VM processes outlived the previous daemon; killed them (the container is recorded as exited)", "dir", dir, "processes", n)
+		}
+		killed += n
+	}
+	return killed
 }

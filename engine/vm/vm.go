@@ -126,3 +126,10 @@ type Pauser interface {
 	// Resume lets the vCPUs run again.
 	Resume(ctx context.Context) error
 }
+
+// LeftoverKiller is a driver whose VM processes can outlive a daemon that
+// was killed, and which can end them from a VM's state directory (QEMU:
+// by pid file). The daemon calls it for every state directory at start.
+type LeftoverKiller interface {
+	KillLeftovers(ctx context.Context, stateDir string) (int, error)
+}

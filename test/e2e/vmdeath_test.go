@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,4 +63,53 @@ func TestOutOfMemoryIsReported(t *testing.T) {
 	if got := d.ok(t, "inspect", "-f", "{{.State.ExitCode}} {{.State.OOMKilled}}", "oom"); got != "137 true\n" {
 		t.Fatalf("exit code and OOMKilled: %q", got)
 	}
+}
+
+// A pierd killed with SIGKILL leaves its VMs running (QEMU runs in a
+// session of its own); the next pierd ends them before it serves, so no
+// container ever has two VMs on its disks, records the container as exited,
+// and can start it again.
+func TestKilledDaemonLeavesNoVMBehind(t *testing.T) {
+	sharedDaemon(t) // the registry
+	d := startDaemon(t)
+	defer d.stop(t)
+	bb := busybox(t, d)
+	d.ok(t, "run", "-d", "--name", "orphan", bb, "sleep", "600")
+	pid, err := strconv.Atoi(strings.TrimSpace(d.ok(t, "inspect", "-f", "{{.State.Pid}}", "orphan")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := d.cmd.Args[1:]
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+	if !running(pid) {
+		t.Fatalf("QEMU %d ended with pierd: this test needs it to outlive a SIGKILL", pid)
+	}
+	d.launch(t, args)
+	if running(pid) {
+		t.Errorf("QEMU %d still runs after the new pierd started", pid)
+	}
+	if left := vmProcesses(d.dataDir); len(left) != 0 {
+		t.Errorf("VM processes left: %v", left)
+	}
+	if got := d.ok(t, "inspect", "-f", "{{.State.Status}}", "orphan"); got != "exited\n" {
+		t.Errorf("container after the daemon was killed: %q", got)
+	}
+	d.ok(t, "start", "orphan")
+	if got := d.ok(t, "exec", "orphan", "echo", "again"); got != "again\n" {
+		t.Fatalf("exec after a new start: %q", got)
+	}
+	d.ok(t, "rm", "-f", "orphan")
+}
+
+// running says whether pid exists and is not a zombie (a killed orphan
+// waits there for init to reap it).
+func running(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && !strings.HasPrefix(strings.TrimSpace(s[i+1:]), "Z")
 }

@@ -293,6 +293,13 @@ func (c *Cache) Sweep() {
 			}
 		}
 		c.log.Info("removing a stale vm template", "dir", dir)
+		// A template being made when the previous daemon was killed
+		// still has its QEMU.
+		if k, ok := c.drv.(vm.LeftoverKiller); ok {
+			if _, err := k.KillLeftovers(context.Background(), dir); err != nil {
+				c.log.Error("ending a template VM left by the previous daemon", "dir", dir, "err", err)
+			}
+		}
 		os.RemoveAll(dir)
 	}
 }

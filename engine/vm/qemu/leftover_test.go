@@ -1,0 +1,56 @@
+package qemu
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+)
+
+// KillLeftovers kills a process by its pid file only when it runs in the
+// state directory: a pid reused by an unrelated process is left alone.
+func TestKillLeftoversOnlyKillsWhatRunsInTheStateDir(t *testing.T) {
+	stateDir, elsewhere := t.TempDir(), t.TempDir()
+	start := func(dir string) *exec.Cmd {
+		cmd := exec.Command("sleep", "60")
+		cmd.Dir = dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+	stranger := start(elsewhere)
+	pidFile := filepath.Join(stateDir, qemuPidName)
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(stranger.Process.Pid)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := &Driver{}
+	if n, err := d.KillLeftovers(context.Background(), stateDir); err != nil || n != 0 {
+		t.Fatalf("killed %d (%v) for a pid that runs elsewhere", n, err)
+	}
+	if err := stranger.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("the stranger was hit: %v", err)
+	}
+
+	ours := start(stateDir)
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(ours.Process.Pid)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ours.Wait() }()
+	n, err := d.KillLeftovers(context.Background(), stateDir)
+	if err != nil || n != 1 {
+		t.Fatalf("KillLeftovers = %d, %v; want 1", n, err)
+	}
+	if err := <-done; err == nil {
+		t.Fatal("the leftover exited cleanly: it was not killed")
+	}
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Fatalf("pid file left: %v", err)
+	}
+}
