@@ -157,4 +157,3 @@ func FuzzProcessFrames(f *testing.F) {
 		}
 	})
 }
-
