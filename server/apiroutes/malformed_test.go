@@ -34,6 +34,7 @@ type badRequest struct {
 	method, path string // path: raw, already escaped as it goes on the wire
 	body         []byte
 	huge         int64 // when > 0, the body is body followed by filler to this size
+	auth         string
 }
 
 func (b badRequest) String() string {
@@ -47,6 +48,9 @@ func (b badRequest) String() string {
 	path := b.path
 	if len(path) > 120 {
 		path = path[:120] + "…"
+	}
+	if b.auth != "" {
+		body += " X-Registry-Auth: " + b.auth
 	}
 	return fmt.Sprintf("%s %s %q", b.method, path, body)
 }
@@ -230,6 +234,11 @@ func corpus() []badRequest {
 		}
 		reqs = append(reqs, badRequest{method: method, path: path, body: body})
 	}
+	// X-Registry-Auth that does not decode: refused before any registry
+	// is asked.
+	for _, auth := range []string{"!!!", "bm90IGpzb24", "WzFd", "eyJ1c2VybmFtZSI6", "%%%%"} {
+		reqs = append(reqs, badRequest{method: "POST", path: "/images/create?fromImage=busybox&tag=latest", auth: auth})
+	}
 	return reqs
 }
 
@@ -382,6 +391,9 @@ func TestMalformedRequests(t *testing.T) {
 		}
 		if r.body != nil {
 			req.Header.Set("Content-Type", "application/json")
+		}
+		if r.auth != "" {
+			req.Header.Set("X-Registry-Auth", r.auth)
 		}
 		resp, err := client.Do(req)
 		if err != nil {
