@@ -92,6 +92,7 @@ FUZZ_TARGETS := \
 	./engine/image:FuzzParseRef \
 	./compat:FuzzParseFilters \
 	./guest/agent:FuzzArchivePath \
+	./guest/agent:FuzzExtract \
 	./guest/proto:FuzzReadFrame \
 	./guest/proto:FuzzReadMessage \
 	./guest/proto:FuzzProcessFrames \
