@@ -90,6 +90,7 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS := \
 	./engine/platform:FuzzParse \
 	./engine/image:FuzzParseRef \
+	./engine/image:FuzzLoad \
 	./compat:FuzzParseFilters \
 	./guest/agent:FuzzArchivePath \
 	./guest/agent:FuzzExtract \
