@@ -158,3 +158,35 @@ func TestTLSListenerVerifiesClients(t *testing.T) {
 		t.Errorf("missing CA file: %v", err)
 	}
 }
+
+// TestDoctorSaysHowTCPHostsAreServed checks doctor's tls line: nothing
+// without tcp hosts, a failure where pierd would refuse to start, a
+// warning for plain or unverified tcp, ok for --tlsverify with files that
+// load.
+func TestDoctorSaysHowTCPHostsAreServed(t *testing.T) {
+	dir := t.TempDir()
+	srv := testcerts.NewCA(t, "doctor CA").Server(t, filepath.Join(dir, "server"))
+	verify := apiTLS{verify: true, verifySet: true, caFile: srv.CA, certFile: srv.Cert, keyFile: srv.Key}
+	broken := verify
+	broken.keyFile = filepath.Join(dir, "missing-key.pem")
+	for _, c := range []struct {
+		hosts []string
+		tls   apiTLS
+		want  status // -1: no finding
+	}{
+		{[]string{"unix:///tmp/x.sock"}, apiTLS{}, -1},
+		{[]string{"tcp://0.0.0.0:2375"}, apiTLS{}, statusFail},
+		{[]string{"tcp://127.0.0.1:2375"}, apiTLS{}, statusWarn},
+		{[]string{"tcp://0.0.0.0:2375"}, apiTLS{tlsSet: true}, statusWarn},
+		{[]string{"tcp://0.0.0.0:2376"}, verify, statusOK},
+		{[]string{"tcp://0.0.0.0:2376"}, broken, statusFail},
+	} {
+		got := checkTLS(doctorEnv{options: options{hosts: c.hosts, tls: c.tls}})
+		switch {
+		case c.want == -1 && len(got) != 0:
+			t.Errorf("%v: %+v, want nothing", c.hosts, got)
+		case c.want != -1 && (len(got) != 1 || got[0].status != c.want):
+			t.Errorf("%v %+v: %+v, want %s", c.hosts, c.tls, got, c.want)
+		}
+	}
+}
