@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -156,4 +157,30 @@ func FuzzProcessFrames(f *testing.F) {
 			t.Fatal("a stream without an exit frame ended without an error")
 		}
 	})
+}
+
+// TestAnnouncedSizeIsNotAllocatedUpFront checks that a header announcing
+// the largest frame or message on a stream that then ends costs memory
+// for the bytes that came, not for the size it announced.
+func TestAnnouncedSizeIsNotAllocatedUpFront(t *testing.T) {
+	frameHdr := []byte{byte(FrameStdout), 0, 0x10, 0, 0} // maxFrame
+	msgHdr := []byte{0, 0x40, 0, 0}                      // maxMessage
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := 0; i < 100; i++ {
+		if _, _, err := ReadFrame(bytes.NewReader(append(frameHdr, "abc"...))); err == nil {
+			t.Fatal("a cut frame was read")
+		}
+		var v Request
+		if err := ReadMessage(bytes.NewReader(append(msgHdr, `{"op"`...)), &v); err == nil {
+			t.Fatal("a cut message was read")
+		}
+	}
+	runtime.ReadMemStats(&after)
+	// 100 frames of 1 MiB and 100 messages of 4 MiB allocated up front
+	// would be 500 MiB.
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
+		t.Fatalf("reading 200 cut frames and messages allocated %d MiB", grew>>20)
+	}
 }
