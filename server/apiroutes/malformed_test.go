@@ -234,6 +234,10 @@ func corpus() []badRequest {
 		}
 		reqs = append(reqs, badRequest{method: method, path: path, body: body})
 	}
+	// Detach keys the docker CLI's parser refuses, on exec create.
+	for _, keys := range []string{"ctrl-1", "ab", " ctrl-p", "CTRL-P"} {
+		reqs = append(reqs, badRequest{method: "POST", path: "/containers/c1/exec", body: []byte(`{"Cmd":["true"],"DetachKeys":"` + keys + `"}`)})
+	}
 	// X-Registry-Auth that does not decode: refused before any registry
 	// is asked.
 	for _, auth := range []string{"!!!", "bm90IGpzb24", "WzFd", "eyJ1c2VybmFtZSI6", "%%%%"} {
