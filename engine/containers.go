@@ -109,9 +109,25 @@ type run struct {
 	net *netAttachment
 	// done is closed once the exit was recorded.
 	done chan struct{}
-	// stopHealth stops the run's health monitor and waits for it (a no-op
-	// without a health check).
-	stopHealth func()
+	// healthMu guards healthStop, which stops the run's health monitor
+	// and waits for it (nil without a running monitor).
+	healthMu   sync.Mutex
+	healthStop func()
+	// pauseMu serialises pausing and resuming the run's VM; frozen is
+	// what its guest showed when it was paused (guarded by ctr.mu).
+	pauseMu sync.Mutex
+	frozen  *frozenView
+}
+
+// stopHealth stops the run's health monitor, if any, and waits for it.
+func (r *run) stopHealth() {
+	r.healthMu.Lock()
+	stop := r.healthStop
+	r.healthStop = nil
+	r.healthMu.Unlock()
+	if stop != nil {
+		stop()
+	}
 }
 
 // NewContainers loads the persisted containers under cfg.Root. Containers

@@ -17,13 +17,23 @@ import (
 // sets the container's health to starting; x.mu is held and the state is
 // already running. It returns nil when the container has no check.
 func (s *Containers) healthMonitorLocked(x *ctr, r *run) *health.Monitor {
+	m := s.healthMonitorOfLocked(x, r)
+	if m == nil {
+		return nil
+	}
+	h := health.Starting(x.c.State.Health)
+	x.c.State.Health = &h
+	return m
+}
+
+// healthMonitorOfLocked is run r's health monitor, nil without a check;
+// x.mu is held.
+func (s *Containers) healthMonitorOfLocked(x *ctr, r *run) *health.Monitor {
 	c := x.c
 	argv := health.Command(c.Config.Healthcheck, c.Config.Shell)
 	if argv == nil {
 		return nil
 	}
-	h := health.Starting(c.State.Health)
-	x.c.State.Health = &h
 	return &health.Monitor{
 		Argv:      argv,
 		Settings:  health.Resolve(*c.Config.Healthcheck),
@@ -34,14 +44,17 @@ func (s *Containers) healthMonitorLocked(x *ctr, r *run) *health.Monitor {
 	}
 }
 
-// startHealth runs m for run r until the run ends (r.stopHealth).
+// startHealth runs m for run r until the run ends or the container is
+// paused (r.stopHealth).
 func (s *Containers) startHealth(r *run, m *health.Monitor, h container.Health) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	r.stopHealth = func() {
+	r.healthMu.Lock()
+	r.healthStop = func() {
 		cancel()
 		<-done
 	}
+	r.healthMu.Unlock()
 	go func() {
 		defer close(done)
 		m.Run(ctx, h)

@@ -30,6 +30,14 @@ type maintenance struct {
 // concurrent operations, powered off when it has been idle for
 // maintenanceLinger and before the container starts or is removed).
 func (s *Containers) files(ctx context.Context, x *ctr) (Files, func(), error) {
+	x.mu.Lock()
+	paused, id := x.run != nil && x.c.State.Paused, x.c.ID
+	x.mu.Unlock()
+	if paused {
+		// The frozen guest cannot answer (dockerd reads a paused
+		// container's files on the host).
+		return nil, nil, errFilesPaused(id)
+	}
 	if r := x.running(); r != nil {
 		return r.sandbox.Files(), func() {}, nil
 	}

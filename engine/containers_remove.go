@@ -30,6 +30,9 @@ func (s *Containers) ContainerRemove(ctx context.Context, ref string, opts Remov
 	case x.removing:
 		x.mu.Unlock()
 		return errRemovalInProgress(x.c.ID)
+	case x.run != nil && !opts.Force && x.c.State.Paused:
+		x.mu.Unlock()
+		return errPausedRemove(x.c.Name)
 	case x.run != nil && !opts.Force:
 		x.mu.Unlock()
 		return errRunningRemove(x.c.Name)

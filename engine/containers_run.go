@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -80,7 +79,7 @@ func (s *Containers) startLocked(ctx context.Context, x *ctr) error {
 		return err
 	}
 
-	r := &run{sandbox: sb, net: att.held, done: make(chan struct{}), stopHealth: func() {}}
+	r := &run{sandbox: sb, net: att.held, done: make(chan struct{})}
 	x.mu.Lock()
 	x.run = r
 	x.c.State.SetRunning(sb.HostPid(), time.Now().UTC())
@@ -168,7 +167,11 @@ func (s *Containers) monitor(x *ctr, r *run) {
 	status, err := r.sandbox.Wait(context.Background())
 	errMsg := ""
 	if err != nil {
-		status = ExitStatus{Code: 255}
+		// The runtime may say how the sandbox ended (a VM that died
+		// reports 137); an unexplained loss is 255.
+		if status.Code == 0 {
+			status.Code = 255
+		}
 		errMsg = err.Error()
 	}
 	if status.ExitedAt.IsZero() {
@@ -301,6 +304,7 @@ func (s *Containers) stopLocked(x *ctr, opts StopOptions) error {
 
 // signal sends sig to the main process and publishes the kill event.
 func (s *Containers) signal(x *ctr, r *run, sig syscall.Signal) error {
+	s.resumeToEnd(x, r, sig)
 	s.publish(x.snapshot(), "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 	ctx, cancel := context.WithTimeout(context.Background(), killGrace)
 	defer cancel()
@@ -404,6 +408,10 @@ func (s *Containers) Shutdown(ctx context.Context) {
 		s.endPendingRestartLocked(x)
 		x.mu.Unlock()
 		if r != nil {
+			// A paused VM must run to see its SIGTERM.
+			if _, err := s.resume(ctx, x, r); err != nil {
+				s.log.Warn("cannot unpause container for the shutdown", "id", x.snapshot().ID, "err", err)
+			}
 			_ = s.signal(x, r, syscall.SIGTERM)
 			runs = append(runs, r)
 		}
@@ -445,14 +453,12 @@ func firstNonEmpty(values ...string) string {
 }
 
 // startFailureCode is the exit code a failed start records, as Docker's:
-// 127 for a command that is not there, 126 for one that cannot run.
+// the runtime's for a command that is not there (127) or cannot run (126),
+// else 128.
 func startFailureCode(err error) int {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
-		return 127
-	case strings.Contains(msg, "permission denied"):
-		return 126
+	var ce *CommandError
+	if errors.As(err, &ce) {
+		return ce.ExitCode
 	}
 	return 128
 }

@@ -68,6 +68,9 @@ func (s *Containers) ContainerAttach(ctx context.Context, ref string, opts Attac
 		return err
 	}
 	c := x.snapshot()
+	if c.State.Paused {
+		return errAttachPaused(ref)
+	}
 	if opts.Logs {
 		err := x.log.Read(ctx, containerlog.ReadOptions{Stdout: opts.Stdout != nil, Stderr: opts.Stderr != nil, Tail: -1},
 			func(e LogEntry) error {

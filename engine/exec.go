@@ -71,10 +71,13 @@ func (s *Containers) ExecCreate(ref string, cfg ExecConfig) (string, error) {
 	c, running, restarting := x.c, x.run != nil, x.restarts.pending != nil
 	x.mu.Unlock()
 	if restarting {
-		return "", errdefs.Conflictf("Container %s is restarting, wait until the container is running", c.ID)
+		return "", errRestarting(c.ID)
 	}
 	if !running {
 		return "", errNotRunning(c.ID)
+	}
+	if c.State.Paused {
+		return "", errExecPaused(ref)
 	}
 	e := &execInstance{id: stringid.GenerateRandomID(), containerID: c.ID, cfg: cfg}
 	s.mu.Lock()
@@ -135,14 +138,6 @@ func (s *Containers) ExecStart(ctx context.Context, id string, opts ExecStartOpt
 	if err != nil {
 		return err
 	}
-	e.mu.Lock()
-	if e.started {
-		e.mu.Unlock()
-		return errdefs.Conflictf("Error: Exec command %s is already running", id)
-	}
-	e.started = true
-	e.mu.Unlock()
-
 	x, err := s.get(e.containerID)
 	if err != nil {
 		return err
@@ -150,6 +145,18 @@ func (s *Containers) ExecStart(ctx context.Context, id string, opts ExecStartOpt
 	x.mu.Lock()
 	c, r := x.c, x.run
 	x.mu.Unlock()
+	// As dockerd, the container's state is checked first: an exec refused
+	// because its container is paused can be started after the unpause.
+	if r != nil && c.State.Paused {
+		return errExecPaused(c.ID)
+	}
+	e.mu.Lock()
+	if e.started {
+		e.mu.Unlock()
+		return errdefs.Conflictf("Error: Exec command %s is already running", id)
+	}
+	e.started = true
+	e.mu.Unlock()
 	if r == nil {
 		return errNotRunning(c.ID)
 	}

@@ -160,6 +160,10 @@ type Sandbox interface {
 	Exec(ctx context.Context, req ExecRequest) (Process, error)
 	// Files is access to the running container's file system.
 	Files() Files
+	// Observer reads the container's counters and processes.
+	Observer
+	// Pauser stops and resumes the VM.
+	Pauser
 	// HostPid is the host process id of the VM (QEMU or the vz shim).
 	HostPid() int
 	// Kill ends the VM at once and releases its host resources. Safe to call
@@ -168,3 +172,15 @@ type Sandbox interface {
 	// Done is closed when the VM is gone.
 	Done() <-chan struct{}
 }
+
+// CommandError is a process that did not start because of its command:
+// Docker records ExitCode for the container (127: not found, 126: cannot
+// be run). The runtime classifies it as invalid input (400), as dockerd
+// does.
+type CommandError struct {
+	ExitCode int
+	Err      error
+}
+
+func (e *CommandError) Error() string { return e.Err.Error() }
+func (e *CommandError) Unwrap() error { return e.Err }

@@ -37,6 +37,9 @@ type Runtime struct {
 	mu sync.Mutex
 	// StartErr, when set, makes every Start fail with it.
 	StartErr error
+	// PauseErr, when set, makes the Pause and Resume of sandboxes started
+	// afterwards fail with it.
+	PauseErr error
 	starts   []engine.RunRequest
 	nextPid  int
 	// files are the containers' files; sessions counts the open
@@ -83,7 +86,7 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 	r.starts = append(r.starts, req)
 	r.nextPid++
 	r.running[req.ContainerID] = true
-	sb := &sandbox{hostPid: r.nextPid, done: make(chan struct{}), nextPid: 1, files: r.filesOf(req.ContainerID)}
+	sb := &sandbox{hostPid: r.nextPid, done: make(chan struct{}), nextPid: 1, files: r.filesOf(req.ContainerID), started: time.Now(), pauseErr: r.PauseErr}
 	sb.release = func() {
 		r.mu.Lock()
 		delete(r.running, req.ContainerID)
@@ -99,15 +102,21 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 
 type sandbox struct {
 	*process
-	hostPid int
-	files   *memFS
-	release func()
+	hostPid  int
+	files    *memFS
+	release  func()
+	pauseErr error
 
 	mu      sync.Mutex
 	nextPid int
 	procs   []*process
 	killed  bool
 	done    chan struct{}
+	// gate holds signals while the sandbox is paused; samples counts
+	// Stats calls.
+	gate    pauseGate
+	samples uint64
+	started time.Time
 }
 
 func (s *sandbox) HostPid() int          { return s.hostPid }
@@ -151,6 +160,8 @@ func (s *sandbox) spawn(spec engine.ProcessSpec, stdio engine.Stdio) *process {
 	s.nextPid++
 	p := &process{
 		pid:      s.nextPid,
+		args:     spec.Args,
+		gate:     &s.gate,
 		signals:  make(chan syscall.Signal, 16),
 		exited:   make(chan struct{}),
 		stdinEOF: make(chan struct{}),
@@ -164,6 +175,8 @@ func (s *sandbox) spawn(spec engine.ProcessSpec, stdio engine.Stdio) *process {
 // process is one scripted process.
 type process struct {
 	pid      int
+	args     []string
+	gate     *pauseGate
 	signals  chan syscall.Signal
 	exited   chan struct{}
 	status   engine.ExitStatus
@@ -191,6 +204,9 @@ func (p *process) Signal(ctx context.Context, sig syscall.Signal) error {
 	case <-p.exited:
 		return errors.New("fakeruntime: process already finished")
 	default:
+	}
+	if p.gate != nil && p.gate.hold(func() { p.deliver(sig) }) {
+		return nil // delivered once the sandbox resumes
 	}
 	p.deliver(sig)
 	return nil

@@ -115,3 +115,14 @@ func CheckNICs(id string, nics []NIC) error {
 	}
 	return nil
 }
+
+// Pauser is a Machine whose vCPUs can be stopped and resumed (docker
+// pause): the guest's memory, devices and connections stay as they are,
+// its clock stands still meanwhile. Drivers whose machines cannot pause
+// do not implement it.
+type Pauser interface {
+	// Pause stops the vCPUs and returns once they are stopped.
+	Pause(ctx context.Context) error
+	// Resume lets the vCPUs run again.
+	Resume(ctx context.Context) error
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -310,6 +311,9 @@ type sandbox struct {
 	process
 	machine vm.Machine
 	client  *proto.Client
+	// killed is set when the engine destroys the VM (Kill): the end that
+	// follows is no failure.
+	killed atomic.Bool
 }
 
 func (s *sandbox) Exec(ctx context.Context, req engine.ExecRequest) (engine.Process, error) {
@@ -323,6 +327,7 @@ func (s *sandbox) Exec(ctx context.Context, req engine.ExecRequest) (engine.Proc
 func (s *sandbox) HostPid() int { return s.machine.Pid() }
 
 func (s *sandbox) Kill() error {
+	s.killed.Store(true)
 	s.client.Close()
 	return s.machine.Kill()
 }
@@ -375,11 +380,16 @@ type processError struct{ err error }
 func (e processError) Error() string { return e.err.Error() }
 func (e processError) Unwrap() error { return e.err }
 
-// classified marks a missing or unrunnable command as invalid input, as
-// dockerd does.
+// classified marks a missing or unrunnable command and an unknown user as
+// invalid input, as dockerd does, from the guest's error code; a command
+// error carries Docker's exit code for it.
 func (e processError) classified() error {
-	msg := e.err.Error()
-	if strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "permission denied") || strings.Contains(msg, "unable to find user") {
+	switch proto.ErrorCodeOf(e.err) {
+	case proto.CodeCommandNotFound:
+		return errdefs.InvalidParameter(&engine.CommandError{ExitCode: 127, Err: e.err})
+	case proto.CodeCommandNotRunnable:
+		return errdefs.InvalidParameter(&engine.CommandError{ExitCode: 126, Err: e.err})
+	case proto.CodeInvalid:
 		return errdefs.InvalidParameter(e.err)
 	}
 	return e.err

@@ -6,7 +6,8 @@
 // container's /etc/passwd and /etc/group, working directory, TTY), streams
 // their output, forwards signals and reports exit statuses. It also serves
 // the file operations (files.go: stat, tar out, tar in, the writable
-// layer's changes, export).
+// layer's changes, export) and the views of a running container (stats.go,
+// processes.go: counters and processes read from /proc and /sys).
 package agent
 
 import (
@@ -146,6 +147,12 @@ func (a *Agent) handle(session *yamux.Session, stream net.Conn) {
 		a.serveChanges(stream)
 	case proto.OpExport:
 		a.serveExport(stream)
+	case proto.OpStats:
+		a.serveStats(stream)
+	case proto.OpProcesses:
+		a.serveProcesses(stream)
+	case proto.OpSetClock:
+		a.serveSetClock(stream, req.Clock)
 	default:
 		fail(stream, fmt.Errorf("unknown operation %q", req.Op))
 	}
@@ -204,7 +211,8 @@ const hostAckGrace = 3 * time.Second
 func (a *Agent) serveProcess(stream net.Conn, spec proto.ProcessSpec, main bool) {
 	p, err := a.start(spec)
 	if err != nil {
-		fail(stream, err)
+		proto.WriteMessage(stream, startErrorResponse(err))
+		stream.Close()
 		return
 	}
 	var writeMu sync.Mutex
@@ -230,7 +238,11 @@ func (a *Agent) serveProcess(stream net.Conn, spec proto.ProcessSpec, main bool)
 
 	ws := <-p.status
 	status := exitStatus(ws)
-	if ws.Signaled() && ws.Signal() == syscall.SIGKILL && oomBefore >= 0 && oomKills() > oomBefore {
+	// As dockerd reports a container's cgroup: any OOM kill in the VM
+	// while the main process ran (a child of it, say) marks the main
+	// process's end OOMKilled; for an exec, only its own SIGKILL does.
+	oomed := oomBefore >= 0 && oomKills() > oomBefore
+	if oomed && (main || ws.Signaled() && ws.Signal() == syscall.SIGKILL) {
 		status.OOMKilled = true
 	}
 	waitTimeout(outputDone, outputGrace)

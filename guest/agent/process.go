@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,7 +61,31 @@ func resolveProgram(root, name string, env []string) (string, error) {
 			return candidate, nil
 		}
 	}
-	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+	return "", commandNotFoundError{fmt.Sprintf("exec: %q: executable file not found in $PATH", name)}
+}
+
+// commandNotFoundError is a command that is not in the container.
+type commandNotFoundError struct{ msg string }
+
+func (e commandNotFoundError) Error() string { return e.msg }
+
+// startErrorResponse classifies why a process did not start, for the
+// host: a missing command, one that cannot run, an unknown user.
+func startErrorResponse(err error) proto.Response {
+	resp := errorResponse(err)
+	var nf commandNotFoundError
+	var unknown unknownUserError
+	switch {
+	case errors.As(err, &nf):
+		resp.Code = proto.CodeCommandNotFound
+	case errors.As(err, &unknown):
+		resp.Code = proto.CodeInvalid
+	case errors.Is(err, fs.ErrPermission):
+		resp.Code = proto.CodeCommandNotRunnable
+	case errors.Is(err, fs.ErrNotExist):
+		resp.Code = proto.CodeCommandNotFound
+	}
+	return resp
 }
 
 // buildEnv completes env the way Docker does: a PATH and a HOME.

@@ -24,7 +24,7 @@ func LookupUser(root, spec string) (Identity, error) {
 	defaults := &user.ExecUser{Uid: 0, Gid: 0, Home: "/"}
 	u, err := user.GetExecUserPath(spec, defaults, filepath.Join(root, "etc/passwd"), filepath.Join(root, "etc/group"))
 	if err != nil {
-		return Identity{}, err
+		return Identity{}, unknownUserError{err}
 	}
 	id := Identity{UID: uint32(u.Uid), GID: uint32(u.Gid), Home: u.Home}
 	for _, g := range u.Sgids {
@@ -35,3 +35,9 @@ func LookupUser(root, spec string) (Identity, error) {
 	}
 	return id, nil
 }
+
+// unknownUserError is a user spec the container's files cannot resolve.
+type unknownUserError struct{ err error }
+
+func (e unknownUserError) Error() string { return e.err.Error() }
+func (e unknownUserError) Unwrap() error { return e.err }

@@ -44,6 +44,12 @@ const (
 	// CodeInvalid: the request cannot be honoured as asked (an extraction
 	// point that is not a directory, an unknown user).
 	CodeInvalid ErrorCode = "invalid"
+	// CodeCommandNotFound: a process's command does not exist (Docker's
+	// exit code 127).
+	CodeCommandNotFound ErrorCode = "command-not-found"
+	// CodeCommandNotRunnable: a process's command exists but cannot be
+	// run, e.g. it is not executable (Docker's exit code 126).
+	CodeCommandNotRunnable ErrorCode = "command-not-runnable"
 )
 
 // Error is a request the guest refused.

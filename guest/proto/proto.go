@@ -20,8 +20,9 @@ import (
 // Version is the protocol version; host and guest must agree exactly.
 // Version 2 moved stdin to a stream of its own; version 3 lets the guest
 // open streams towards the host (forwarded unix sockets); version 4 adds
-// the file operations (files.go) and typed error codes.
-const Version = 4
+// the file operations (files.go) and typed error codes; version 5 adds
+// stats, the process list (observe.go) and setting the clock (clock.go).
+const Version = 5
 
 // PortName is the name of the virtio-serial port the agent serves on
 // (QEMU: the port buffers what the host sends until the guest opens it,
@@ -60,6 +61,7 @@ const (
 	OpExtract   = "extract"
 	OpChanges   = "changes"
 	OpExport    = "export"
+	// OpStats and OpProcesses: see observe.go; OpSetClock: clock.go.
 )
 
 // Request opens a stream.
@@ -73,6 +75,8 @@ type Request struct {
 	Path string `json:"path,omitempty"`
 	// Extract tunes OpExtract.
 	Extract *ExtractOptions `json:"extract,omitempty"`
+	// Clock is OpSetClock's time, in nanoseconds since the epoch.
+	Clock int64 `json:"clock,omitempty"`
 }
 
 // Response answers a Request. A non-empty Error means the request failed;
@@ -84,6 +88,9 @@ type Response struct {
 	Pid     int        `json:"pid,omitempty"`
 	Stat    *PathStat  `json:"stat,omitempty"`
 	Changes []Change   `json:"changes,omitempty"`
+	// Stats and Processes answer OpStats and OpProcesses.
+	Stats     *StatsSample `json:"stats,omitempty"`
+	Processes *ProcessList `json:"processes,omitempty"`
 }
 
 // HelloInfo describes the guest.

@@ -25,10 +25,6 @@ var outside = []string{"/swarm", "/nodes", "/services", "/tasks", "/secrets", "/
 // instead of serving them (package unsupported), and the status of that
 // error. When a router starts serving one, remove it here and there.
 var knownUnserved = map[string]int{
-	"GET /containers/{id}/stats":     http.StatusNotImplemented,
-	"GET /containers/{id}/top":       http.StatusNotImplemented,
-	"POST /containers/{id}/pause":    http.StatusNotImplemented,
-	"POST /containers/{id}/unpause":  http.StatusNotImplemented,
 	"GET /containers/{id}/attach/ws": http.StatusNotImplemented,
 	"POST /commit":                   http.StatusNotImplemented,
 	"POST /build":                    http.StatusNotImplemented,

@@ -1,7 +1,7 @@
 // Package container serves the /containers routes of the Docker Engine API:
 // create, start, stop, kill, restart, wait, logs, attach, resize, inspect,
 // list, remove, rename, update and prune; the archive API (docker cp),
-// changes (docker diff) and export. HTTP stays here; the engine does the
+// changes (docker diff) and export; stats, top, pause and unpause. HTTP stays here; the engine does the
 // work through the small Backend interface.
 package container
 
@@ -52,12 +52,22 @@ type filesBackend interface {
 	ContainerExport(ctx context.Context, ref string) (io.ReadCloser, error)
 }
 
+// observeBackend looks at running containers and pauses them (docker
+// stats, top, pause, unpause).
+type observeBackend interface {
+	ContainerStats(ctx context.Context, ref string, opts engine.StatsOptions, emit func(engine.StatsEntry) error) error
+	ContainerTop(ctx context.Context, ref, psArgs string) (engine.TopResult, error)
+	ContainerPause(ctx context.Context, ref string) error
+	ContainerUnpause(ctx context.Context, ref string) error
+}
+
 // Backend is what the container routes need from the engine.
 type Backend interface {
 	lifecycleBackend
 	stateBackend
 	streamBackend
 	filesBackend
+	observeBackend
 }
 
 // Router serves the container routes.
@@ -90,6 +100,10 @@ func (r *Router) Routes() []httputils.Route {
 		{Method: "PUT", Path: "/containers/{name:.*}/archive", Handler: r.putContainersArchive, Upload: true},
 		{Method: "GET", Path: "/containers/{name:.*}/export", Handler: r.getContainersExport},
 		{Method: "GET", Path: "/containers/{name:.*}/changes", Handler: r.getContainersChanges},
+		{Method: "GET", Path: "/containers/{name:.*}/stats", Handler: r.getContainersStats},
+		{Method: "GET", Path: "/containers/{name:.*}/top", Handler: r.getContainersTop},
+		{Method: "POST", Path: "/containers/{name:.*}/pause", Handler: r.postContainersPause},
+		{Method: "POST", Path: "/containers/{name:.*}/unpause", Handler: r.postContainersUnpause},
 		{Method: "DELETE", Path: "/containers/{name:.*}", Handler: r.deleteContainers},
 	}
 }

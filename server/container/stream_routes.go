@@ -99,6 +99,10 @@ func (r *Router) postContainersAttach(w http.ResponseWriter, req *http.Request, 
 	if keys := req.FormValue("detachKeys"); keys != "" && !validDetachKeys(keys) {
 		return errdefs.InvalidParameterf("Invalid detach keys (%s) provided", keys)
 	}
+	if info.State.Paused {
+		// Before the hijack, so the client gets dockerd's 409.
+		return errdefs.Conflictf("container %s is paused, unpause the container before attach", vars["name"])
+	}
 	tty := info.Config.Tty
 	hj, err := httputils.Hijack(w, req, httputils.StreamMediaType(req.Context(), tty))
 	if err != nil {

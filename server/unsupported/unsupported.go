@@ -25,10 +25,6 @@ func notImplemented(msg string) error { return errdefs.NotImplemented(errors.New
 // routes are the unserved routes outside swarm and plugins. Remove an entry
 // when a router serves the route.
 var routes = []route{
-	{http.MethodGet, "/containers/{name:.*}/stats", notImplemented("container stats (docker stats) are not supported by pier yet")},
-	{http.MethodGet, "/containers/{name:.*}/top", notImplemented("listing a container's processes (docker top) is not supported by pier yet")},
-	{http.MethodPost, "/containers/{name:.*}/pause", notImplemented("pausing a container (docker pause) is not supported by pier yet")},
-	{http.MethodPost, "/containers/{name:.*}/unpause", notImplemented("unpausing a container (docker unpause) is not supported by pier yet")},
 	{http.MethodGet, "/containers/{name:.*}/attach/ws", notImplemented("attaching over a websocket is not supported by pier: use POST /containers/{id}/attach")},
 	{http.MethodPost, "/commit", notImplemented("committing a container to an image (docker commit) is not supported by pier yet")},
 	{http.MethodPost, "/build", notImplemented("building images (docker build) is not supported by pier yet: build elsewhere, then docker pull or docker load the image")},

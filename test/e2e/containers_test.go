@@ -79,6 +79,16 @@ func TestRunBasics(t *testing.T) {
 	if code != 127 || !strings.Contains(errOut, "executable file not found") {
 		t.Fatalf("missing command: exit %d %q", code, errOut)
 	}
+	// A file that is not executable: 126, as dockerd (from the guest's
+	// typed error code, not its message).
+	_, errOut, code = d.docker(t, "", "run", "--name", "not-runnable", bb, "/etc/passwd")
+	defer d.docker(t, "", "rm", "-f", "not-runnable")
+	if code != 126 || !strings.Contains(errOut, "permission denied") {
+		t.Fatalf("not executable: exit %d %q", code, errOut)
+	}
+	if got := d.ok(t, "inspect", "-f", "{{.State.ExitCode}}", "not-runnable"); got != "126\n" {
+		t.Fatalf("recorded exit code %q, want 126", got)
+	}
 }
 
 func TestDetachedLifecycle(t *testing.T) {

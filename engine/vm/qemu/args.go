@@ -37,7 +37,8 @@ type machineConfig struct {
 	ramShared bool
 	// qmp adds a QMP socket (qmpSocketName) and names the agent port
 	// (agentPortID), whose VSERPORT_CHANGE events tell when the guest is
-	// ready: templates and clones are driven through it.
+	// ready: templates and clones are driven through it, and every
+	// container VM is paused and resumed through it.
 	qmp bool
 }
 

@@ -3,7 +3,7 @@
 // process per shared directory. Guests run under KVM when a real probe boot
 // shows it works, else under TCG.
 //
-// A VM's StateDir holds its sockets (agent.sock, fs<N>.sock), pid files
+// A VM's StateDir holds its sockets (agent.sock, qmp.sock, fs<N>.sock), pid files
 // (qemu.pid, virtiofsd<N>.pid) and logs (qemu.log, virtiofsd<N>.log).
 package qemu
 
@@ -117,7 +117,7 @@ func (d *Driver) start(ctx context.Context, spec vm.Spec, accel string) (*machin
 	if err != nil {
 		return abort(err)
 	}
-	args := qemuArgs(spec, machineConfig{arch: d.arch, accel: accel, tscKHz: d.tscKHz})
+	args := qemuArgs(spec, machineConfig{arch: d.arch, accel: accel, tscKHz: d.tscKHz, qmp: true})
 	m.qemu, err = startHelper(d.binary, args, spec.StateDir,
 		filepath.Join(spec.StateDir, qemuLogName), filepath.Join(spec.StateDir, qemuPidName), nics...)
 	closeAll(nics) // QEMU holds its own copies

@@ -23,6 +23,8 @@ type machine struct {
 	stateDir string
 	qemu     *helper
 	fsds     []*helper
+	// qmpMu serialises QMP sessions (pause, resume).
+	qmpMu sync.Mutex
 
 	killOnce sync.Once
 	killed   chan struct{} // closed by Kill
@@ -70,7 +72,7 @@ func (m *machine) supervise() {
 
 // removeRuntimeFiles deletes the sockets and pid files; the logs stay.
 func (m *machine) removeRuntimeFiles() {
-	names := []string{agentSocketName, qemuPidName}
+	names := []string{agentSocketName, qemuPidName, qmpSocketName}
 	for i := range m.fsds {
 		names = append(names, shareSocketName(i), virtiofsdPidName(i))
 	}

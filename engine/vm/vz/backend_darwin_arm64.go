@@ -173,6 +173,22 @@ func (m *vzMachine) Kill() error {
 	return m.vm.Stop()
 }
 
+// Pause stops the vCPUs.
+func (m *vzMachine) Pause() error {
+	if !m.vm.CanPause() {
+		return fmt.Errorf("the vm cannot be paused in state %s", m.vm.State())
+	}
+	return m.vm.Pause()
+}
+
+// Resume lets the vCPUs run again.
+func (m *vzMachine) Resume() error {
+	if !m.vm.CanResume() {
+		return fmt.Errorf("the vm cannot be resumed in state %s", m.vm.State())
+	}
+	return m.vm.Resume()
+}
+
 func (m *vzMachine) Done() <-chan struct{} { return m.done }
 
 func (m *vzMachine) Err() error {

@@ -30,6 +30,10 @@ const (
 	opStop  = "stop"  // power the guest off through its agent (stopVM); answer at once
 	opKill  = "kill"  // stop the VM at once; answer once it ended
 	opWait  = "wait"  // answer once the VM ended
+	// opPause and opResume stop and resume the vCPUs (docker pause); a
+	// shim of before them answers "unknown operation".
+	opPause  = "pause"
+	opResume = "resume"
 )
 
 // States a shim reports.
@@ -100,6 +104,9 @@ type controller interface {
 	State() string
 	// Kill stops the VM hard; it may return before the VM ended.
 	Kill() error
+	// Pause and Resume stop and resume the vCPUs.
+	Pause() error
+	Resume() error
 	Err() error
 }
 
@@ -173,6 +180,10 @@ func act(conn net.Conn, c controller, op string, stop func()) error {
 		return waitOrHangup(conn, c.Done())
 	case opWait:
 		return waitOrHangup(conn, c.Done())
+	case opPause:
+		return c.Pause()
+	case opResume:
+		return c.Resume()
 	default:
 		return fmt.Errorf("unknown operation %q", op)
 	}

@@ -111,3 +111,19 @@ func TestExitRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestControlPauseResume: the machine pauses and resumes its VM through
+// the shim's control socket.
+func TestControlPauseResume(t *testing.T) {
+	path, v, _ := serveFake(t)
+	m := &machine{id: "m", ctlPath: path}
+	if err := m.Pause(context.Background()); err != nil || !v.paused.Load() {
+		t.Fatalf("pause: %v, paused %v", err, v.paused.Load())
+	}
+	if resp, err := callControl(context.Background(), path, opState); err != nil || resp.State != "paused" {
+		t.Fatalf("state while paused: %+v, %v", resp, err)
+	}
+	if err := m.Resume(context.Background()); err != nil || v.paused.Load() {
+		t.Fatalf("resume: %v, paused %v", err, v.paused.Load())
+	}
+}

@@ -8,7 +8,8 @@
 //
 //	spec.json   the VM's Spec, written atomically by the driver (config.go)
 //	shim.json   how to reach the running shim: version, protocol, sockets, pid
-//	ctl.sock    the control socket: state, stop, kill, wait (control.go)
+//	ctl.sock    the control socket: state, stop, kill, wait, pause, resume
+//	            (control.go)
 //	agent.sock  the guest agent's channel: each connection is bridged to
 //	            a vsock connection of its own to the agent's port
 //	            (agentbridge.go)

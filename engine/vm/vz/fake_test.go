@@ -52,6 +52,7 @@ type fakeVM struct {
 	once     sync.Once
 	done     chan struct{}
 	err      error
+	paused   atomic.Bool
 }
 
 func newFakeVM(cmdline string) *fakeVM {
@@ -165,8 +166,16 @@ func (v *fakeVM) State() string {
 	if isClosed(v.done) {
 		return stateStopped
 	}
+	if v.paused.Load() {
+		return "paused"
+	}
 	return stateRunning
 }
+
+// Pause and Resume flip the state the shim reports.
+func (v *fakeVM) Pause() error { v.paused.Store(true); return nil }
+
+func (v *fakeVM) Resume() error { v.paused.Store(false); return nil }
 
 // Kill stops it hard (or, with kill-hangs, never completes).
 func (v *fakeVM) Kill() error {

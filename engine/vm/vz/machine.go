@@ -13,7 +13,10 @@ import (
 	"github.com/pier-vm/pier/errdefs"
 )
 
-var _ vm.Machine = (*machine)(nil)
+var (
+	_ vm.Machine = (*machine)(nil)
+	_ vm.Pauser  = (*machine)(nil)
+)
 
 // errKilled is Err after Kill.
 var errKilled = errors.New("vm killed")
@@ -149,6 +152,22 @@ func (m *machine) Kill() error {
 	case <-time.After(30 * time.Second):
 		return fmt.Errorf("vm %s: shim %d not gone 30 s after kill", m.id, m.pid)
 	}
+}
+
+// Pause stops the VM's vCPUs through the shim.
+func (m *machine) Pause(ctx context.Context) error {
+	if _, err := callControl(ctx, m.ctlPath, opPause); err != nil {
+		return fmt.Errorf("vm %s: %w", m.id, err)
+	}
+	return nil
+}
+
+// Resume lets the VM's vCPUs run again through the shim.
+func (m *machine) Resume(ctx context.Context) error {
+	if _, err := callControl(ctx, m.ctlPath, opResume); err != nil {
+		return fmt.Errorf("vm %s: %w", m.id, err)
+	}
+	return nil
 }
 
 // DialAgent connects to the shim's agent socket, retrying briefly while it
