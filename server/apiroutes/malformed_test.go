@@ -168,6 +168,7 @@ var namedRoutes = []string{
 	"POST /containers/{}/rename?name=x", "POST /containers/{}/update", "HEAD /containers/{}/archive?path=/",
 	"GET /containers/{}/archive?path=/", "PUT /containers/{}/archive?path=/", "GET /containers/{}/export",
 	"GET /containers/{}/changes", "DELETE /containers/{}", "POST /containers/{}/exec",
+	"GET /containers/{}/stats?stream=0", "GET /containers/{}/top", "POST /containers/{}/pause", "POST /containers/{}/unpause",
 	"POST /exec/{}/start", "POST /exec/{}/resize?h=1&w=1", "GET /exec/{}/json",
 	"GET /images/{}/history", "POST /images/{}/push", "GET /distribution/{}/json", "GET /images/{}/json",
 	"GET /images/{}/get", "POST /images/{}/tag?repo=x", "DELETE /images/{}",
@@ -201,7 +202,7 @@ var badQueries = []string{
 	"POST /images/busybox/tag", "GET /images/get?names=..",
 	"GET /containers/c1/archive?path=", "HEAD /containers/c1/archive?path=", "PUT /containers/c1/archive?path=",
 	"GET /containers/c1/archive", "PUT /containers/c1/archive?path=/nosuch/dir",
-	"POST /exec/e1/resize?h=abc&w=1", "GET /v9.99/version", "GET /vabc/version", "GET /v1.0/version",
+	"POST /exec/e1/resize?h=abc&w=1", "GET /containers/c1/stats?stream=1&one-shot=1", "GET /v9.99/version", "GET /vabc/version", "GET /v1.0/version",
 	"GET /v1.51/nosuchroute", "PATCH /containers/json", "DELETE /networks/bridge", "DELETE /networks/host",
 	"POST /containers/create?name=bad/name", "POST /containers/create?name=..", "POST /containers/create?platform=windows/amd64",
 }
