@@ -13,7 +13,7 @@ BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 VERSION_PKG := github.com/pier-vm/pier/version
 LDFLAGS := -X $(VERSION_PKG).Version=$(PIER_VERSION) -X $(VERSION_PKG).GitCommit=$(GIT_COMMIT) -X $(VERSION_PKG).BuildTime=$(BUILD_TIME)
 
-.PHONY: all deps build pierd guest guest-assets testdata compose run test e2e-arm64-guest vet fmt clean
+.PHONY: all deps build pierd guest guest-assets testdata compose run test e2e-arm64-guest fuzz vet fmt clean
 
 all: build
 
@@ -81,6 +81,30 @@ e2e-arm64-guest: deps testdata
 	$(MAKE) --no-print-directory guest guest-assets GUEST_ARCH=arm64
 	bash scripts/rosetta-standin.sh $(ROSETTA_STANDIN)
 	PIER_E2E_ARM64_GUEST=1 $(GO) test -count=1 -timeout 10m -v -run '^TestArm64GuestRunsAMD64ImageAsUnderRosetta$$' ./engine/vmruntime
+
+# fuzz runs every fuzz target (the parsers of outside input) for FUZZTIME
+# each; `go test ./...` runs only their seed corpora and the crashers kept
+# in testdata/fuzz. A new crasher lands in the package's testdata/fuzz:
+# fix the bug and commit it as a regression case.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := \
+	./engine/platform:FuzzParse \
+	./engine/image:FuzzParseRef \
+	./engine/image:FuzzLoad \
+	./compat:FuzzParseFilters \
+	./guest/agent:FuzzArchivePath \
+	./guest/agent:FuzzExtract \
+	./guest/proto:FuzzReadFrame \
+	./guest/proto:FuzzReadMessage \
+	./guest/proto:FuzzProcessFrames \
+	./server/image:FuzzDecodeAuth \
+	./server/container:FuzzStreamFrames \
+	./server/container:FuzzDetachKeys
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
 
 vet:
 	$(GO) vet ./...

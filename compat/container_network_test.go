@@ -2,6 +2,8 @@ package compat
 
 import (
 	"encoding/json"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -128,7 +130,7 @@ func TestContainerListFilterNetworkAndPorts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(f.Networks, ",") != "front" || strings.Join(f.Publish, ",") != "8080/tcp" || strings.Join(f.Expose, ",") != "5000/udp,5001/udp" {
+	if strings.Join(f.Networks, ",") != "front" || strings.Join(f.Publish, ",") != "8080/tcp" || strings.Join(f.Expose, ",") != "5000-5001/udp" {
 		t.Fatalf("%+v", f)
 	}
 	for _, bad := range []filters.Args{
@@ -138,5 +140,21 @@ func TestContainerListFilterNetworkAndPorts(t *testing.T) {
 		if _, _, err := ContainerListFilter(bad); !errdefs.IsInvalidParameter(err) {
 			t.Errorf("%v: %v", bad, err)
 		}
+	}
+}
+
+// TestPortFilterRangesStayRanges checks that wide publish/expose ranges are
+// not expanded to a key a port (10,000 of them would be 655 million keys).
+func TestPortFilterRangesStayRanges(t *testing.T) {
+	var kv []filters.KeyValuePair
+	for i := 0; i < 10000; i++ {
+		kv = append(kv, filters.Arg("publish", "1-65535/p"+strconv.Itoa(i)))
+	}
+	f, _, err := ContainerListFilter(filters.NewArgs(kv...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Publish) != 10000 || !slices.Contains(f.Publish, "1-65535/p7") {
+		t.Fatalf("%d publish keys, e.g. %v", len(f.Publish), f.Publish[:3])
 	}
 }

@@ -89,8 +89,11 @@ func ContainerListFilter(args filters.Args) (engine.ListFilter, bool, error) {
 	return f, !isTask, nil
 }
 
-// portFilter expands publish and expose values ("80", "8000-8002/udp")
-// to "port/proto" keys, as dockerd reads them.
+// portFilter checks publish and expose values ("80", "8000-8002/udp") as
+// dockerd reads them and normalizes them to "port/proto" or
+// "first-last/proto" (engine.ListFilter's form). A range stays a range:
+// dockerd expands it to one key a port, which a query of many wide ranges
+// turns into billions of keys.
 func portFilter(key string, values []string) ([]string, error) {
 	var out []string
 	for _, v := range values {
@@ -102,9 +105,11 @@ func portFilter(key string, values []string) ([]string, error) {
 		if err != nil {
 			return nil, errdefs.InvalidParameterf("error while looking up for %s %s: %v", key, v, err)
 		}
-		for p := start; p <= end; p++ {
-			out = append(out, strconv.FormatUint(p, 10)+"/"+proto)
+		ports := strconv.FormatUint(start, 10)
+		if end != start {
+			ports += "-" + strconv.FormatUint(end, 10)
 		}
+		out = append(out, ports+"/"+proto)
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,9 +44,10 @@ type ListFilter struct {
 	// Networks are network names or network ID prefixes the container
 	// must be connected to.
 	Networks []string
-	// Publish and Expose are "port/proto" keys ("8080/tcp"): a host port
-	// a running container publishes, or a container port it exposes or
-	// publishes. A container matching either is kept, as in dockerd.
+	// Publish and Expose are "port/proto" keys ("8080/tcp") or ranges
+	// ("8000-8002/udp"): a host port a running container publishes, or a
+	// container port it exposes or publishes. A container matching either
+	// is kept, as in dockerd.
 	Publish, Expose []string
 	// Volumes are volume names, bind mount sources or mount destinations
 	// the container must have.
@@ -158,17 +160,42 @@ func matchVolumes(c container.Container, refs []string) bool {
 // dockerd, an exposed port without a binding counts as host port 0.
 func matchPorts(ports map[string][]container.PortBinding, publish, expose []string) bool {
 	for key, bindings := range ports {
-		if slices.Contains(expose, key) {
+		port, proto, _ := strings.Cut(key, "/")
+		if portListed(expose, port, proto) {
 			return true
 		}
-		_, proto, _ := strings.Cut(key, "/")
 		if len(bindings) == 0 {
 			bindings = []container.PortBinding{{HostPort: "0"}}
 		}
 		for _, b := range bindings {
-			if slices.Contains(publish, b.HostPort+"/"+proto) {
+			if portListed(publish, b.HostPort, proto) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// portListed says whether port/proto is one of the filter's "port/proto"
+// keys or inside one of its "first-last/proto" ranges.
+func portListed(filter []string, port, proto string) bool {
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return false
+	}
+	for _, f := range filter {
+		ports, p, _ := strings.Cut(f, "/")
+		if p != proto {
+			continue
+		}
+		first, last, isRange := strings.Cut(ports, "-")
+		if !isRange {
+			last = first
+		}
+		lo, err1 := strconv.ParseUint(first, 10, 16)
+		hi, err2 := strconv.ParseUint(last, 10, 16)
+		if err1 == nil && err2 == nil && lo <= n && n <= hi {
+			return true
 		}
 	}
 	return false

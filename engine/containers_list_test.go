@@ -79,6 +79,11 @@ func TestListFiltersNetworkPublishExpose(t *testing.T) {
 		{engine.ListFilter{Expose: []string{"53/udp"}}, "web"},
 		{engine.ListFilter{Expose: []string{"53/tcp"}}, ""},
 		{engine.ListFilter{Expose: []string{"81/tcp"}, Publish: []string{hostPort + "/tcp"}}, "web"},
+		{engine.ListFilter{Expose: []string{"1-65535/tcp"}}, "web"},
+		{engine.ListFilter{Expose: []string{"50-60/udp"}}, "web"},
+		{engine.ListFilter{Expose: []string{"81-65535/tcp", "1-79/tcp"}}, ""},
+		{engine.ListFilter{Publish: []string{"1-65535/tcp"}}, "web"},
+		{engine.ListFilter{Publish: []string{"1-65535/udp"}}, ""},
 	}
 	for _, c := range cases {
 		if got := names(c.flt); got != c.want {

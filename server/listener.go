@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -22,14 +23,20 @@ const SocketMode os.FileMode = 0o660
 const SocketGroup = "docker"
 
 // Listen opens a listener for one daemon address: "unix:///path/to.sock"
-// (or a bare absolute path) or "tcp://host:port".
-func Listen(addr string) (net.Listener, error) {
+// (or a bare absolute path) or "tcp://host:port". A tcp listener serves
+// TLS with tlsConfig when it is not nil; a unix socket never does (as
+// dockerd's).
+func Listen(addr string, tlsConfig *tls.Config) (net.Listener, error) {
 	proto, target, err := ParseAddr(addr)
 	if err != nil {
 		return nil, err
 	}
 	if proto == "tcp" {
-		return net.Listen("tcp", target)
+		l, err := net.Listen("tcp", target)
+		if err != nil || tlsConfig == nil {
+			return l, err
+		}
+		return tls.NewListener(l, tlsConfig), nil
 	}
 	return listenUnix(target)
 }

@@ -55,7 +55,7 @@ func TestListenUnixModeStaleAndLive(t *testing.T) {
 		t.Fatalf("stale socket file missing: %v", err)
 	}
 
-	l, err := Listen("unix://" + path)
+	l, err := Listen("unix://"+path, nil)
 	if err != nil {
 		t.Fatalf("Listen over a stale socket: %v", err)
 	}
@@ -69,7 +69,7 @@ func TestListenUnixModeStaleAndLive(t *testing.T) {
 	}
 
 	// A live daemon on the socket is a conflict, and its socket survives.
-	_, err = Listen("unix://" + path)
+	_, err = Listen("unix://"+path, nil)
 	if !errdefs.IsConflict(err) || !strings.Contains(err.Error(), "another daemon is already listening on "+path) {
 		t.Fatalf("second Listen err = %v, want a conflict naming the socket", err)
 	}
@@ -88,7 +88,7 @@ func TestListenUnixRefusesARegularFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("not a socket"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Listen("unix://" + path); !errdefs.IsConflict(err) {
+	if _, err := Listen("unix://"+path, nil); !errdefs.IsConflict(err) {
 		t.Fatalf("Listen on a regular file: err = %v, want conflict", err)
 	}
 	if b, _ := os.ReadFile(path); string(b) != "not a socket" {

@@ -57,6 +57,9 @@ func (s *Server) newMux(routers []httputils.Router) *mux.Router {
 	for _, rt := range routers {
 		for _, route := range rt.Routes() {
 			h := s.makeHandler(route.Handler)
+			if !route.Upload {
+				h = limitBody(h)
+			}
 			m.Path(versionPrefix + route.Path).Methods(route.Method).Handler(h)
 			m.Path(route.Path).Methods(route.Method).Handler(h)
 		}
@@ -88,6 +91,17 @@ func (s *Server) makeHandler(h httputils.HandlerFunc) http.Handler {
 		if err != nil {
 			s.writeError(w, r, err)
 		}
+	})
+}
+
+// limitBody bounds a request body to httputils.MaxBodySize: a handler
+// reading past it gets an *http.MaxBytesError, answered 413.
+func limitBody(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, httputils.MaxBodySize)
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 

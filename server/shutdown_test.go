@@ -31,7 +31,7 @@ func (s streamRouter) Routes() []httputils.Route {
 func TestShutdownEndsStreamsPromptly(t *testing.T) {
 	rt := streamRouter{started: make(chan struct{}), ended: make(chan struct{})}
 	s := New(slog.New(slog.NewTextHandler(io.Discard, nil)), rt)
-	l, err := Listen("unix://" + filepath.Join(t.TempDir(), "s.sock"))
+	l, err := Listen("unix://"+filepath.Join(t.TempDir(), "s.sock"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

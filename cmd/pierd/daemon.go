@@ -51,11 +51,18 @@ func runDaemon(ctx context.Context, o options) error {
 		return err
 	}
 	defer unlock()
+	if err := checkTCPHosts(o.hosts, o.tls, log); err != nil {
+		return err
+	}
+	tlsConfig, err := o.tls.serverConfig()
+	if err != nil {
+		return err
+	}
 	// Open the sockets first: a live daemon on one of them stops us before
 	// anything else happens.
 	var listeners []net.Listener
 	for _, h := range o.hosts {
-		l, err := server.Listen(h)
+		l, err := server.Listen(h, tlsConfig)
 		if err != nil {
 			for _, l := range listeners {
 				l.Close()

@@ -103,7 +103,7 @@ func doctorChecks(env doctorEnv) []func(doctorEnv) []finding {
 	default:
 		checks = append(checks, one(checkQEMU), one(checkAccel), one(checkVirtiofsd), checkEmulators, one(checkPublishedPorts), one(checkTemplates))
 	}
-	return append(checks, one(checkGuestAssets), one(checkDataRoot), checkSockets)
+	return append(checks, one(checkGuestAssets), one(checkDataRoot), checkSockets, checkTLS)
 }
 
 func one(c func(doctorEnv) finding) func(doctorEnv) []finding {
@@ -152,9 +152,10 @@ On Linux: QEMU, KVM or the TCG fallback (from the cached probe verdict; a
 probe boot of up to 10 s when none is cached), virtiofsd, the qemu-user
 emulators. On macOS: the macOS version, the virtualization entitlement of
 this binary, Rosetta. Everywhere: the guest kernel and init, the data root,
-the API sockets.`,
+the API sockets, and how tcp:// hosts will be served (pierd's TLS flags).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.tls.noteChanged(cmd.Flags())
 			if len(o.hosts) == 0 {
 				o.hosts = []string{defaultHost()}
 			}
@@ -169,6 +170,7 @@ the API sockets.`,
 	f.StringVar(&o.dataRoot, "data-root", defaultDataRoot(), "pierd's data root")
 	f.StringVar(&o.accel, "accel", "auto", "pierd's --accel (Linux)")
 	f.StringVar(&o.guestDir, "guest-dir", defaultGuestDir(), "directory with the guest kernel, modules and init")
+	addTLSFlags(f, &o.tls)
 	return cmd
 }
 

@@ -17,6 +17,8 @@ type options struct {
 	// vmTemplates is "on" (VMs start as clones of template VMs, made at
 	// first use and for the common shape at start) or "off" (cold boots).
 	vmTemplates string
+	// tls is how tcp:// hosts serve TLS (dockerd's --tls* flags).
+	tls apiTLS
 }
 
 // defaultHost is /var/run/docker.sock for root, else a per-user socket.

@@ -40,6 +40,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.tls.noteChanged(cmd.Flags())
 			if len(o.hosts) == 0 {
 				o.hosts = []string{defaultHost()}
 			}
@@ -57,6 +58,7 @@ func newRootCommand() *cobra.Command {
 	f.StringVar(&o.guestDir, "guest-dir", defaultGuestDir(), "directory with the guest kernel, modules and init (made by make build)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.vmTemplates, "vm-templates", "on", "start VMs as clones of a template VM per guest shape (on) or boot each one (off)")
+	addTLSFlags(f, &o.tls)
 	cmd.CompletionOptions.DisableDefaultCmd = true
 	cmd.AddCommand(newDoctorCommand(), newShimCommand())
 	return cmd

@@ -117,7 +117,7 @@ func (s *Service) pull(ctx context.Context, p parsed, want platform.Platform, ex
 	if err != nil {
 		return nil, classifyRemote(p, err)
 	}
-	got, err := platform.FromV1(*cfg.Platform())
+	got, err := configPlatform(cfg)
 	if err != nil {
 		return nil, errdefs.InvalidParameterf("image %s has an unsupported platform: %v", p.familiar(), err)
 	}

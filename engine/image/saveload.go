@@ -16,7 +16,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/pier-vm/pier/engine/platform"
 	"github.com/pier-vm/pier/errdefs"
 )
 
@@ -147,7 +146,7 @@ func (s *Service) Load(ctx context.Context, r io.Reader, progress func(Progress)
 		if err != nil {
 			return loaded, errdefs.InvalidParameterf("reading image %d of the archive: %v", i+1, err)
 		}
-		plat, err := platform.FromV1(*cfg.Platform())
+		plat, err := configPlatform(cfg)
 		if err != nil {
 			return loaded, err
 		}

@@ -1,7 +1,9 @@
 package proto
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -56,9 +58,27 @@ func ReadFrame(r io.Reader) (FrameType, []byte, error) {
 	if n > maxFrame {
 		return 0, nil, fmt.Errorf("proto: frame of %d bytes is too large", n)
 	}
-	p := make([]byte, n)
-	if _, err := io.ReadFull(r, p); err != nil {
+	p, err := readPayload(r, n)
+	if err != nil {
 		return 0, nil, err
 	}
 	return FrameType(hdr[0]), p, nil
+}
+
+// readPayload reads exactly n bytes, growing its buffer as they arrive, so
+// that a header announcing a large payload on a stream that never sends
+// it costs no more memory than the bytes that did arrive.
+func readPayload(r io.Reader, n uint32) ([]byte, error) {
+	var buf bytes.Buffer
+	if n <= 64<<10 {
+		buf.Grow(int(n))
+	}
+	got, err := io.CopyN(&buf, r, int64(n))
+	if err != nil {
+		if errors.Is(err, io.EOF) && got > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

@@ -282,8 +282,8 @@ func ReadMessage(r io.Reader, v any) error {
 	if n > maxMessage {
 		return fmt.Errorf("proto: message of %d bytes is too large", n)
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
+	b, err := readPayload(r, n)
+	if err != nil {
 		return err
 	}
 	return json.Unmarshal(b, v)

@@ -97,7 +97,7 @@ func (r *Router) Routes() []httputils.Route {
 		{Method: "POST", Path: "/containers/{name:.*}/update", Handler: r.postContainerUpdate},
 		{Method: "HEAD", Path: "/containers/{name:.*}/archive", Handler: r.headContainersArchive},
 		{Method: "GET", Path: "/containers/{name:.*}/archive", Handler: r.getContainersArchive},
-		{Method: "PUT", Path: "/containers/{name:.*}/archive", Handler: r.putContainersArchive},
+		{Method: "PUT", Path: "/containers/{name:.*}/archive", Handler: r.putContainersArchive, Upload: true},
 		{Method: "GET", Path: "/containers/{name:.*}/export", Handler: r.getContainersExport},
 		{Method: "GET", Path: "/containers/{name:.*}/changes", Handler: r.getContainersChanges},
 		{Method: "GET", Path: "/containers/{name:.*}/stats", Handler: r.getContainersStats},

@@ -5,10 +5,10 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/moby/term"
 
 	"github.com/pier-vm/pier/compat"
 	"github.com/pier-vm/pier/engine"
@@ -127,14 +127,10 @@ func (r *Router) postContainersAttach(w http.ResponseWriter, req *http.Request, 
 	return nil
 }
 
-// validDetachKeys accepts what the docker CLI sends: comma-separated
-// single characters or ctrl-<key> sequences. pier does not act on them.
+// validDetachKeys accepts what dockerd accepts: comma-separated single
+// characters, ctrl-<key> sequences and DEL (the docker CLI's parser).
+// pier does not act on them.
 func validDetachKeys(keys string) bool {
-	for _, k := range strings.Split(keys, ",") {
-		k = strings.ToLower(strings.TrimSpace(k))
-		if len(k) != 1 && !(strings.HasPrefix(k, "ctrl-") && len(k) == 6) {
-			return false
-		}
-	}
-	return true
+	_, err := term.ToBytes(keys)
+	return err == nil
 }

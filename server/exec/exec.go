@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/common"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/moby/term"
 
 	"github.com/pier-vm/pier/compat"
 	"github.com/pier-vm/pier/engine"
@@ -55,6 +56,12 @@ func (r *Router) postContainerExecCreate(w http.ResponseWriter, req *http.Reques
 			return errdefs.InvalidParameterf("No exec command specified")
 		}
 		return errdefs.InvalidParameter(err)
+	}
+	if opts.DetachKeys != "" {
+		if _, err := term.ToBytes(opts.DetachKeys); err != nil {
+			// dockerd's words; its status is a 500, pier's a 400.
+			return errdefs.InvalidParameterf("Invalid escape keys (%s) provided", opts.DetachKeys)
+		}
 	}
 	id, err := r.backend.ExecCreate(vars["name"], compat.ExecConfigFromAPI(opts))
 	if err != nil {

@@ -3,14 +3,20 @@
 package httpstatus
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/pier-vm/pier/errdefs"
 )
 
-// FromError returns the HTTP status for err: its errdefs class decides, and
-// anything unclassified is an internal server error.
+// FromError returns the HTTP status for err: a body over the server's
+// limit is 413, else its errdefs class decides, and anything unclassified
+// is an internal server error.
 func FromError(err error) int {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return http.StatusRequestEntityTooLarge
+	}
 	switch errdefs.KindOf(err) {
 	case errdefs.KindNotFound:
 		return http.StatusNotFound

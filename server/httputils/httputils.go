@@ -25,7 +25,15 @@ type Route struct {
 	Method  string
 	Path    string
 	Handler HandlerFunc
+	// Upload says the body is a stream of any size (a tar archive, an
+	// image archive) rather than a JSON document, so the server does not
+	// bound it by MaxBodySize.
+	Upload bool
 }
+
+// MaxBodySize bounds every request body but an upload's: a JSON document
+// larger than this is refused (413) instead of being buffered whole.
+const MaxBodySize = 8 << 20
 
 // Router is a resource router: a set of routes over a backend.
 type Router interface {

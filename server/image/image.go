@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	imagetypes "github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/registry"
+	timetypes "github.com/docker/docker/api/types/time"
 	"github.com/docker/docker/pkg/jsonmessage"
 
 	"github.com/pier-vm/pier/compat"
@@ -43,7 +45,7 @@ func (r *Router) Routes() []httputils.Route {
 		{Method: http.MethodPost, Path: "/images/create", Handler: r.postImagesCreate},
 		{Method: http.MethodGet, Path: "/images/json", Handler: r.getImagesJSON},
 		{Method: http.MethodGet, Path: "/images/get", Handler: r.getImagesGet},
-		{Method: http.MethodPost, Path: "/images/load", Handler: r.postImagesLoad},
+		{Method: http.MethodPost, Path: "/images/load", Handler: r.postImagesLoad, Upload: true},
 		{Method: http.MethodPost, Path: "/images/prune", Handler: r.postImagesPrune},
 		{Method: http.MethodGet, Path: "/images/search", Handler: r.getImagesSearch},
 		{Method: http.MethodGet, Path: "/images/{name:.*}/history", Handler: r.getImagesHistory},
@@ -225,6 +227,11 @@ func (r *Router) postImagesPrune(w http.ResponseWriter, req *http.Request, _ map
 	}
 	if err := args.Validate(map[string]bool{"dangling": true, "until": true, "label": true, "label!": true}); err != nil {
 		return errdefs.InvalidParameter(err)
+	}
+	for _, v := range args.Get("until") {
+		if _, err := timetypes.GetTimestamp(v, time.Now()); err != nil {
+			return errdefs.InvalidParameter(err)
+		}
 	}
 	// Pruning more than asked would delete images the user meant to keep.
 	for _, k := range []string{"until", "label", "label!"} {

@@ -8,6 +8,7 @@ import (
 	"github.com/docker/docker/api/types/registry"
 
 	engineimage "github.com/pier-vm/pier/engine/image"
+	"github.com/pier-vm/pier/errdefs"
 	"github.com/pier-vm/pier/server/httputils"
 )
 
@@ -30,11 +31,12 @@ func (r *AuthRouter) Routes() []httputils.Route {
 // postAuth checks the credentials of the body's AuthConfig against the
 // registry of its ServerAddress and answers {"Status": "Login
 // Succeeded"} with the registry's identity token. As in dockerd, a body
-// that does not decode is answered with the decoder's error.
+// that does not decode is answered with the decoder's error (400 here,
+// where dockerd answers 500).
 func (r *AuthRouter) postAuth(w http.ResponseWriter, req *http.Request, _ map[string]string) error {
 	var cfg registry.AuthConfig
 	if err := json.NewDecoder(req.Body).Decode(&cfg); err != nil {
-		return err
+		return errdefs.InvalidParameter(err)
 	}
 	token, err := r.backend.RegistryLogin(req.Context(), engineimage.Auth{
 		Username: cfg.Username, Password: cfg.Password, IdentityToken: cfg.IdentityToken,
