@@ -55,6 +55,10 @@ type AttachOptions struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Attached, when set, is called once the attach is registered for the
+	// container's output, before anything is written: a client that starts
+	// the container after it hears back misses nothing.
+	Attached func()
 }
 
 // ContainerAttach connects a client to the container's stdio and returns
@@ -70,6 +74,17 @@ func (s *Containers) ContainerAttach(ctx context.Context, ref string, opts Attac
 	c := x.snapshot()
 	if c.State.Paused {
 		return errAttachPaused(ref)
+	}
+	attached := func() {
+		if opts.Attached != nil {
+			opts.Attached()
+		}
+	}
+	// Replayed logs are written before the live output is joined, so the
+	// client must have its head first; without logs the head waits for
+	// the registration below.
+	if !opts.Stream || opts.Logs {
+		attached()
 	}
 	if opts.Logs {
 		err := x.log.Read(ctx, containerlog.ReadOptions{Stdout: opts.Stdout != nil, Stderr: opts.Stderr != nil, Tail: -1},
@@ -90,6 +105,7 @@ func (s *Containers) ContainerAttach(ctx context.Context, ref string, opts Attac
 	}
 	sub := x.output.add(opts.Stdout, opts.Stderr)
 	defer x.output.remove(sub)
+	attached()
 	s.publish(c, "attach", nil)
 
 	stdinDone := make(chan struct{})

@@ -104,7 +104,7 @@ func (r *Router) postContainersAttach(w http.ResponseWriter, req *http.Request, 
 		return errdefs.Conflictf("container %s is paused, unpause the container before attach", vars["name"])
 	}
 	tty := info.Config.Tty
-	hj, err := httputils.Hijack(w, req, httputils.StreamMediaType(req.Context(), tty))
+	hj, respond, err := httputils.HijackDeferred(w, req, httputils.StreamMediaType(req.Context(), tty))
 	if err != nil {
 		return err
 	}
@@ -121,9 +121,13 @@ func (r *Router) postContainersAttach(w http.ResponseWriter, req *http.Request, 
 	if wantStderr {
 		opts.Stderr = stderr
 	}
+	// The head goes out once the attach is registered (or failed).
+	opts.Attached = func() { _ = respond() }
 	if err := r.backend.ContainerAttach(req.Context(), info.ID, opts); err != nil {
+		_ = respond()
 		fmt.Fprintf(stderr, "Error attaching: %v\n", err)
 	}
+	_ = respond()
 	return nil
 }
 

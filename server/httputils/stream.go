@@ -47,27 +47,73 @@ func (h *Hijacked) CloseWrite() error {
 // does: "101 UPGRADED" when the client asked for an upgrade
 // (Connection: Upgrade, Upgrade: tcp), else a plain 200 for old clients.
 func Hijack(w http.ResponseWriter, r *http.Request, contentType string) (*Hijacked, error) {
+	hj, respond, err := HijackDeferred(w, r, contentType)
+	if err != nil {
+		return nil, err
+	}
+	if err := respond(); err != nil {
+		hj.Close()
+		return nil, err
+	}
+	return hj, nil
+}
+
+// HijackDeferred takes the connection over like Hijack but writes the
+// response head only when respond is called: until then, writes to Conn
+// wait. An attach registers for the container's output first and only
+// then lets the client go on (the client starts the container once it has
+// the head), so no output is missed. respond is safe to call more than
+// once.
+func HijackDeferred(w http.ResponseWriter, r *http.Request, contentType string) (*Hijacked, func() error, error) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
-		return nil, errors.New("this connection cannot be hijacked")
+		return nil, nil, errors.New("this connection cannot be hijacked")
 	}
 	conn, brw, err := hj.Hijack()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	head := "HTTP/1.1 200 OK\r\nContent-Type: " + contentType + "\r\n\r\n"
 	if strings.EqualFold(r.Header.Get("Upgrade"), "tcp") || headerHasToken(r.Header, "Connection", "upgrade") {
 		head = "HTTP/1.1 101 UPGRADED\r\nContent-Type: " + contentType + "\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
 	}
-	if _, err := io.WriteString(conn, head); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("writing the upgrade response: %w", err)
+	gc := &gatedConn{Conn: conn, open: make(chan struct{})}
+	var once sync.Once
+	var headErr error
+	respond := func() error {
+		once.Do(func() {
+			if _, err := io.WriteString(conn, head); err != nil {
+				headErr = fmt.Errorf("writing the upgrade response: %w", err)
+				conn.Close()
+			}
+			close(gc.open)
+		})
+		return headErr
 	}
 	var in io.Reader = conn
 	if brw != nil && brw.Reader.Buffered() > 0 {
 		in = io.MultiReader(io.LimitReader(brw.Reader, int64(brw.Reader.Buffered())), conn)
 	}
-	return &Hijacked{Conn: conn, In: in}, nil
+	return &Hijacked{Conn: gc, In: in}, respond, nil
+}
+
+// gatedConn holds writes until open is closed (the response head is out).
+type gatedConn struct {
+	net.Conn
+	open chan struct{}
+}
+
+func (c *gatedConn) Write(b []byte) (int, error) {
+	<-c.open
+	return c.Conn.Write(b)
+}
+
+// CloseWrite half-closes the underlying connection when it can.
+func (c *gatedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }
 
 func headerHasToken(h http.Header, key, token string) bool {
