@@ -14,6 +14,7 @@ import (
 	"github.com/pier-vm/pier/engine/containerlog"
 	"github.com/pier-vm/pier/engine/events"
 	"github.com/pier-vm/pier/engine/image"
+	"github.com/pier-vm/pier/engine/network"
 	"github.com/pier-vm/pier/engine/volume"
 )
 
@@ -58,7 +59,7 @@ type Containers struct {
 	log     *slog.Logger
 	store   *container.Store
 	names   *container.Index
-	nets    *networks
+	nets    *network.Registry
 	volumes *volume.Store
 	// hostGateways is ContainersConfig.HostGateways; hostGwMu serialises
 	// its calls.
@@ -150,7 +151,7 @@ func NewContainers(cfg ContainersConfig) (*Containers, error) {
 	if cfg.NetworksFile == "" {
 		cfg.NetworksFile = filepath.Join(cfg.Root, "networks.json")
 	}
-	nets, err := newNetworks(cfg.NetworksFile)
+	nets, err := network.Open(cfg.NetworksFile)
 	if err != nil {
 		return nil, err
 	}

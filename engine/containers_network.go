@@ -35,7 +35,7 @@ func (s *Containers) resolveEndpoints(mode string, requested map[string]*contain
 	if strings.HasPrefix(mode, "container:") {
 		return "", nil, errdefs.NotImplemented(fmt.Errorf("network mode %q is not supported: every pier container is its own VM with its own network stack", mode))
 	}
-	primary, err := s.nets.find(mode)
+	primary, err := s.nets.Find(mode)
 	if err != nil {
 		return "", nil, err
 	}
@@ -52,7 +52,7 @@ func (s *Containers) resolveEndpoints(mode string, requested map[string]*contain
 	var primaryReq *container.Endpoint
 	rest := map[string]*container.Endpoint{}
 	for key, req := range requested {
-		n, err := s.nets.find(networkModeOf(key))
+		n, err := s.nets.Find(networkModeOf(key))
 		if err != nil {
 			return "", nil, err
 		}
@@ -66,7 +66,7 @@ func (s *Containers) resolveEndpoints(mode string, requested map[string]*contain
 		return "", nil, err
 	}
 	for id, req := range rest {
-		n, err := s.nets.find(id)
+		n, err := s.nets.Find(id)
 		if err != nil {
 			return "", nil, err
 		}
@@ -174,7 +174,7 @@ func (s *Containers) attachNetworks(c container.Container) (res *attachResult, e
 		ep := c.Networks[netName].Clone()
 		ep.ClearAddress()
 		res.endpoints[netName] = ep
-		n, err := s.nets.find(ep.NetworkID)
+		n, err := s.nets.Find(ep.NetworkID)
 		if err != nil {
 			return nil, err
 		}
@@ -184,13 +184,13 @@ func (s *Containers) attachNetworks(c container.Container) (res *attachResult, e
 		if n.Driver == network.DriverHost {
 			// The closest honest thing to the host's stack: the default
 			// bridge's NAT, without an address of its own in inspect.
-			bridge, err := s.nets.find(network.NameBridge)
+			bridge, err := s.nets.Find(network.NameBridge)
 			if err != nil {
 				return nil, err
 			}
 			n = bridge
 		}
-		sw, n, err := s.nets.switchFor(n.ID)
+		sw, n, err := s.nets.SwitchFor(n.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +199,7 @@ func (s *Containers) attachNetworks(c container.Container) (res *attachResult, e
 			dnsNames = append([]string{name}, ep.Aliases...)
 			dnsNames = append(dnsNames, c.ID[:12])
 		}
-		addr, epID, err := s.nets.allocate(n.ID, c.ID, ep.IPv4Address, dnsNames)
+		addr, epID, err := s.nets.Allocate(n.ID, c.ID, ep.IPv4Address, dnsNames)
 		if err != nil {
 			return nil, errdefs.InvalidParameter(fmt.Errorf("%s: %w", n.Name, err))
 		}
@@ -275,13 +275,13 @@ func hostsLines(c container.Container, addr netip.Addr, n network.Network) []str
 			}
 			ip = n.Gateway.String()
 		}
-		if host == hostDockerInternal {
+		if host == network.HostDockerInternal {
 			haveHostAlias = true
 		}
 		out = append(out, ip+"\t"+host)
 	}
 	if n.Gateway.IsValid() && !n.Internal && !haveHostAlias {
-		out = append(out, n.Gateway.String()+"\t"+hostDockerInternal)
+		out = append(out, n.Gateway.String()+"\t"+network.HostDockerInternal)
 	}
 	if addr.IsValid() {
 		names := c.Config.Hostname
@@ -391,7 +391,7 @@ func (s *Containers) detachNetworks(h *netAttachment) {
 		_ = p.Close()
 	}
 	h.pubs = nil
-	s.nets.release(h.containerID)
+	s.nets.Release(h.containerID)
 }
 
 // clearNetworkState forgets the run-time part of c's endpoints and its

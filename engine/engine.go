@@ -78,5 +78,5 @@ func (e *Engine) Subscribe() ([]events.Event, <-chan events.Event, func()) {
 // killed when ctx ends), so no VM outlives the daemon.
 func (e *Engine) Shutdown(ctx context.Context) {
 	e.Containers.Shutdown(ctx)
-	e.Containers.nets.close()
+	e.Containers.nets.Close()
 }

@@ -100,7 +100,7 @@ func (s *Containers) NetworkCreate(ctx context.Context, req NetworkCreateRequest
 		Subnet:      subnet,
 		Gateway:     gateway,
 	}
-	n, err := s.nets.add(n)
+	n, err := s.nets.Add(n)
 	if err != nil {
 		return network.Network{}, err
 	}
@@ -124,7 +124,7 @@ func validNetworkName(name string) bool {
 
 // NetworkInspect finds a network by ID, name or ID prefix.
 func (s *Containers) NetworkInspect(ref string) (NetworkInfo, error) {
-	n, err := s.nets.find(ref)
+	n, err := s.nets.Find(ref)
 	if err != nil {
 		return NetworkInfo{}, err
 	}
@@ -133,18 +133,18 @@ func (s *Containers) NetworkInspect(ref string) (NetworkInfo, error) {
 
 func (s *Containers) networkInfo(n network.Network) NetworkInfo {
 	info := NetworkInfo{Network: n, Containers: map[string]NetworkEndpoint{}}
-	for cid, ep := range s.nets.endpoints(n.ID) {
+	for cid, ep := range s.nets.Endpoints(n.ID) {
 		x, err := s.get(cid)
 		if err != nil {
 			continue
 		}
 		c := x.snapshot()
-		e := NetworkEndpoint{ContainerID: cid, Name: trimSlash(c.Name), EndpointID: ep.endpointID}
+		e := NetworkEndpoint{ContainerID: cid, Name: trimSlash(c.Name), EndpointID: ep.EndpointID}
 		if ce := c.Networks[n.Name]; ce != nil {
 			e.MacAddress = ce.MacAddress
 		}
 		if n.Subnet.IsValid() {
-			e.IPv4Address = netip.PrefixFrom(ep.addr, n.Subnet.Bits()).String()
+			e.IPv4Address = netip.PrefixFrom(ep.Addr, n.Subnet.Bits()).String()
 		}
 		info.Containers[cid] = e
 	}
@@ -153,7 +153,7 @@ func (s *Containers) networkInfo(n network.Network) NetworkInfo {
 
 // NetworkList returns every network (filters apply in compat).
 func (s *Containers) NetworkList() []NetworkInfo {
-	all := s.nets.all()
+	all := s.nets.All()
 	out := make([]NetworkInfo, 0, len(all))
 	for _, n := range all {
 		out = append(out, s.networkInfo(n))
@@ -163,26 +163,26 @@ func (s *Containers) NetworkList() []NetworkInfo {
 
 // NetworkRemove deletes a network no running container uses.
 func (s *Containers) NetworkRemove(ctx context.Context, ref string) error {
-	n, err := s.nets.find(ref)
+	n, err := s.nets.Find(ref)
 	if err != nil {
 		return err
 	}
 	if n.Predefined() {
-		return errPredefinedNetwork(n.Name)
+		return network.ErrPredefined(n.Name)
 	}
-	if eps := s.nets.endpoints(n.ID); len(eps) > 0 {
+	if eps := s.nets.Endpoints(n.ID); len(eps) > 0 {
 		var names []string
 		for cid, ep := range eps {
 			name := cid[:12]
 			if x, err := s.get(cid); err == nil {
 				name = trimSlash(x.snapshot().Name)
 			}
-			names = append(names, fmt.Sprintf("name:%q id:%q", name, ep.endpointID[:12]))
+			names = append(names, fmt.Sprintf("name:%q id:%q", name, ep.EndpointID[:12]))
 		}
 		slices.Sort(names)
-		return errNetworkInUseBy(n, names)
+		return network.ErrInUseBy(n, names)
 	}
-	if err := s.nets.remove(n.ID); err != nil {
+	if err := s.nets.Remove(n.ID); err != nil {
 		return err
 	}
 	s.publishNetwork(n, "destroy", nil)
@@ -200,11 +200,11 @@ func (s *Containers) NetworkPrune(ctx context.Context, match func(network.Networ
 		}
 	}
 	var removed []string
-	for _, n := range s.nets.all() {
+	for _, n := range s.nets.All() {
 		if n.Predefined() || referenced[n.ID] || (match != nil && !match(n)) {
 			continue
 		}
-		if err := s.nets.remove(n.ID); err != nil {
+		if err := s.nets.Remove(n.ID); err != nil {
 			if errdefs.IsForbidden(err) {
 				continue
 			}
@@ -284,7 +284,7 @@ func (s *Containers) NetworkDisconnect(ctx context.Context, netRef, ctrRef strin
 		}
 		x.c.HostConfig.NetworkMode = next
 		if next == network.NameNone {
-			if none, err := s.nets.find(network.NameNone); err == nil {
+			if none, err := s.nets.Find(network.NameNone); err == nil {
 				eps[network.NameNone] = &container.Endpoint{NetworkID: none.ID}
 			}
 		}
@@ -300,7 +300,7 @@ func (s *Containers) NetworkDisconnect(ctx context.Context, netRef, ctrRef strin
 // lockForNetworkChange finds the network and the container of a connect or
 // disconnect and locks the container (lifecycle and state) until unlock.
 func (s *Containers) lockForNetworkChange(netRef, ctrRef string) (network.Network, *ctr, func(), error) {
-	n, err := s.nets.find(netRef)
+	n, err := s.nets.Find(netRef)
 	if err != nil {
 		return n, nil, nil, err
 	}

@@ -19,7 +19,7 @@ func (s *Containers) syncHostGateways() {
 	s.hostGwMu.Lock()
 	defer s.hostGwMu.Unlock()
 	var gws []netip.Addr
-	for _, n := range s.nets.all() {
+	for _, n := range s.nets.All() {
 		if n.Switched() && n.Gateway.IsValid() {
 			gws = append(gws, n.Gateway)
 		}

@@ -1,9 +1,14 @@
-// Package network is the engine's model of Docker networks: what a network
-// is (name, driver, subnet, labels), the predefined bridge, host and none,
-// the store that persists them atomically under <root>/networks.json, and
-// address management (subnets for new networks, addresses and MACs for
-// endpoints). It has no running parts: the virtual switches are
-// engine/vnet's.
+// Package network is the engine's Docker networks: what a network is
+// (name, driver, subnet, labels), the predefined bridge, host and none, the
+// store that persists them atomically under <root>/networks.json, address
+// management (subnets for new networks, addresses and MACs for endpoints),
+// and the Registry the engine works through: it finds networks as dockerd
+// does (ID, name, unique ID prefix), creates and removes them, starts each
+// network's virtual switch (engine/vnet) with its first container, holds the
+// running containers' endpoints (addresses, DNS names) that the switches'
+// DNS servers answer from, and gives the switches' isolation filter every
+// network's subnet. Its errors are worded as dockerd's. The switches
+// themselves are engine/vnet's, which knows nothing of this package.
 package network
 
 import (

@@ -1,4 +1,4 @@
-package engine
+package network
 
 import (
 	"fmt"
@@ -6,7 +6,6 @@ import (
 
 	"github.com/docker/docker/pkg/stringid"
 
-	"github.com/pier-vm/pier/engine/network"
 	"github.com/pier-vm/pier/errdefs"
 )
 
@@ -24,15 +23,18 @@ func errNetworkExists(name string) error {
 	return errdefs.Conflictf("network with name %s already exists", name)
 }
 
-func errNetworkInUse(n network.Network) error {
+func errNetworkInUse(n Network) error {
 	return errdefs.Forbidden(fmt.Errorf("error while removing network: network %s has active endpoints", n.Name))
 }
 
-func errNetworkInUseBy(n network.Network, eps []string) error {
-	return errdefs.Forbidden(fmt.Errorf("error while removing network: network %s has active endpoints (%s)", n.Name, strings.Join(eps, ", ")))
+// ErrInUseBy is the refusal to remove network n while the containers
+// described by endpoints (`name:"web" id:"0123456789ab"`) are on it.
+func ErrInUseBy(n Network, endpoints []string) error {
+	return errdefs.Forbidden(fmt.Errorf("error while removing network: network %s has active endpoints (%s)", n.Name, strings.Join(endpoints, ", ")))
 }
 
-func errPredefinedNetwork(name string) error {
+// ErrPredefined is the refusal to remove bridge, host or none.
+func ErrPredefined(name string) error {
 	return errdefs.Forbidden(fmt.Errorf("%s is a pre-defined network and cannot be removed", name))
 }
 

@@ -1,4 +1,4 @@
-package engine
+package network
 
 import (
 	"errors"
@@ -9,19 +9,18 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/pier-vm/pier/engine/network"
 	"github.com/pier-vm/pier/engine/vnet"
 	"github.com/pier-vm/pier/errdefs"
 )
 
-// hostDockerInternal is the name containers reach the host by.
-const hostDockerInternal = "host.docker.internal"
+// HostDockerInternal is the name containers reach the host by.
+const HostDockerInternal = "host.docker.internal"
 
-// networks owns the Docker networks: their store, their running virtual
+// Registry owns the Docker networks: their store, their running virtual
 // switches (engine/vnet, started on first use) and the endpoints of the
 // running containers, which the switches' DNS servers answer from.
-type networks struct {
-	store *network.Store
+type Registry struct {
+	store *Store
 
 	mu   sync.RWMutex
 	byID map[string]*netState
@@ -32,26 +31,28 @@ type networks struct {
 
 // netState is one network and what runs for it.
 type netState struct {
-	n   network.Network
+	n   Network
 	sw  *vnet.Network // nil until a container attaches
-	eps map[string]*activeEndpoint
+	eps map[string]*ActiveEndpoint
 }
 
-// activeEndpoint is a running container's address on a network.
-type activeEndpoint struct {
-	endpointID string
-	names      []string // lower-case DNS names
-	addr       netip.Addr
+// ActiveEndpoint is a running container's address on a network.
+type ActiveEndpoint struct {
+	EndpointID string
+	Names      []string // lower-case DNS names
+	Addr       netip.Addr
 }
 
-func newNetworks(path string) (*networks, error) {
-	store, err := network.OpenStore(path)
+// Open loads the networks stored at path (creating the predefined ones on
+// first use); no switch runs until a container attaches.
+func Open(path string) (*Registry, error) {
+	store, err := OpenStore(path)
 	if err != nil {
 		return nil, err
 	}
-	ns := &networks{store: store, byID: map[string]*netState{}}
+	ns := &Registry{store: store, byID: map[string]*netState{}}
 	for _, n := range store.All() {
-		ns.byID[n.ID] = &netState{n: n, eps: map[string]*activeEndpoint{}}
+		ns.byID[n.ID] = &netState{n: n, eps: map[string]*ActiveEndpoint{}}
 	}
 	ns.refreshSubnets()
 	return ns, nil
@@ -59,7 +60,7 @@ func newNetworks(path string) (*networks, error) {
 
 // refreshSubnets republishes the switched networks' subnets; mu is held or
 // the value is being built.
-func (ns *networks) refreshSubnets() {
+func (ns *Registry) refreshSubnets() {
 	var out []netip.Prefix
 	for _, st := range ns.byID {
 		if st.n.Subnet.IsValid() {
@@ -71,7 +72,7 @@ func (ns *networks) refreshSubnets() {
 
 // blocked says whether a is inside one of pier's networks: a gateway never
 // forwards there, so networks stay isolated from each other.
-func (ns *networks) blocked(a netip.Addr) bool {
+func (ns *Registry) blocked(a netip.Addr) bool {
 	for _, p := range *ns.subnets.Load() {
 		if p.Contains(a) {
 			return true
@@ -80,19 +81,19 @@ func (ns *networks) blocked(a netip.Addr) bool {
 	return false
 }
 
-// find looks a network up by full ID, name, then unique ID prefix, as
+// Find looks a network up by full ID, name, then unique ID prefix, as
 // dockerd does.
-func (ns *networks) find(ref string) (network.Network, error) {
+func (ns *Registry) Find(ref string) (Network, error) {
 	ns.mu.RLock()
 	defer ns.mu.RUnlock()
 	st, err := ns.findLocked(ref)
 	if err != nil {
-		return network.Network{}, err
+		return Network{}, err
 	}
 	return st.n, nil
 }
 
-func (ns *networks) findLocked(ref string) (*netState, error) {
+func (ns *Registry) findLocked(ref string) (*netState, error) {
 	if st, ok := ns.byID[ref]; ok {
 		return st, nil
 	}
@@ -118,13 +119,13 @@ func (ns *networks) findLocked(ref string) (*netState, error) {
 	return match, nil
 }
 
-// switchFor returns the running switch of network id, starting it.
-func (ns *networks) switchFor(id string) (*vnet.Network, network.Network, error) {
+// SwitchFor returns the running switch of network id, starting it.
+func (ns *Registry) SwitchFor(id string) (*vnet.Network, Network, error) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	st, ok := ns.byID[id]
 	if !ok {
-		return nil, network.Network{}, errNoSuchNetwork(id)
+		return nil, Network{}, errNoSuchNetwork(id)
 	}
 	if st.sw == nil {
 		cfg := vnet.Config{
@@ -141,7 +142,7 @@ func (ns *networks) switchFor(id string) (*vnet.Network, network.Network, error)
 		}
 		sw, err := vnet.New(cfg)
 		if err != nil {
-			return nil, network.Network{}, fmt.Errorf("starting the virtual network %s: %w", st.n.Name, err)
+			return nil, Network{}, fmt.Errorf("starting the virtual network %s: %w", st.n.Name, err)
 		}
 		st.sw = sw
 	}
@@ -152,7 +153,7 @@ func (ns *networks) switchFor(id string) (*vnet.Network, network.Network, error)
 // the containers on that network (not on the default bridge, as in
 // Docker), then names on the asking container's other networks, then
 // host.docker.internal.
-func (ns *networks) resolve(id string, src netip.Addr, name string) ([]netip.Addr, bool) {
+func (ns *Registry) resolve(id string, src netip.Addr, name string) ([]netip.Addr, bool) {
 	ns.mu.RLock()
 	defer ns.mu.RUnlock()
 	st, ok := ns.byID[id]
@@ -165,7 +166,7 @@ func (ns *networks) resolve(id string, src netip.Addr, name string) ([]netip.Add
 	// The asking container's other networks.
 	var asker string
 	for cid, ep := range st.eps {
-		if ep.addr == src {
+		if ep.Addr == src {
 			asker = cid
 		}
 	}
@@ -179,7 +180,7 @@ func (ns *networks) resolve(id string, src netip.Addr, name string) ([]netip.Add
 			}
 		}
 	}
-	if name == hostDockerInternal && !st.n.Internal {
+	if name == HostDockerInternal && !st.n.Internal {
 		return []netip.Addr{st.n.Gateway}, true
 	}
 	return nil, false
@@ -188,13 +189,13 @@ func (ns *networks) resolve(id string, src netip.Addr, name string) ([]netip.Add
 // lookup finds name among a network's endpoints (never on the default
 // bridge, where Docker offers no name resolution).
 func (st *netState) lookup(name string) []netip.Addr {
-	if st.n.Name == network.NameBridge {
+	if st.n.Name == NameBridge {
 		return nil
 	}
 	var out []netip.Addr
 	for _, ep := range st.eps {
-		if slices.Contains(ep.names, name) {
-			out = append(out, ep.addr)
+		if slices.Contains(ep.Names, name) {
+			out = append(out, ep.Addr)
 		}
 	}
 	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
@@ -205,14 +206,14 @@ func (st *netState) lookup(name string) []netip.Addr {
 func (st *netState) inUse() map[netip.Addr]bool {
 	m := map[netip.Addr]bool{}
 	for _, ep := range st.eps {
-		m[ep.addr] = true
+		m[ep.Addr] = true
 	}
 	return m
 }
 
-// allocate reserves an address for a container on network id (the wanted
+// Allocate reserves an address for a container on network id (the wanted
 // one, or the lowest free) and registers its DNS names.
-func (ns *networks) allocate(id, containerID, want string, names []string) (netip.Addr, string, error) {
+func (ns *Registry) Allocate(id, containerID, want string, names []string) (netip.Addr, string, error) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	st, ok := ns.byID[id]
@@ -225,9 +226,9 @@ func (ns *networks) allocate(id, containerID, want string, names []string) (neti
 	var a netip.Addr
 	var err error
 	if want != "" {
-		a, err = network.CheckAddress(st.n.Subnet, st.n.Gateway, want, st.inUse())
+		a, err = CheckAddress(st.n.Subnet, st.n.Gateway, want, st.inUse())
 	} else {
-		a, err = network.NextAddress(st.n.Subnet, st.n.Gateway, st.inUse())
+		a, err = NextAddress(st.n.Subnet, st.n.Gateway, st.inUse())
 	}
 	if err != nil {
 		return netip.Addr{}, "", err
@@ -239,12 +240,12 @@ func (ns *networks) allocate(id, containerID, want string, names []string) (neti
 			lower = append(lower, strings.ToLower(n))
 		}
 	}
-	st.eps[containerID] = &activeEndpoint{endpointID: epID, names: lower, addr: a}
+	st.eps[containerID] = &ActiveEndpoint{EndpointID: epID, Names: lower, Addr: a}
 	return a, epID, nil
 }
 
-// release forgets a container's endpoints on every network.
-func (ns *networks) release(containerID string) {
+// Release forgets a container's endpoints on every network.
+func (ns *Registry) Release(containerID string) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	for _, st := range ns.byID {
@@ -252,11 +253,11 @@ func (ns *networks) release(containerID string) {
 	}
 }
 
-// endpoints is a snapshot of a network's active endpoints.
-func (ns *networks) endpoints(id string) map[string]activeEndpoint {
+// Endpoints is a snapshot of a network's active endpoints.
+func (ns *Registry) Endpoints(id string) map[string]ActiveEndpoint {
 	ns.mu.RLock()
 	defer ns.mu.RUnlock()
-	out := map[string]activeEndpoint{}
+	out := map[string]ActiveEndpoint{}
 	if st, ok := ns.byID[id]; ok {
 		for cid, ep := range st.eps {
 			out[cid] = *ep
@@ -265,16 +266,16 @@ func (ns *networks) endpoints(id string) map[string]activeEndpoint {
 	return out
 }
 
-// all is a snapshot of every network, predefined first, in creation order.
-func (ns *networks) all() []network.Network {
+// All is a snapshot of every network, predefined first, in creation order.
+func (ns *Registry) All() []Network {
 	return ns.store.All()
 }
 
-// add persists and registers a new network: its name must be free, and
+// Add persists and registers a new network: its name must be free, and
 // its subnet, when set, must overlap no other network's; when unset, the
 // first free pool subnet is taken (with its default gateway). All of it
 // under mu, so concurrent creates cannot pick the same name or subnet.
-func (ns *networks) add(n network.Network) (network.Network, error) {
+func (ns *Registry) Add(n Network) (Network, error) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	for _, st := range ns.byID {
@@ -285,24 +286,24 @@ func (ns *networks) add(n network.Network) (network.Network, error) {
 	used := *ns.subnets.Load()
 	switch {
 	case !n.Subnet.IsValid():
-		subnet, err := network.NextSubnet(used)
+		subnet, err := NextSubnet(used)
 		if err != nil {
 			return n, errdefs.Forbidden(err)
 		}
-		n.Subnet, n.Gateway = subnet, network.DefaultGateway(subnet)
-	case network.Overlaps(n.Subnet, used):
+		n.Subnet, n.Gateway = subnet, DefaultGateway(subnet)
+	case Overlaps(n.Subnet, used):
 		return n, errdefs.Forbidden(errors.New("Pool overlaps with other one on this address space"))
 	}
 	if err := ns.store.Add(n); err != nil {
 		return n, err
 	}
-	ns.byID[n.ID] = &netState{n: n, eps: map[string]*activeEndpoint{}}
+	ns.byID[n.ID] = &netState{n: n, eps: map[string]*ActiveEndpoint{}}
 	ns.refreshSubnets()
 	return n, nil
 }
 
-// remove deletes a network that has no active endpoint.
-func (ns *networks) remove(id string) error {
+// Remove deletes a network that has no active endpoint.
+func (ns *Registry) Remove(id string) error {
 	ns.mu.Lock()
 	st, ok := ns.byID[id]
 	if !ok {
@@ -327,8 +328,8 @@ func (ns *networks) remove(id string) error {
 	return nil
 }
 
-// close stops every running switch.
-func (ns *networks) close() {
+// Close stops every running switch.
+func (ns *Registry) Close() {
 	ns.mu.Lock()
 	var sws []*vnet.Network
 	for _, st := range ns.byID {
