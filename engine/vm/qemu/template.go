@@ -6,12 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -46,7 +44,7 @@ func (d *Driver) TemplateKey(shape vm.Shape) (string, error) {
 		fmt.Fprintf(h, "%q\n", a)
 	}
 	for _, f := range []string{shape.Kernel, shape.Initramfs} {
-		sum, err := fileDigests.of(f)
+		sum, err := vm.FileDigest(f)
 		if err != nil {
 			return "", err
 		}
@@ -79,14 +77,10 @@ func templateSpec(shape vm.Shape) vm.Spec {
 		spec.Disks = append(spec.Disks, vm.Disk{Path: fmt.Sprintf("disk%d.img", i), ReadOnly: s.ReadOnly, Serial: s.Serial})
 	}
 	for i := range shape.NICs {
-		spec.NICs = append(spec.NICs, vm.NIC{MAC: placeholderMAC(i)})
+		spec.NICs = append(spec.NICs, vm.NIC{MAC: vm.PlaceholderMAC(i)})
 	}
 	return spec
 }
-
-// placeholderMAC is a template's NIC i; a clone's guest gives each NIC
-// its container's MAC (guest/init matches NICs by order when none has it).
-func placeholderMAC(i int) string { return fmt.Sprintf("02:50:00:00:00:%02x", i) }
 
 func (d *Driver) templateArgs(shape vm.Shape) []string {
 	return qemuArgs(templateSpec(shape), machineConfig{arch: d.arch, accel: d.accel, tscKHz: d.tscKHz,
@@ -100,7 +94,7 @@ func (d *Driver) templateArgs(shape vm.Shape) []string {
 // Placeholders are removed afterwards; QEMU is gone when it returns.
 func (d *Driver) SaveTemplate(ctx context.Context, shape vm.Shape, dir string) (err error) {
 	for i, s := range shape.Disks {
-		if err := makeSparse(filepath.Join(dir, fmt.Sprintf("disk%d.img", i)), s.Size); err != nil {
+		if err := vm.CreatePlaceholderDisk(filepath.Join(dir, fmt.Sprintf("disk%d.img", i)), s.Size); err != nil {
 			return err
 		}
 	}
@@ -273,19 +267,6 @@ func restore(ctx context.Context, m *machine, stateFd int) error {
 	return mon.waitStatus(ctx, m.qemu.exited, "running")
 }
 
-// makeSparse creates path as a sparse file of size bytes.
-func makeSparse(path string, size int64) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := f.Truncate(size); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 func syncFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -293,46 +274,4 @@ func syncFile(path string) error {
 	}
 	defer f.Close()
 	return f.Sync()
-}
-
-// fileDigests caches the sha256 of the kernel and initramfs files by path,
-// size and modification time.
-var fileDigests = &digestCache{m: map[string]cachedDigest{}}
-
-type digestCache struct {
-	mu sync.Mutex
-	m  map[string]cachedDigest
-}
-
-type cachedDigest struct {
-	size  int64
-	mtime time.Time
-	sum   string
-}
-
-func (c *digestCache) of(path string) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", err
-	}
-	c.mu.Lock()
-	got, ok := c.m[path]
-	c.mu.Unlock()
-	if ok && got.size == fi.Size() && got.mtime.Equal(fi.ModTime()) {
-		return got.sum, nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	c.mu.Lock()
-	c.m[path] = cachedDigest{size: fi.Size(), mtime: fi.ModTime(), sum: sum}
-	c.mu.Unlock()
-	return sum, nil
 }

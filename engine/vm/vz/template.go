@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -67,7 +66,7 @@ func templateKey(shape vm.Shape, osVersion string) (string, error) {
 		fmt.Fprintf(h, "disk %v %q %d\n", d.ReadOnly, d.Serial, d.Size)
 	}
 	for _, f := range []string{shape.Kernel, shape.Initramfs} {
-		sum, err := fileSHA256(f)
+		sum, err := vm.FileDigest(f)
 		if err != nil {
 			return "", err
 		}
@@ -76,27 +75,10 @@ func templateKey(shape vm.Shape, osVersion string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil))[:32], nil
 }
 
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // templateFiles are the template's files in dir.
 func templateFiles(dir string, save bool) *shimTemplate {
 	return &shimTemplate{Save: save, State: filepath.Join(dir, TemplateStateName), MachineID: filepath.Join(dir, TemplateMachineIDName)}
 }
-
-// placeholderMAC is a template's NIC i; a clone's guest gives each NIC
-// its container's MAC (guest/init matches NICs by order when none has it).
-func placeholderMAC(i int) string { return fmt.Sprintf("02:50:00:00:00:%02x", i) }
 
 // saveTemplate makes the template of shape in dir: a shim in save mode
 // boots it with placeholder disks (sparse files of the slots' sizes) and
@@ -121,14 +103,14 @@ func (l *launcher) saveTemplate(ctx context.Context, shape vm.Shape, dir string)
 	}()
 	for i, s := range shape.Disks {
 		p := filepath.Join(dir, fmt.Sprintf("disk%d.img", i))
-		if err := makeSparse(p, s.Size); err != nil {
+		if err := vm.CreatePlaceholderDisk(p, s.Size); err != nil {
 			return err
 		}
 		placeholders = append(placeholders, p)
 		spec.Disks = append(spec.Disks, vm.Disk{Path: p, ReadOnly: s.ReadOnly, Serial: s.Serial})
 	}
 	for i := range shape.NICs {
-		spec.NICs = append(spec.NICs, vm.NIC{MAC: placeholderMAC(i), Attach: func(bool) (*os.File, error) {
+		spec.NICs = append(spec.NICs, vm.NIC{MAC: vm.PlaceholderMAC(i), Attach: func(bool) (*os.File, error) {
 			ours, far, err := datagramPair()
 			if err != nil {
 				return nil, err
@@ -231,17 +213,4 @@ func datagramPair() (ours, far *os.File, err error) {
 	unix.CloseOnExec(fds[0])
 	unix.CloseOnExec(fds[1])
 	return os.NewFile(uintptr(fds[0]), "nic"), os.NewFile(uintptr(fds[1]), "nic-placeholder"), nil
-}
-
-// makeSparse creates path as a sparse file of size bytes.
-func makeSparse(path string, size int64) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := f.Truncate(size); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
