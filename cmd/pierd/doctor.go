@@ -99,7 +99,7 @@ func doctorChecks(env doctorEnv) []func(doctorEnv) []finding {
 	checks := []func(doctorEnv) []finding{one(checkPlatform)}
 	switch env.goos {
 	case "darwin":
-		checks = append(checks, one(checkMacOS), one(checkEntitlement), one(checkRosetta))
+		checks = append(checks, one(checkMacOS), one(checkEntitlement), one(checkRosetta), one(checkTemplates))
 	default:
 		checks = append(checks, one(checkQEMU), one(checkAccel), one(checkVirtiofsd), checkEmulators, one(checkPublishedPorts), one(checkTemplates))
 	}

@@ -217,6 +217,7 @@ func TestDoctorMacAllGood(t *testing.T) {
 	line(t, out, "ok", "entitlement", "signed with com.apple.security.virtualization")
 	line(t, out, "ok", "rosetta", "installed")
 	line(t, out, "ok", "guest assets", "kernel 6.1.0-test")
+	line(t, out, "ok", "vm templates", "none yet")
 	for _, linuxOnly := range []string{"qemu", "kvm", "virtiofsd"} {
 		if strings.Contains(out, "  "+linuxOnly+" ") {
 			t.Errorf("Linux check %s on macOS:\n%s", linuxOnly, out)
