@@ -92,6 +92,23 @@ func (d *Driver) start(ctx context.Context, spec vm.Spec, accel string) (*machin
 	if err != nil {
 		return nil, err
 	}
+	m, err := d.launch(ctx, spec, d.machineConfig(accel), nil)
+	if err != nil {
+		return nil, err
+	}
+	d.log.Debug("vm started", "id", spec.ID, "pid", m.Pid(), "accel", accel)
+	return m, nil
+}
+
+// machineConfig is the command line's settings for a VM under accel.
+func (d *Driver) machineConfig(accel string) machineConfig {
+	return machineConfig{arch: d.arch, accel: accel, tscKHz: d.tscKHz, qmp: true}
+}
+
+// launch starts spec's (normalised) virtiofsd helpers and QEMU with mc and
+// extraArgs; extra files are QEMU's fds after the NICs'. It returns the
+// supervised machine, or an error with nothing left running.
+func (d *Driver) launch(ctx context.Context, spec vm.Spec, mc machineConfig, extraArgs []string, extra ...*os.File) (*machine, error) {
 	if err := os.MkdirAll(spec.StateDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -117,15 +134,14 @@ func (d *Driver) start(ctx context.Context, spec vm.Spec, accel string) (*machin
 	if err != nil {
 		return abort(err)
 	}
-	args := qemuArgs(spec, machineConfig{arch: d.arch, accel: accel, tscKHz: d.tscKHz, qmp: true})
+	args := append(qemuArgs(spec, mc), extraArgs...)
 	m.qemu, err = startHelper(d.binary, args, spec.StateDir,
-		filepath.Join(spec.StateDir, qemuLogName), filepath.Join(spec.StateDir, qemuPidName), nics...)
+		filepath.Join(spec.StateDir, qemuLogName), filepath.Join(spec.StateDir, qemuPidName), append(nics, extra...)...)
 	closeAll(nics) // QEMU holds its own copies
 	if err != nil {
 		return abort(err)
 	}
 	go m.supervise()
-	d.log.Debug("vm started", "id", spec.ID, "pid", m.Pid(), "accel", accel)
 	return m, nil
 }
 

@@ -117,21 +117,30 @@ func (m *monitor) waitEvent(ctx context.Context, exited <-chan struct{}, match f
 
 // waitStatus polls query-status until the VM's run state is want.
 func (m *monitor) waitStatus(ctx context.Context, exited <-chan struct{}, want string) error {
-	for {
+	var last string
+	return m.poll(ctx, exited, func() (bool, error) {
 		var st struct {
 			Status string `json:"status"`
 		}
-		if err := m.run("query-status", nil, &st); err != nil {
+		err := m.run("query-status", nil, &st)
+		last = st.Status
+		return st.Status == want, err
+	}, func() string { return fmt.Sprintf("still %q", last) })
+}
+
+// poll calls check every 5 ms until it is done or fails, QEMU exits (the
+// error names what describe says), or ctx ends.
+func (m *monitor) poll(ctx context.Context, exited <-chan struct{}, check func() (bool, error), describe func() string) error {
+	for {
+		done, err := check()
+		if err != nil || done {
 			return err
-		}
-		if st.Status == want {
-			return nil
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("qemu exited in state %q", st.Status)
+			return fmt.Errorf("qemu exited (%s)", describe())
 		case <-ctx.Done():
-			return fmt.Errorf("still %q: %w", st.Status, ctx.Err())
+			return fmt.Errorf("%s: %w", describe(), ctx.Err())
 		case <-time.After(5 * time.Millisecond):
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -83,8 +82,9 @@ func templateSpec(shape vm.Shape) vm.Spec {
 }
 
 func (d *Driver) templateArgs(shape vm.Shape) []string {
-	return qemuArgs(templateSpec(shape), machineConfig{arch: d.arch, accel: d.accel, tscKHz: d.tscKHz,
-		ramFile: TemplateRAMName, ramShared: true, qmp: true})
+	mc := d.machineConfig(d.accel)
+	mc.ramFile, mc.ramShared = TemplateRAMName, true
+	return qemuArgs(templateSpec(shape), mc)
 }
 
 // SaveTemplate boots a VM of shape in dir with its RAM in dir/ram (shared),
@@ -167,28 +167,24 @@ func (d *Driver) SaveTemplate(ctx context.Context, shape vm.Shape, dir string) (
 
 // waitMigration polls query-migrate until the outgoing migration ends.
 func waitMigration(ctx context.Context, mon *monitor, exited <-chan struct{}) error {
-	for {
+	var last string
+	return mon.poll(ctx, exited, func() (bool, error) {
 		var st struct {
 			Status    string `json:"status"`
 			ErrorDesc string `json:"error-desc"`
 		}
 		if err := mon.run("query-migrate", nil, &st); err != nil {
-			return err
+			return false, err
 		}
+		last = st.Status
 		switch st.Status {
 		case "completed":
-			return nil
+			return true, nil
 		case "failed", "cancelled":
-			return fmt.Errorf("saving the template: %s %s", st.Status, st.ErrorDesc)
+			return false, fmt.Errorf("saving the template: %s %s", st.Status, st.ErrorDesc)
 		}
-		select {
-		case <-exited:
-			return errors.New("saving the template: qemu exited")
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+		return false, nil
+	}, func() string { return "saving the template: migration " + last })
 }
 
 // StartClone starts spec's VM (no shares; disks and NICs in the template's
@@ -205,31 +201,18 @@ func (d *Driver) StartClone(ctx context.Context, spec vm.Spec, dir string) (vm.M
 	if len(spec.Shares) > 0 {
 		return nil, fmt.Errorf("vm %s: a clone cannot have shares", spec.ID)
 	}
-	if err := os.MkdirAll(spec.StateDir, 0o700); err != nil {
-		return nil, err
-	}
-	_ = os.Remove(filepath.Join(spec.StateDir, agentSocketName))
 	state, err := os.Open(filepath.Join(dir, TemplateStateName))
 	if err != nil {
 		return nil, fmt.Errorf("vm %s: template: %w", spec.ID, err)
 	}
 	defer state.Close()
-	nics, err := attachNICs(spec.NICs)
+	mc := d.machineConfig(d.accel)
+	mc.ramFile = filepath.Join(dir, TemplateRAMName)
+	m, err := d.launch(ctx, spec, mc, []string{"-incoming", "defer"}, state)
 	if err != nil {
-		return nil, fmt.Errorf("vm %s: %w", spec.ID, err)
+		return nil, err
 	}
-	args := qemuArgs(spec, machineConfig{arch: d.arch, accel: d.accel, tscKHz: d.tscKHz,
-		ramFile: filepath.Join(dir, TemplateRAMName), qmp: true})
-	args = append(args, "-incoming", "defer")
-	m := &machine{id: spec.ID, stateDir: spec.StateDir, killed: make(chan struct{}), done: make(chan struct{})}
-	m.qemu, err = startHelper(d.binary, args, spec.StateDir,
-		filepath.Join(spec.StateDir, qemuLogName), filepath.Join(spec.StateDir, qemuPidName), append(nics, state)...)
-	closeAll(nics)
-	if err != nil {
-		return nil, fmt.Errorf("vm %s: %w", spec.ID, err)
-	}
-	go m.supervise()
-	if err := restore(ctx, m, firstNICFd+len(nics)); err != nil {
+	if err := restore(ctx, m, firstNICFd+len(spec.NICs)); err != nil {
 		m.Kill()
 		if tail := m.qemu.logTail(); tail != "" {
 			err = fmt.Errorf("%w (qemu: %s)", err, tail)
