@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pier-vm/pier/guest/agent"
 	"github.com/pier-vm/pier/guest/proto"
 )
 
@@ -24,9 +25,8 @@ func becomeThisMachine(spec *proto.ContainerSpec) error {
 		return nil
 	}
 	if id.UnixNano > 0 {
-		tv := unix.NsecToTimeval(id.UnixNano)
-		if err := unix.Settimeofday(&tv); err != nil {
-			return fmt.Errorf("set the clock: %w", err)
+		if err := agent.SetClock(id.UnixNano); err != nil {
+			return err
 		}
 	}
 	if len(id.Seed) > 0 {
