@@ -92,9 +92,6 @@ func (c *Cache) Name() string { return c.drv.Name() }
 // Accel is the driver's acceleration.
 func (c *Cache) Accel() string { return c.drv.Accel() }
 
-// Driver is the wrapped driver.
-func (c *Cache) Driver() vm.Templater { return c.drv }
-
 // Start starts spec's VM from its shape's template when it has one (made
 // now if missing), else with a cold boot.
 func (c *Cache) Start(ctx context.Context, spec vm.Spec) (vm.Machine, error) {
@@ -330,13 +327,4 @@ func List(root string) []Info {
 		out = append(out, Info{Key: m.Key, Created: m.Created, Shape: m.Shape, DiskBytes: diskBytes(dir)})
 	}
 	return out
-}
-
-// Templates lists the keys of the complete templates under root.
-func Templates(root string) []string {
-	var keys []string
-	for _, i := range List(root) {
-		keys = append(keys, i.Key)
-	}
-	return keys
 }

@@ -86,7 +86,7 @@ func TestConcurrentStartsShareOneTemplate(t *testing.T) {
 	if drv.saves.Load() != 1 || drv.clones.Load() != 8 || drv.colds.Load() != 0 {
 		t.Fatalf("saves %d clones %d colds %d; want 1 8 0", drv.saves.Load(), drv.clones.Load(), drv.colds.Load())
 	}
-	if got := Templates(c.root); len(got) != 1 || got[0] != "k1" {
+	if got := keys(c.root); len(got) != 1 || got[0] != "k1" {
 		t.Fatalf("templates %v", got)
 	}
 	if s := c.Stats(); s.Cloned != 8 || s.Cold != 0 {
@@ -111,8 +111,8 @@ func TestTemplateThatFailsToRestoreIsDroppedAndTheStartBootsCold(t *testing.T) {
 	if _, err := c.Start(context.Background(), testSpec(t, false)); err != nil {
 		t.Fatalf("start failed instead of booting cold: %v", err)
 	}
-	if drv.colds.Load() != 1 || len(Templates(c.root)) != 0 {
-		t.Fatalf("colds %d templates %v", drv.colds.Load(), Templates(c.root))
+	if drv.colds.Load() != 1 || len(keys(c.root)) != 0 {
+		t.Fatalf("colds %d templates %v", drv.colds.Load(), keys(c.root))
 	}
 	// The shape now boots cold without trying again at once.
 	if _, err := c.Start(context.Background(), testSpec(t, false)); err != nil {
@@ -146,7 +146,7 @@ func TestSweepRemovesStaleAndHalfMadeTemplates(t *testing.T) {
 	os.MkdirAll(filepath.Join(root, ".new-k1-123"), 0o700)
 	os.MkdirAll(filepath.Join(root, "garbage"), 0o700)
 	c.Sweep()
-	if got := Templates(root); len(got) != 1 || got[0] != "k1" {
+	if got := keys(root); len(got) != 1 || got[0] != "k1" {
 		t.Fatalf("after sweep: %v", got)
 	}
 	if _, err := os.Stat(filepath.Join(root, ".new-k1-123")); err == nil {
@@ -155,7 +155,16 @@ func TestSweepRemovesStaleAndHalfMadeTemplates(t *testing.T) {
 	// A new QEMU (another key for the same shape) makes the template stale.
 	drv.key = "k2"
 	c.Sweep()
-	if got := Templates(root); len(got) != 0 {
+	if got := keys(root); len(got) != 0 {
 		t.Fatalf("stale template kept: %v", got)
 	}
+}
+
+// keys lists the keys of the complete templates under root.
+func keys(root string) []string {
+	var out []string
+	for _, i := range List(root) {
+		out = append(out, i.Key)
+	}
+	return out
 }
