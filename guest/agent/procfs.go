@@ -97,6 +97,22 @@ func containerProcesses(proc string) ([]procStat, error) {
 	return out, nil
 }
 
+// ContainerProcessesAlive says whether any of the container's processes
+// (all but PID 1 and kernel threads) is still alive: a zombie is dead.
+// PID 1 waits on it for the processes it killed after the main one ended.
+func ContainerProcessesAlive() bool {
+	procs, err := containerProcesses("/proc")
+	if err != nil {
+		return false
+	}
+	for _, p := range procs {
+		if p.state != "Z" {
+			return true
+		}
+	}
+	return false
+}
+
 // readKeyValues reads "Key: value [kB]" lines (/proc/meminfo,
 // /proc/<pid>/status); kB values are turned into bytes when kB is set.
 func readKeyValues(path string) (map[string]string, error) {

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -136,34 +135,9 @@ var skipExitSync atomic.Bool
 // killed process finishes the system call it is in, a write included).
 func waitForOthers(d time.Duration) {
 	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) && othersAlive() {
+	for time.Now().Before(deadline) && agent.ContainerProcessesAlive() {
 		time.Sleep(2 * time.Millisecond)
 	}
-}
-
-// othersAlive says whether a process other than PID 1 and kernel threads
-// is alive (zombies are dead).
-func othersAlive() bool {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == 1 {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...; kernel threads descend from kthreadd (2).
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		f := strings.Fields(s[i+1:])
-		if len(f) < 2 || f[0] == "Z" || f[1] == "2" || pid == 2 {
-			continue
-		}
-		return true
-	}
-	return false
 }
 
 func powerOff() {
