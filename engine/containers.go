@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -47,6 +48,10 @@ type ContainersConfig struct {
 	// HostGateways, when set, is told the networks' gateways whenever
 	// they change.
 	HostGateways HostGateways
+	// LiveRestore keeps containers running when the daemon stops, and
+	// makes the next daemon adopt them (needs a Runtime that is a
+	// SandboxAdopter); without it a stopping daemon stops them.
+	LiveRestore bool
 }
 
 // Containers is the container service: create, run, stop and remove
@@ -74,6 +79,9 @@ type Containers struct {
 	byID  map[string]*ctr
 	execs map[string]*execInstance
 
+	// liveRestore is ContainersConfig.LiveRestore (with an adopting
+	// runtime).
+	liveRestore bool
 	// shuttingDown is set by Shutdown: exits then restart nothing.
 	shuttingDown atomic.Bool
 }
@@ -132,8 +140,8 @@ func (r *run) stopHealth() {
 }
 
 // NewContainers loads the persisted containers under cfg.Root. Containers
-// that were running when the daemon stopped are recorded as exited: their
-// VMs did not survive.
+// that were running when the previous daemon stopped are adopted when the
+// runtime can (containers_adopt.go), else recorded as exited.
 func NewContainers(cfg ContainersConfig) (*Containers, error) {
 	if cfg.Runtime == nil || cfg.Images == nil {
 		return nil, errors.New("containers: a runtime and an image service are required")
@@ -176,12 +184,17 @@ func NewContainers(cfg ContainersConfig) (*Containers, error) {
 
 		hostGateways: cfg.HostGateways,
 	}
+	adopter, canAdopt := cfg.Runtime.(SandboxAdopter)
+	canAdopt = canAdopt && cfg.LiveRestore
+	s.liveRestore = canAdopt
+	var toAdopt []*ctr
 	loaded, errs := store.LoadAll()
 	for _, err := range errs {
 		s.log.Warn("skipping unreadable container", "err", err)
 	}
 	for _, c := range loaded {
-		if c.State.Running || c.State.Paused || c.State.Restarting || c.State.Status == container.StatusRemoving {
+		adopt := canAdopt && (c.State.Running || c.State.Paused) && c.State.Status != container.StatusRemoving
+		if !adopt && (c.State.Running || c.State.Paused || c.State.Restarting || c.State.Status == container.StatusRemoving) {
 			c.State.SetExited(255, false, "", time.Now().UTC())
 			if h := c.State.Health; h != nil {
 				ended := h.Clone()
@@ -197,7 +210,15 @@ func NewContainers(cfg ContainersConfig) (*Containers, error) {
 			s.log.Warn("skipping container with a duplicate name", "id", c.ID, "err", err)
 			continue
 		}
-		s.byID[c.ID] = s.newCtr(c)
+		x := s.newCtr(c)
+		s.byID[c.ID] = x
+		if adopt {
+			toAdopt = append(toAdopt, x)
+		}
+	}
+	if len(toAdopt) > 0 {
+		n := s.adoptRunning(context.Background(), adopter, toAdopt)
+		s.log.Info("containers that outlived the previous daemon", "adopted", n, "gone", len(toAdopt)-n)
 	}
 	s.syncHostGateways()
 	return s, nil

@@ -106,10 +106,14 @@ func (s *Containers) boot(ctx context.Context, x *ctr, c container.Container, ne
 	if err != nil {
 		return nil, err
 	}
+	logStart := x.log.Size()
 	logOut, logErr, err := x.log.StartSession()
 	if err != nil {
 		return nil, err
 	}
+	x.mu.Lock()
+	x.c.LogStart = logStart // persisted with the start
+	x.mu.Unlock()
 	req.Stdio = Stdio{
 		Stdout: io.MultiWriter(logOut, x.output.writer(false)),
 		Stderr: io.MultiWriter(logErr, x.output.writer(true)),
@@ -165,6 +169,15 @@ func (s *Containers) runRequest(ctx context.Context, x *ctr, c container.Contain
 // monitor waits for the main process of run r to end and records it.
 func (s *Containers) monitor(x *ctr, r *run) {
 	status, err := r.sandbox.Wait(context.Background())
+	if errors.Is(err, ErrDetached) {
+		// The daemon stops and leaves the container running (live
+		// restore): nothing ended.
+		r.stopHealth()
+		_ = x.log.Detach()
+		x.output.endRun()
+		close(r.done)
+		return
+	}
 	errMsg := ""
 	if err != nil {
 		// The runtime may say how the sandbox ended (a VM that died
@@ -401,6 +414,10 @@ func (s *Containers) ContainerResize(ctx context.Context, ref string, height, wi
 // then, when ctx ends, their VMs are killed.
 func (s *Containers) Shutdown(ctx context.Context) {
 	s.shuttingDown.Store(true)
+	if s.liveRestore {
+		s.detachAll()
+		return
+	}
 	var runs []*run
 	for _, x := range s.all() {
 		x.mu.Lock()

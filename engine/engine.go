@@ -28,6 +28,9 @@ type Config struct {
 	Logger   *slog.Logger
 	// HostGateways, when set, puts the networks' gateways on the host.
 	HostGateways HostGateways
+	// LiveRestore keeps containers running while the daemon is down
+	// (ContainersConfig.LiveRestore).
+	LiveRestore bool
 	// VMStart, when set, says how VMs start and how many started each way
 	// (`docker info`; see SystemInfo).
 	VMStart func() (mode, counts string)
@@ -59,6 +62,7 @@ func New(cfg Config) (*Engine, error) {
 		NetworksFile: filepath.Join(cfg.Root, "networks.json"),
 		VolumesDir:   filepath.Join(cfg.Root, "volumes"),
 		HostGateways: cfg.HostGateways,
+		LiveRestore:  cfg.LiveRestore,
 	})
 	if err != nil {
 		return nil, err
@@ -75,7 +79,8 @@ func (e *Engine) Subscribe() ([]events.Event, <-chan events.Event, func()) {
 }
 
 // Shutdown stops the running containers (SIGTERM, then their VMs are
-// killed when ctx ends), so no VM outlives the daemon.
+// killed when ctx ends), so no VM outlives the daemon; with LiveRestore
+// it leaves them running for the next daemon instead.
 func (e *Engine) Shutdown(ctx context.Context) {
 	e.Containers.Shutdown(ctx)
 	e.Containers.nets.Close()

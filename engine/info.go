@@ -10,11 +10,13 @@ type SystemInfo struct {
 	VMStart, VMStarts                    string
 	Images                               int
 	Containers, Running, Paused, Stopped int
+	// LiveRestore says containers keep running while the daemon is down.
+	LiveRestore bool
 }
 
 // SystemInfo counts images and containers and describes the VM driver.
 func (e *Engine) SystemInfo() SystemInfo {
-	info := SystemInfo{Root: e.cfg.Root, Driver: e.cfg.Driver, Accel: e.cfg.Accel, Emulates: e.cfg.Emulates, VMStart: "cold"}
+	info := SystemInfo{Root: e.cfg.Root, Driver: e.cfg.Driver, Accel: e.cfg.Accel, Emulates: e.cfg.Emulates, VMStart: "cold", LiveRestore: e.liveRestore}
 	if e.cfg.VMStart != nil {
 		info.VMStart, info.VMStarts = e.cfg.VMStart()
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/netip"
 	"os"
@@ -184,3 +185,56 @@ type CommandError struct {
 
 func (e *CommandError) Error() string { return e.Err.Error() }
 func (e *CommandError) Unwrap() error { return e.Err }
+
+// SandboxAdopter is a runtime whose sandboxes outlive the daemon (live
+// restore): a restarted daemon takes over every container that was
+// running, and its VM's main process goes on as if nothing happened.
+type SandboxAdopter interface {
+	// Adopt rejoins the sandbox a previous daemon left running in
+	// req.StateDir. When none runs there any more it returns a
+	// *SandboxGoneError.
+	Adopt(ctx context.Context, req AdoptRequest) (Sandbox, error)
+}
+
+// AdoptRequest is a running container a restarted daemon takes over.
+type AdoptRequest struct {
+	ContainerID string
+	StateDir    string
+	ConsoleLog  string
+	// Stdio receives the main process's output from Have on (and feeds its
+	// stdin when set).
+	Stdio Stdio
+	// Have is how much of each output stream the container's log holds.
+	Have OutputOffsets
+	// Mounts are the container's mounts (forwarded sockets are served
+	// again).
+	Mounts []container.MountPoint
+	// Paused says the VM was left paused: it runs for the reattach, then
+	// is paused again.
+	Paused bool
+}
+
+// OutputOffsets are byte counts of a main process's output streams.
+type OutputOffsets struct {
+	Stdout, Stderr int64
+}
+
+// SandboxGoneError says that the sandbox a daemon meant to adopt no longer
+// runs. Status is how its main process ended when that is known (the
+// guest records it), else nil; Reason says what is known.
+type SandboxGoneError struct {
+	Status *ExitStatus
+	Reason string
+}
+
+func (e *SandboxGoneError) Error() string { return e.Reason }
+
+// Detacher is a sandbox the daemon can leave running when it stops (live
+// restore): the connection to it closes, the VM and its main process go
+// on, and Wait returns ErrDetached.
+type Detacher interface {
+	Detach()
+}
+
+// ErrDetached is Wait's error after Detach.
+var ErrDetached = errors.New("detached from the sandbox")

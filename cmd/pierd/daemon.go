@@ -138,9 +138,7 @@ func newEngine(o options, log *slog.Logger) (*engine.Engine, vm.Driver, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	// Before the engine serves: no VM of a previous daemon may still run on
-	// a container's disks.
-	stopLeftoverVMs(context.Background(), drv, filepath.Join(o.dataRoot, "containers"), log)
+	raw := drv
 	drv = withTemplates(o, drv, log)
 	rt := vmruntime.New(drv, assets,
 		vmruntime.WithLogger(log),
@@ -165,6 +163,7 @@ func newEngine(o options, log *slog.Logger) (*engine.Engine, vm.Driver, error) {
 		// dockerd's docker0 has 172.17.0.1 (docs/networking.md).
 		HostGateways: hostGateways(),
 		VMStart:      vmStart(rt),
+		LiveRestore:  o.liveRestore,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -172,6 +171,10 @@ func newEngine(o options, log *slog.Logger) (*engine.Engine, vm.Driver, error) {
 	if eng == nil {
 		return nil, nil, errors.New("no engine")
 	}
+	// The engine adopted the VMs of containers that were running (live
+	// restore); any other VM a previous daemon left on a container's
+	// disks is stopped before the engine serves.
+	stopLeftoverVMs(context.Background(), raw, filepath.Join(o.dataRoot, "containers"), eng.RunningIDs(), log)
 	prepareTemplates(rt, log)
 	return eng, drv, nil
 }

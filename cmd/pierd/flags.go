@@ -17,6 +17,9 @@ type options struct {
 	// vmTemplates is "on" (VMs start as clones of template VMs, made at
 	// first use and for the common shape at start) or "off" (cold boots).
 	vmTemplates string
+	// liveRestore keeps containers running while pierd is stopped,
+	// killed or upgraded; the next pierd adopts them.
+	liveRestore bool
 	// tls is how tcp:// hosts serve TLS (dockerd's --tls* flags).
 	tls apiTLS
 }

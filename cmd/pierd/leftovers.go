@@ -37,24 +37,22 @@ type vmAttacher interface {
 const attachTimeout = 5 * time.Second
 
 // stopLeftoverVMs reattaches, at daemon start, to every VM still running in
-// a container's state directory (containers/<id>/vm) and stops it. A
-// clean shutdown stops every VM, so these are left by a daemon that
-// crashed or was killed. The engine records such a container as exited
-// (it cannot take over a running main process: the guest protocol has no
-// way to rejoin it yet), so its VM must not keep running on the
+// a container's state directory (containers/<id>/vm) that the engine did
+// not adopt (adopted: container IDs), and stops it. The engine records
+// such a container as exited, so its VM must not keep running on the
 // container's disks, where a later start would boot a second VM. Dead
 // shims' leftovers are cleaned up by Attach itself. A driver that cannot
 // reattach but can find its leftovers (QEMU: pid files) kills them
 // instead. It returns how many VMs (or processes) it stopped.
-func stopLeftoverVMs(ctx context.Context, drv vm.Driver, containersDir string, log *slog.Logger) int {
+func stopLeftoverVMs(ctx context.Context, drv vm.Driver, containersDir string, adopted map[string]bool, log *slog.Logger) int {
+	dirs := leftoverDirs(containersDir, adopted)
 	if k, ok := drv.(vm.LeftoverKiller); ok {
-		return killLeftoverVMs(ctx, k, containersDir, log)
+		return killLeftoverVMs(ctx, k, dirs, log)
 	}
 	a, ok := drv.(vmAttacher)
 	if !ok {
 		return 0
 	}
-	dirs, _ := filepath.Glob(filepath.Join(containersDir, "*", "vm"))
 	stopped := 0
 	for _, dir := range dirs {
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
@@ -81,12 +79,24 @@ func stopLeftoverVMs(ctx context.Context, drv vm.Driver, containersDir string, l
 	return stopped
 }
 
+// leftoverDirs are the VM state directories of the containers in
+// containersDir (containers/<id>/vm) whose VMs were not adopted.
+func leftoverDirs(containersDir string, adopted map[string]bool) []string {
+	dirs, _ := filepath.Glob(filepath.Join(containersDir, "*", "vm"))
+	out := dirs[:0]
+	for _, d := range dirs {
+		if !adopted[filepath.Base(filepath.Dir(d))] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // killLeftoverVMs ends the VM processes (QEMU, virtiofsd) a killed daemon
 // left in containers' state directories: they run in sessions of their
 // own, and would keep running on the containers' disks. It returns how many
 // processes it killed.
-func killLeftoverVMs(ctx context.Context, k vm.LeftoverKiller, containersDir string, log *slog.Logger) int {
-	dirs, _ := filepath.Glob(filepath.Join(containersDir, "*", "vm"))
+func killLeftoverVMs(ctx context.Context, k vm.LeftoverKiller, dirs []string, log *slog.Logger) int {
 	killed := 0
 	for _, dir := range dirs {
 		n, err := k.KillLeftovers(ctx, dir)

@@ -93,7 +93,7 @@ func TestStopLeftoverVMs(t *testing.T) {
 	os.MkdirAll(filepath.Join(root, "ccc"), 0o700) // never started: no vm dir
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if n := stopLeftoverVMs(context.Background(), drv, root, log); n != 1 {
+	if n := stopLeftoverVMs(context.Background(), drv, root, nil, log); n != 1 {
 		t.Errorf("stopped %d, want 1", n)
 	}
 	if !left.killed {
@@ -104,7 +104,7 @@ func TestStopLeftoverVMs(t *testing.T) {
 	}
 
 	// A driver without Attach is left alone.
-	if n := stopLeftoverVMs(context.Background(), plainDriver{}, root, log); n != 0 {
+	if n := stopLeftoverVMs(context.Background(), plainDriver{}, root, nil, log); n != 0 {
 		t.Errorf("plain driver: %d", n)
 	}
 }

@@ -57,6 +57,7 @@ func newRootCommand() *cobra.Command {
 	f.StringVar(&o.accel, "accel", "auto", "VM acceleration: auto (KVM when a probe boot works, else TCG), kvm or tcg")
 	f.StringVar(&o.guestDir, "guest-dir", defaultGuestDir(), "directory with the guest kernel, modules and init (made by make build)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.BoolVar(&o.liveRestore, "live-restore", true, "keep containers running while pierd is stopped or upgraded; the next pierd adopts them (false: stopping pierd stops them)")
 	f.StringVar(&o.vmTemplates, "vm-templates", "on", "start VMs as clones of a template VM per guest shape (on) or boot each one (off)")
 	addTLSFlags(f, &o.tls)
 	cmd.CompletionOptions.DisableDefaultCmd = true

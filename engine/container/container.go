@@ -40,6 +40,10 @@ type Container struct {
 	// ManuallyStopped is set when the user stopped or killed the container
 	// and cleared when the user starts it (the unless-stopped policy).
 	ManuallyStopped bool `json:",omitempty"`
+	// LogStart is where the current (or last) run's records start in the
+	// container's log file: a daemon that adopts the running container
+	// counts the run's output from there (live restore).
+	LogStart int64 `json:",omitempty"`
 	// MemoryMiB and CPUs size the VM.
 	MemoryMiB int
 	CPUs      int

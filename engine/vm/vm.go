@@ -133,3 +133,12 @@ type Pauser interface {
 type LeftoverKiller interface {
 	KillLeftovers(ctx context.Context, stateDir string) (int, error)
 }
+
+// Adopter is a driver whose VMs outlive the daemon and which can take one
+// over again from its state directory, as it was left by a daemon that
+// stopped or was killed: the machine is then the VM's as if Start had
+// returned it (Done, Kill, DialAgent; Err is nil however it ends). It
+// returns a NotFound error when no VM runs there any more.
+type Adopter interface {
+	Adopt(ctx context.Context, id, stateDir string) (Machine, error)
+}

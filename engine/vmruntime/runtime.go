@@ -314,6 +314,8 @@ type sandbox struct {
 	// killed is set when the engine destroys the VM (Kill): the end that
 	// follows is no failure.
 	killed atomic.Bool
+	// detached is set when the daemon leaves the VM running (Detach).
+	detached atomic.Bool
 }
 
 func (s *sandbox) Exec(ctx context.Context, req engine.ExecRequest) (engine.Process, error) {

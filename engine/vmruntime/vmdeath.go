@@ -21,6 +21,9 @@ func (s *sandbox) Wait(ctx context.Context) (engine.ExitStatus, error) {
 	if err == nil || ctx.Err() != nil {
 		return st, err
 	}
+	if s.detached.Load() {
+		return engine.ExitStatus{}, engine.ErrDetached
+	}
 	if s.killed.Load() {
 		// The engine destroyed the VM (a stop or kill that the guest
 		// did not answer in time): killed, not failed.

@@ -35,8 +35,12 @@ type Hooks struct {
 	// MainExited runs after the main process exited and its output was sent,
 	// before its status goes to the host (stop the rest, sync disks).
 	MainExited func()
-	// PowerOff ends the VM; called after the host took the main process's
-	// status, or on a shutdown request.
+	// RecordExit writes the main process's exit status (JSON) where the
+	// host finds it even when it was away when the process ended and the
+	// VM is gone by the time it is back (the serial console).
+	RecordExit func(status []byte)
+	// PowerOff ends the VM; called after a host acknowledged the main
+	// process's status, or on a shutdown request.
 	PowerOff func()
 	// MountRoot prepares the container root (disks, overlay, volumes,
 	// switch root) for file operations without starting a process: a
@@ -60,6 +64,11 @@ type Agent struct {
 	// stdins holds the running processes whose stdin is open, by pid, until
 	// the host attaches a stream to it (OpStdin).
 	stdins map[int]*process
+	// main is the container's main process once started; session is the
+	// host's session that started or last reattached to it, over which
+	// forwarded sockets' connections go.
+	main    *mainProcess
+	session *yamux.Session
 }
 
 // Option tunes an Agent.
@@ -132,9 +141,11 @@ func (a *Agent) handle(session *yamux.Session, stream net.Conn) {
 			fail(stream, errors.New("exec without a process"))
 			return
 		}
-		a.serveProcess(stream, *req.Process, false)
+		a.serveProcess(stream, *req.Process)
+	case proto.OpReattach:
+		a.serveReattach(session, stream, req.Offsets)
 	case proto.OpStdin:
-		a.serveStdin(stream, req.Pid)
+		a.serveStdin(session, stream, req.Pid)
 	case proto.OpMountRoot:
 		a.serveMountRoot(stream, req.Container)
 	case proto.OpStatPath:
@@ -191,24 +202,24 @@ func (a *Agent) serveStart(session *yamux.Session, stream net.Conn, spec *proto.
 			return
 		}
 	}
+	a.setHostSession(session)
 	if len(spec.Sockets) > 0 {
-		if err := a.forwardSockets(session, spec.Sockets); err != nil {
+		if err := a.forwardSockets(spec.Sockets); err != nil {
 			fail(stream, err)
 			return
 		}
 	}
-	a.serveProcess(stream, spec.Process, true)
+	a.serveMain(stream, spec.Process)
 }
 
 // outputGrace bounds how long output may keep flowing after the process
 // exited (a background child can hold the pipe open forever).
 const outputGrace = 3 * time.Second
 
-// hostAckGrace bounds how long the guest waits for the host to take the
-// main process's status before powering off.
-const hostAckGrace = 3 * time.Second
-
-func (a *Agent) serveProcess(stream net.Conn, spec proto.ProcessSpec, main bool) {
+// serveProcess runs an exec'd process: its output and exit status go to
+// stream, and end with it (the main process goes through a journal
+// instead: main.go).
+func (a *Agent) serveProcess(stream net.Conn, spec proto.ProcessSpec) {
 	p, err := a.start(spec)
 	if err != nil {
 		proto.WriteMessage(stream, startErrorResponse(err))
@@ -233,47 +244,42 @@ func (a *Agent) serveProcess(stream net.Conn, spec proto.ProcessSpec, main bool)
 		p.cmd.Process.Kill()
 	}
 	outputDone := p.copyOutput(send)
-	hostGone := make(chan struct{})
-	go a.readControl(stream, p, hostGone, main)
+	go a.readControl(stream, p, false, nil)
 
-	ws := <-p.status
-	status := exitStatus(ws)
-	// As dockerd reports a container's cgroup: any OOM kill in the VM
-	// while the main process ran (a child of it, say) marks the main
-	// process's end OOMKilled; for an exec, only its own SIGKILL does.
-	oomed := oomBefore >= 0 && oomKills() > oomBefore
-	if oomed && (main || ws.Signaled() && ws.Signal() == syscall.SIGKILL) {
-		status.OOMKilled = true
-	}
+	status := p.wait(oomBefore, false)
 	waitTimeout(outputDone, outputGrace)
 	p.closeOutput()
 	if p.stdin != nil && p.stdin != p.tty {
 		p.stdin.Close()
 	}
-	if main && a.hooks.MainExited != nil {
-		a.hooks.MainExited()
-	}
-	b, _ := json.Marshal(status)
-	send(proto.FrameExit, b)
-	if !main {
-		stream.Close()
-		return
-	}
-	select {
-	case <-hostGone:
-	case <-time.After(hostAckGrace):
-	}
+	sendExit(send, status)
 	stream.Close()
-	if a.hooks.PowerOff != nil {
-		a.hooks.PowerOff()
-	}
 }
 
-// readControl applies the host's frames (resize, signals) until the host
-// closes the stream. The main process gets signals as the init of a PID
-// namespace gets them from outside (see deliverableToInit).
-func (a *Agent) readControl(stream net.Conn, p *process, hostGone chan struct{}, main bool) {
-	defer close(hostGone)
+// wait waits for p to end and says how. As dockerd reports a container's
+// cgroup: any OOM kill in the VM while the main process ran (a child of
+// it, say) marks the main process's end OOMKilled; for an exec, only its
+// own SIGKILL does.
+func (p *process) wait(oomBefore int64, main bool) proto.ExitStatus {
+	ws := <-p.status
+	status := exitStatus(ws)
+	oomed := oomBefore >= 0 && oomKills() > oomBefore
+	if oomed && (main || ws.Signaled() && ws.Signal() == syscall.SIGKILL) {
+		status.OOMKilled = true
+	}
+	return status
+}
+
+func sendExit(send func(proto.FrameType, []byte) error, status proto.ExitStatus) error {
+	b, _ := json.Marshal(status)
+	return send(proto.FrameExit, b)
+}
+
+// readControl applies the host's frames (resize, signals, the exit
+// status's acknowledgement) until the host closes the stream. The main
+// process gets signals as the init of a PID namespace gets them from
+// outside (see deliverableToInit).
+func (a *Agent) readControl(stream net.Conn, p *process, main bool, ack func()) {
 	for {
 		t, payload, err := proto.ReadFrame(stream)
 		if err != nil {
@@ -294,6 +300,10 @@ func (a *Agent) readControl(stream net.Conn, p *process, hostGone chan struct{},
 				}
 				p.cmd.Process.Signal(sig)
 			}
+		case proto.FrameExitAck:
+			if ack != nil {
+				ack()
+			}
 		}
 	}
 }
@@ -311,7 +321,7 @@ func (a *Agent) takeStdin(pid int) *process {
 // serveStdin copies the host's stdin stream into the process's stdin; the
 // host's half-close closes a pipe (a terminal stays open, as in Docker,
 // where closing a TTY's stdin does not end the shell).
-func (a *Agent) serveStdin(stream net.Conn, pid int) {
+func (a *Agent) serveStdin(session *yamux.Session, stream net.Conn, pid int) {
 	p := a.takeStdin(pid)
 	if p == nil {
 		fail(stream, fmt.Errorf("process %d has no stdin to attach (exited, not started with OpenStdin, or already attached)", pid))
@@ -319,12 +329,26 @@ func (a *Agent) serveStdin(stream net.Conn, pid int) {
 	}
 	defer stream.Close()
 	if err := proto.WriteMessage(stream, proto.Response{Pid: pid}); err != nil {
+		a.keepStdin(pid, p)
 		return
 	}
 	io.Copy(p.stdin, stream)
+	if session.IsClosed() && a.isMain(pid) {
+		// The host went away, it did not close the stdin: the next host
+		// that reattaches attaches it again.
+		a.keepStdin(pid, p)
+		return
+	}
 	if p.tty == nil {
 		p.stdin.Close()
 	}
+}
+
+// keepStdin offers p's stdin for the next OpStdin.
+func (a *Agent) keepStdin(pid int, p *process) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stdins[pid] = p
 }
 
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) {

@@ -8,14 +8,14 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/hashicorp/yamux"
-
 	"github.com/pier-vm/pier/guest/proto"
 )
 
 // forwardSockets listens at each forwarded socket's path in the container
-// and carries every connection to the host over a stream of its own.
-func (a *Agent) forwardSockets(session *yamux.Session, sockets []proto.SocketSpec) error {
+// and carries every connection to the host over a stream of its own, on
+// the session of the host that started or last reattached to the main
+// process.
+func (a *Agent) forwardSockets(sockets []proto.SocketSpec) error {
 	for i, s := range sockets {
 		path := filepath.Join(a.root, s.Target)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -36,7 +36,7 @@ func (a *Agent) forwardSockets(session *yamux.Session, sockets []proto.SocketSpe
 					return
 				}
 				go func() {
-					stream, err := session.Open()
+					stream, err := a.hostSession().Open()
 					if err != nil {
 						conn.Close()
 						return

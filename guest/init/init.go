@@ -58,6 +58,7 @@ func Main() {
 	a := agent.New(reaper, agent.Hooks{
 		SetupContainer: setupContainer,
 		MainExited:     stopEverything,
+		RecordExit:     func(b []byte) { fmt.Fprintf(os.Stderr, "%s%s\n", proto.ExitRecordPrefix, b) },
 		PowerOff:       powerOff,
 		MountRoot:      mountRoot,
 		Layers:         layers,

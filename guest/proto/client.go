@@ -166,7 +166,7 @@ func (c *Client) startProcess(ctx context.Context, req Request, pio ProcessIO) (
 	if err != nil {
 		return nil, err
 	}
-	p := &Process{client: c, stream: stream, pid: resp.Pid, done: make(chan struct{})}
+	p := &Process{client: c, stream: stream, pid: resp.Pid, done: make(chan struct{}), main: req.Op == OpStart}
 	go p.readFrames(pio)
 	if pio.Stdin != nil && opensStdin(req) {
 		if err := p.attachStdin(ctx, pio.Stdin); err != nil {
@@ -189,9 +189,12 @@ func opensStdin(req Request) bool {
 
 // Process is a process running in the guest.
 type Process struct {
-	client  *Client
-	stream  net.Conn
-	pid     int
+	client *Client
+	stream net.Conn
+	pid    int
+	// main is the container's main process, whose exit status the host
+	// acknowledges (the guest keeps it until then).
+	main    bool
 	writeMu sync.Mutex
 	done    chan struct{}
 	status  ExitStatus
@@ -242,6 +245,9 @@ func (p *Process) readFrames(pio ProcessIO) {
 		case FrameExit:
 			if err := json.Unmarshal(payload, &p.status); err != nil {
 				p.err = fmt.Errorf("bad exit status from the guest: %w", err)
+			}
+			if p.main {
+				p.send(FrameExitAck, nil)
 			}
 			return
 		}

@@ -15,6 +15,9 @@ type FrameType byte
 const (
 	FrameResize FrameType = 3 // payload: JSON Resize
 	FrameSignal FrameType = 4 // payload: JSON Signal
+	// FrameExitAck tells the guest that the host took the main process's
+	// exit status (the guest powers off only then).
+	FrameExitAck FrameType = 5 // payload: none
 )
 
 // Frames towards the host.

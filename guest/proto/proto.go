@@ -21,8 +21,9 @@ import (
 // Version 2 moved stdin to a stream of its own; version 3 lets the guest
 // open streams towards the host (forwarded unix sockets); version 4 adds
 // the file operations (files.go) and typed error codes; version 5 adds
-// stats, the process list (observe.go) and setting the clock (clock.go).
-const Version = 5
+// stats, the process list (observe.go) and setting the clock (clock.go);
+// version 6 reattaches a new host to the running main process (reattach.go).
+const Version = 6
 
 // PortName is the name of the virtio-serial port the agent serves on
 // (QEMU: the port buffers what the host sends until the guest opens it,
@@ -62,6 +63,7 @@ const (
 	OpChanges   = "changes"
 	OpExport    = "export"
 	// OpStats and OpProcesses: see observe.go; OpSetClock: clock.go.
+	// OpReattach: reattach.go.
 )
 
 // Request opens a stream.
@@ -77,6 +79,9 @@ type Request struct {
 	Extract *ExtractOptions `json:"extract,omitempty"`
 	// Clock is OpSetClock's time, in nanoseconds since the epoch.
 	Clock int64 `json:"clock,omitempty"`
+	// Offsets is how much of the main process's output the host has
+	// (OpReattach).
+	Offsets *OutputOffsets `json:"offsets,omitempty"`
 }
 
 // Response answers a Request. A non-empty Error means the request failed;
@@ -91,6 +96,8 @@ type Response struct {
 	// Stats and Processes answer OpStats and OpProcesses.
 	Stats     *StatsSample `json:"stats,omitempty"`
 	Processes *ProcessList `json:"processes,omitempty"`
+	// Offsets is where a reattached output resumes (OpReattach).
+	Offsets *OutputOffsets `json:"offsets,omitempty"`
 }
 
 // HelloInfo describes the guest.

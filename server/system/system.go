@@ -167,6 +167,7 @@ func (r *Router) getInfo(w http.ResponseWriter, _ *http.Request, _ map[string]st
 		Runtimes:           map[string]system.RuntimeWithStatus{"pier": {Runtime: system.Runtime{Path: "pierd"}}},
 		Swarm:              swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
 		SecurityOptions:    []string{"name=vm"},
+		LiveRestoreEnabled: e.LiveRestore,
 	}
 	return httputils.WriteJSON(w, http.StatusOK, info)
 }

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -110,6 +111,11 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 	}
 	d := &daemon{sock: filepath.Join(dir, "docker.sock"), dataDir: filepath.Join(dir, "data"), log: &bytes.Buffer{}}
 	args := append([]string{"-H", "unix://" + d.sock, "--data-root", d.dataDir, "--guest-dir", guestDir, "--accel", "tcg"}, extra...)
+	if !slices.ContainsFunc(extra, func(a string) bool { return strings.HasPrefix(a, "--live-restore") }) {
+		// A stopped daemon stops its containers, so that every test ends
+		// with no VM left (the live-restore tests ask for it).
+		args = append(args, "--live-restore=false")
+	}
 	d.env = append(os.Environ(), "DOCKER_HOST=unix://"+d.sock, "DOCKER_CONFIG="+filepath.Join(dir, "docker-config"))
 	writeDockerConfig(t, filepath.Join(dir, "docker-config"))
 	d.launch(t, args)

@@ -17,11 +17,13 @@ import (
 // helper is a child process (QEMU or virtiofsd) started in its own session,
 // so that it survives the daemon and can be killed as a group.
 type helper struct {
-	cmd     *exec.Cmd
-	pidFile string
-	logPath string
-	exited  chan struct{} // closed once reaped
-	err     error         // Wait's result, set before exited closes
+	cmd *exec.Cmd // nil for a helper adopted from a previous daemon
+	// adoptedPid is an adopted helper's pid.
+	adoptedPid int
+	pidFile    string
+	logPath    string
+	exited     chan struct{} // closed once reaped
+	err        error         // Wait's result, set before exited closes
 }
 
 // startHelper starts bin in dir with its output appended to logPath and
@@ -55,7 +57,12 @@ func startHelper(bin string, args []string, dir, logPath, pidFile string, extra 
 	return h, nil
 }
 
-func (h *helper) pid() int { return h.cmd.Process.Pid }
+func (h *helper) pid() int {
+	if h.cmd == nil {
+		return h.adoptedPid
+	}
+	return h.cmd.Process.Pid
+}
 
 // kill sends SIGKILL to the helper's process group (its session leader is
 // the helper itself), then to the helper, in case it left its group.

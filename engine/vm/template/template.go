@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/pier-vm/pier/engine/vm"
+	"github.com/pier-vm/pier/errdefs"
 )
 
 var _ vm.Driver = (*Cache)(nil)
@@ -91,6 +92,16 @@ func (c *Cache) Name() string { return c.drv.Name() }
 
 // Accel is the driver's acceleration.
 func (c *Cache) Accel() string { return c.drv.Accel() }
+
+// Adopt takes over a VM a previous daemon left running, through the
+// driver (a clone is a VM like any other once it runs).
+func (c *Cache) Adopt(ctx context.Context, id, stateDir string) (vm.Machine, error) {
+	a, ok := c.drv.(vm.Adopter)
+	if !ok {
+		return nil, errdefs.NotImplemented(fmt.Errorf("the %s driver cannot take over running VMs", c.drv.Name()))
+	}
+	return a.Adopt(ctx, id, stateDir)
+}
 
 // Start starts spec's VM from its shape's template when it has one (made
 // now if missing), else with a cold boot.

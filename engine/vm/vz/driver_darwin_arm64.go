@@ -59,6 +59,20 @@ func (d *Driver) Attach(ctx context.Context, stateDir string) (vm.Machine, error
 	return d.l.attach(ctx, stateDir)
 }
 
+// Adopt takes over the VM a previous daemon left running in stateDir
+// (vm.Adopter): its shim kept it running, and answers a new daemon as it
+// answered the old one.
+func (d *Driver) Adopt(ctx context.Context, id, stateDir string) (vm.Machine, error) {
+	m, err := d.l.attach(ctx, stateDir)
+	if err != nil {
+		return nil, err
+	}
+	if m.ID() != id {
+		return nil, fmt.Errorf("vm in %s is %s, not %s", stateDir, m.ID(), id)
+	}
+	return m, nil
+}
+
 // TemplatesSupported says why this Mac cannot save and restore VMs
 // (SaveMachineStateToPath and RestoreMachineStateFromURL came with macOS
 // 14), or nil. pierd then makes no template cache: every VM boots cold.

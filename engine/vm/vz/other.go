@@ -31,6 +31,11 @@ func (d *Driver) Accel() string { return "hvf" }
 // Start returns errUnsupported.
 func (d *Driver) Start(context.Context, vm.Spec) (vm.Machine, error) { return nil, errUnsupported }
 
+// Adopt returns errUnsupported.
+func (d *Driver) Adopt(context.Context, string, string) (vm.Machine, error) {
+	return nil, errUnsupported
+}
+
 // Attach returns errUnsupported.
 func (d *Driver) Attach(context.Context, string) (vm.Machine, error) { return nil, errUnsupported }
 

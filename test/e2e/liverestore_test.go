@@ -1,0 +1,119 @@
+//go:build linux
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Live restore: a running container keeps running while pierd is killed
+// (SIGKILL) or stopped, and the next pierd adopts it: same VM, `docker
+// logs` without a lost or doubled line (including the lines written while
+// no pierd ran), exec and stop work; a container that exited while pierd
+// was away is recorded with its exit code.
+func TestContainersOutliveTheDaemon(t *testing.T) {
+	sharedDaemon(t) // the registry
+	d := startDaemon(t, "--live-restore")
+	defer d.stop(t)
+	if got := d.ok(t, "info", "-f", "{{.LiveRestoreEnabled}}"); got != "true\n" {
+		t.Fatalf("docker info LiveRestoreEnabled: %q", got)
+	}
+	bb := busybox(t, d)
+	d.ok(t, "run", "-d", "--name", "counter", bb, "sh", "-c",
+		`i=0; while true; do echo "line $i"; i=$((i+1)); usleep 10000; done`)
+	defer d.docker(t, "", "rm", "-f", "counter", "short")
+	pid := vmPid(t, d, "counter")
+	waitLogLines(t, d, "counter", 20)
+
+	// SIGKILL: the VM goes on, its output piles up in the guest.
+	args := d.cmd.Args[1:]
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+	time.Sleep(time.Second)
+	if !running(pid) {
+		t.Fatalf("QEMU %d ended with pierd", pid)
+	}
+	d.launch(t, args)
+	if got := d.ok(t, "inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "counter"); got != fmt.Sprintf("running %d\n", pid) {
+		t.Fatalf("after the restart: %q, want running with QEMU %d", got, pid)
+	}
+	n := checkContiguous(t, d, "counter")
+	t.Logf("%d contiguous lines after a SIGKILL of pierd", n)
+	if got := d.ok(t, "exec", "counter", "echo", "still here"); got != "still here\n" {
+		t.Fatalf("exec in the adopted container: %q", got)
+	}
+
+	// A clean stop with live restore leaves the container running too;
+	// a short-lived container exits while no pierd runs.
+	d.ok(t, "run", "-d", "--name", "short", bb, "sh", "-c", "sleep 4; echo done; exit 7")
+	d.cmd.Process.Signal(os.Interrupt)
+	if err := d.cmd.Wait(); err != nil {
+		t.Fatalf("pierd's clean stop: %v\n%s", err, d.log)
+	}
+	if !running(pid) {
+		t.Fatalf("QEMU %d ended with a clean stop of pierd under --live-restore", pid)
+	}
+	time.Sleep(6 * time.Second)
+	d.launch(t, args)
+	if got := d.ok(t, "inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "counter"); got != fmt.Sprintf("running %d\n", pid) {
+		t.Fatalf("after the second restart: %q", got)
+	}
+	d.waitInspect(t, "short", "{{.State.Status}} {{.State.ExitCode}}", "exited 7", 20*time.Second)
+	if got := d.ok(t, "logs", "short"); got != "done\n" {
+		t.Fatalf("logs of the container that exited while pierd was away: %q", got)
+	}
+	n2 := checkContiguous(t, d, "counter")
+	if n2 <= n {
+		t.Fatalf("the log did not grow across the second restart: %d then %d lines", n, n2)
+	}
+	d.ok(t, "stop", "-t", "1", "counter")
+	if running(pid) {
+		t.Fatalf("QEMU %d still runs after docker stop", pid)
+	}
+	checkContiguous(t, d, "counter")
+	d.ok(t, "rm", "counter", "short")
+}
+
+func vmPid(t *testing.T, d *daemon, name string) int {
+	t.Helper()
+	pid, err := strconv.Atoi(strings.TrimSpace(d.ok(t, "inspect", "-f", "{{.State.Pid}}", name)))
+	if err != nil || pid <= 1 {
+		t.Fatalf("VM pid of %s: %d %v", name, pid, err)
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("VM pid %d of %s: %v", pid, name, err)
+	}
+	return pid
+}
+
+func waitLogLines(t *testing.T, d *daemon, name string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.Count(d.ok(t, "logs", name), "\n") >= n {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s did not log %d lines", name, n)
+}
+
+// checkContiguous checks that the container's log is "line 0", "line 1",
+// ... with none missing or doubled, and returns how many lines it has.
+func checkContiguous(t *testing.T, d *daemon, name string) int {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(d.ok(t, "logs", name), "\n"), "\n")
+	for i, l := range lines {
+		if l != fmt.Sprintf("line %d", i) {
+			lo, hi := max(0, i-3), min(len(lines), i+3)
+			t.Fatalf("log line %d is %q, want %q (around it: %q)", i, l, fmt.Sprintf("line %d", i), lines[lo:hi])
+		}
+	}
+	return len(lines)
+}
