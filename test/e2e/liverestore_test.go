@@ -27,19 +27,36 @@ func TestContainersOutliveTheDaemon(t *testing.T) {
 	bb := busybox(t, d)
 	d.ok(t, "run", "-d", "--name", "counter", bb, "sh", "-c",
 		`i=0; while true; do echo "line $i"; i=$((i+1)); usleep 10000; done`)
-	defer d.docker(t, "", "rm", "-f", "counter", "short")
+	defer d.docker(t, "", "rm", "-f", "counter", "short", "withvol", "doomed")
 	pid := vmPid(t, d, "counter")
+	// One with a volume (its virtiofsd is adopted too), one whose VM will
+	// die while no pierd runs (its restart policy then applies).
+	d.ok(t, "run", "-d", "--name", "withvol", "-v", "lrvol:/data", bb, "sh", "-c", "echo kept > /data/f; sleep 600")
+	d.ok(t, "run", "-d", "--name", "doomed", "--restart", "on-failure", bb, "sleep", "600")
+	doomedPid := vmPid(t, d, "doomed")
 	waitLogLines(t, d, "counter", 20)
 
-	// SIGKILL: the VM goes on, its output piles up in the guest.
+	// SIGKILL: the VMs go on, the output piles up in the guest.
 	args := d.cmd.Args[1:]
 	d.cmd.Process.Kill()
 	d.cmd.Wait()
+	if err := syscall.Kill(doomedPid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(time.Second)
 	if !running(pid) {
 		t.Fatalf("QEMU %d ended with pierd", pid)
 	}
 	d.launch(t, args)
+	if got := d.ok(t, "exec", "withvol", "cat", "/data/f"); got != "kept\n" {
+		t.Fatalf("the volume of an adopted container: %q", got)
+	}
+	// The VM that died while pierd was away: exited 137, then started
+	// again by its policy in a new VM, as a starting dockerd does.
+	d.waitInspect(t, "doomed", "{{.State.Status}}", "running", 60*time.Second)
+	if vmPid(t, d, "doomed") == doomedPid {
+		t.Fatal("the restarted container kept the dead VM's pid")
+	}
 	if got := d.ok(t, "inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "counter"); got != fmt.Sprintf("running %d\n", pid) {
 		t.Fatalf("after the restart: %q, want running with QEMU %d", got, pid)
 	}
@@ -77,7 +94,7 @@ func TestContainersOutliveTheDaemon(t *testing.T) {
 		t.Fatalf("QEMU %d still runs after docker stop", pid)
 	}
 	checkContiguous(t, d, "counter")
-	d.ok(t, "rm", "counter", "short")
+	d.ok(t, "rm", "-f", "counter", "short", "withvol", "doomed")
 }
 
 func vmPid(t *testing.T, d *daemon, name string) int {
