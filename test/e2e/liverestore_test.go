@@ -31,10 +31,13 @@ func TestContainersOutliveTheDaemon(t *testing.T) {
 	pid := vmPid(t, d, "counter")
 	// One with a volume (its virtiofsd is adopted too), one whose VM will
 	// die while no pierd runs (its restart policy then applies).
-	d.ok(t, "run", "-d", "--name", "withvol", "-v", "lrvol:/data", bb, "sh", "-c", "echo kept > /data/f; sleep 600")
+	d.ok(t, "run", "-d", "--name", "withvol", "-v", "lrvol:/data", "--health-cmd", "date >> /tmp/probes",
+		"--health-interval", "1s", bb, "sh", "-c", "echo kept > /data/f; sleep 600")
 	d.ok(t, "run", "-d", "--name", "doomed", "--restart", "on-failure", bb, "sleep", "600")
 	doomedPid := vmPid(t, d, "doomed")
 	waitLogLines(t, d, "counter", 20)
+	d.waitInspect(t, "withvol", "{{.State.Health.Status}}", "healthy", 60*time.Second)
+	probes := countLines(t, d, "withvol", "/tmp/probes")
 
 	// SIGKILL: the VMs go on, the output piles up in the guest.
 	args := d.cmd.Args[1:]
@@ -50,6 +53,20 @@ func TestContainersOutliveTheDaemon(t *testing.T) {
 	d.launch(t, args)
 	if got := d.ok(t, "exec", "withvol", "cat", "/data/f"); got != "kept\n" {
 		t.Fatalf("the volume of an adopted container: %q", got)
+	}
+	// Its health checks go on.
+	deadline := time.Now().Add(30 * time.Second)
+	for countLines(t, d, "withvol", "/tmp/probes") < probes+3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no health probe ran in the adopted container (%d before the restart)", probes)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if got := d.ok(t, "inspect", "-f", "{{.State.Health.Status}}", "withvol"); got != "healthy\n" {
+		t.Fatalf("health of the adopted container: %q", got)
+	}
+	if out := d.ok(t, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "counter"); !strings.HasPrefix(out, "counter ") {
+		t.Fatalf("stats of the adopted container: %q", out)
 	}
 	// The VM that died while pierd was away: exited 137, then started
 	// again by its policy in a new VM, as a starting dockerd does.
@@ -89,12 +106,37 @@ func TestContainersOutliveTheDaemon(t *testing.T) {
 	if n2 <= n {
 		t.Fatalf("the log did not grow across the second restart: %d then %d lines", n, n2)
 	}
+	waited := make(chan string, 1)
+	go func() {
+		out, _, _ := d.docker(t, "", "wait", "counter")
+		waited <- out
+	}()
+	time.Sleep(500 * time.Millisecond)
 	d.ok(t, "stop", "-t", "1", "counter")
+	select {
+	case out := <-waited:
+		if out != "137\n" {
+			t.Fatalf("docker wait on the adopted container: %q", out)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("docker wait did not return after the stop")
+	}
 	if running(pid) {
 		t.Fatalf("QEMU %d still runs after docker stop", pid)
 	}
 	checkContiguous(t, d, "counter")
 	d.ok(t, "rm", "-f", "counter", "short", "withvol", "doomed")
+}
+
+// countLines counts the lines of a file inside the container.
+func countLines(t *testing.T, d *daemon, name, path string) int {
+	t.Helper()
+	out, _, _ := d.docker(t, "", "exec", name, "sh", "-c", "cat "+path+" 2>/dev/null | wc -l")
+	n, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("counting lines of %s in %s: %q", path, name, out)
+	}
+	return n
 }
 
 func vmPid(t *testing.T, d *daemon, name string) int {
