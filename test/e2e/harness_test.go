@@ -160,11 +160,20 @@ func (d *daemon) launch(t *testing.T, args []string) {
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// The socket listens before the engine is ready (adoption, leftover
+	// VMs): wait until the API answers.
+	ping := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", d.sock)
+		}}}
+	defer ping.CloseIdleConnections()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if c, err := net.Dial("unix", d.sock); err == nil {
-			c.Close()
-			return
+		if resp, err := ping.Get("http://pierd/_ping"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
