@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // helperEnv makes the test binary a helper: Start re-executes it with
@@ -14,6 +17,16 @@ import (
 const helperEnv = "PIER_NETD_TEST_HELPER"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) == "1" && len(os.Args) == 3 && os.Args[1] == "--hang" {
+		// A helper that holds its directory and never answers.
+		if _, err := lockDir(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "hang:", err)
+			os.Exit(1)
+		}
+		os.WriteFile(filepath.Join(os.Args[2], pidFile), []byte(strconv.Itoa(os.Getpid())), 0o600)
+		time.Sleep(time.Hour)
+		os.Exit(1)
+	}
 	if os.Getenv(helperEnv) == "1" {
 		if len(os.Args) != 3 || os.Args[1] != "--dir" {
 			fmt.Fprintln(os.Stderr, "usage: --dir DIR")

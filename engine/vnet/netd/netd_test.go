@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -255,4 +256,46 @@ func TestMalformedRequestsDoNotKillTheHelper(t *testing.T) {
 	if err := c.Ping(); err != nil {
 		t.Fatalf("helper after malformed requests: %v", err)
 	}
+}
+
+// A helper that holds its directory but does not answer (hung, or an
+// older protocol) is ended by its pid file and replaced.
+func TestStartReplacesAHelperThatDoesNotAnswer(t *testing.T) {
+	dir := t.TempDir()
+	hung := exec.Command(os.Args[0], "--hang", dir)
+	if err := hung.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- hung.Wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !helperAlive(dir) || !fileExists(filepath.Join(dir, pidFile)) {
+		if time.Now().After(deadline) {
+			t.Fatal("the hung helper did not take its lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := Connect(context.Background(), dir); err == nil || errors.Is(err, ErrNotRunning) || !strings.Contains(err.Error(), "does not answer") {
+		t.Fatalf("connect to a hung helper: %v", err)
+	}
+	c := startHelper(t, dir, testConfig())
+	if c.Pid() == hung.Process.Pid {
+		t.Fatal("the hung helper was kept")
+	}
+	select {
+	case err := <-exited:
+		if err == nil || !strings.Contains(err.Error(), "signal: terminated") {
+			t.Fatalf("the hung helper ended with %v, want SIGTERM", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hung helper still runs")
+	}
+	if err := c.Ping(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -39,7 +41,11 @@ func Start(ctx context.Context, dir string, cfg Config, exe string, args ...stri
 			return nil, fmt.Errorf("netd: replacing the helper in %s: %w", dir, err)
 		}
 	case !errors.Is(err, ErrNotRunning):
-		return nil, err
+		// A helper holds the directory but does not answer, or speaks
+		// another protocol (an older pierd's): it goes by signal.
+		if err := terminate(ctx, dir); err != nil {
+			return nil, err
+		}
 	}
 	if err := writeConfig(dir, cfg); err != nil {
 		return nil, err
@@ -87,6 +93,32 @@ func spawn(dir, exe string, args []string) (exited <-chan struct{}, err error) {
 		close(done)
 	}()
 	return done, nil
+}
+
+// terminate ends the helper holding dir's lock by its pid file: SIGTERM
+// (it stops as when asked), then SIGKILL after stopTimeout.
+func terminate(ctx context.Context, dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, pidFile))
+	if err != nil {
+		return fmt.Errorf("netd: a helper holds %s and has no pid file: %w", dir, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return fmt.Errorf("netd: %s in %s is malformed: %q", pidFile, dir, b)
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	wctx, cancel := context.WithTimeout(ctx, stopTimeout)
+	defer cancel()
+	if waitGone(wctx, dir) {
+		return nil
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	kctx, kcancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer kcancel()
+	if !waitGone(kctx, dir) {
+		return fmt.Errorf("netd: the helper in %s (pid %d) does not stop", dir, pid)
+	}
+	return nil
 }
 
 // logTail is the end of dir's helper.log, for errors.
