@@ -16,11 +16,9 @@ import (
 const helperEnv = "PIER_NETWORK_TEST_HELPER"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) == "1" {
-		if len(os.Args) != 3 || os.Args[1] != "--dir" {
-			fmt.Fprintln(os.Stderr, "usage: --dir DIR")
-			os.Exit(2)
-		}
+	// (Other runs of this binary inherit the variable too: only --dir
+	// DIR makes a helper.)
+	if os.Getenv(helperEnv) == "1" && len(os.Args) == 3 && os.Args[1] == "--dir" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		err := netd.Serve(ctx, os.Args[2])
 		stop()

@@ -27,11 +27,9 @@ func TestMain(m *testing.M) {
 		time.Sleep(time.Hour)
 		os.Exit(1)
 	}
-	if os.Getenv(helperEnv) == "1" {
-		if len(os.Args) != 3 || os.Args[1] != "--dir" {
-			fmt.Fprintln(os.Stderr, "usage: --dir DIR")
-			os.Exit(2)
-		}
+	// (Other runs of this binary, such as fuzzing workers, inherit the
+	// variable too: only --dir DIR makes a helper.)
+	if os.Getenv(helperEnv) == "1" && len(os.Args) == 3 && os.Args[1] == "--dir" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		err := Serve(ctx, os.Args[2])
 		stop()
