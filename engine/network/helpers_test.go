@@ -76,13 +76,23 @@ func TestRegistryHelpersOutliveTheDaemon(t *testing.T) {
 	if _, _, err := r.SwitchFor(back.ID); err != nil {
 		t.Fatal(err)
 	}
-	backPid := helperPid(root, back.ID)
-
-	// The daemon goes, leaving its helpers: the port still listens.
-	r.Disconnect()
-	if helperPid(root, front.ID) != pid {
-		t.Fatal("the helper did not outlive the registry")
+	if _, _, err := r.Allocate(back.ID, "c-back", "", nil); err != nil {
+		t.Fatal(err)
 	}
+	backPid := helperPid(root, back.ID)
+	idle := addNetwork(t, r, "idle1", "idle", "172.22.0.0/16")
+	if _, _, err := r.SwitchFor(idle.ID); err != nil {
+		t.Fatal(err)
+	}
+	idlePid := helperPid(root, idle.ID)
+
+	// The daemon goes, leaving the helpers of networks with containers:
+	// the port still listens. A helper serving nobody stops.
+	r.Disconnect()
+	if helperPid(root, front.ID) != pid || helperPid(root, back.ID) != backPid {
+		t.Fatal("the helpers did not outlive the registry")
+	}
+	waitGone(t, idlePid)
 	c, err := net.DialTimeout("tcp", host.String(), 5*time.Second)
 	if err != nil {
 		t.Fatalf("the published port died with the registry: %v", err)
@@ -109,9 +119,9 @@ func TestRegistryHelpersOutliveTheDaemon(t *testing.T) {
 	if err != nil || len(pubs) != 1 || pubs[0].Host != host || pubs[0].Proto != "tcp" {
 		t.Fatalf("publications after the restart: %+v, %v", pubs, err)
 	}
-	// c-web came back (its endpoint allocated again), c-gone did not;
-	// back has nobody.
-	if _, _, err := r2.Allocate(front.ID, "c-web", web.String(), []string{"web"}); err != nil {
+	// c-web came back (its endpoint recorded again), c-gone and c-back
+	// did not: back has nobody.
+	if err := r2.Readopt(front.ID, "c-web", "ep-web", web, []string{"web"}); err != nil {
 		t.Fatal(err)
 	}
 	r2.StopIdle()

@@ -74,6 +74,15 @@ func TestRegistryPushesNamesAndBlockedSubnets(t *testing.T) {
 		t.Fatalf("back's names after release: %+v", names.Local)
 	}
 
+	// A container taken back after a restart (live restore) is pushed too.
+	if err := r.Readopt(front.ID, "c-db", "ep-db", db, []string{"DB"}); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := pushedTo(t, r, front.ID); !slices.Equal(names.Local["db"], []netip.Addr{db}) {
+		t.Fatalf("a readopted endpoint is not pushed: %+v", names.Local)
+	}
+	r.Release("c-db")
+
 	// Networks added and removed change every gateway's filter.
 	extra := addNetwork(t, r, "extra1", "extra", "172.22.0.0/16")
 	if _, blocked := pushedTo(t, r, front.ID); !slices.Contains(blocked, extra.Subnet) {

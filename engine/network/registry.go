@@ -533,17 +533,20 @@ func (ns *Registry) StopIdle() {
 // Close stops every running datapath, helpers included.
 func (ns *Registry) Close() { ns.closeAll(false) }
 
-// Disconnect lets go of every datapath but leaves the helpers running (a
-// daemon shutdown that keeps its containers running); in-process
-// datapaths stop, as they cannot outlive pierd.
+// Disconnect lets go of the datapaths of networks with endpoints but
+// leaves their helpers running (a daemon shutdown that keeps its
+// containers running, live restore); the other datapaths stop, and so do
+// in-process ones, which cannot outlive pierd.
 func (ns *Registry) Disconnect() { ns.closeAll(true) }
 
-func (ns *Registry) closeAll(leave bool) {
+func (ns *Registry) closeAll(leaveBusy bool) {
 	ns.mu.Lock()
 	var sws []datapath
+	leave := map[datapath]bool{}
 	for _, st := range ns.byID {
 		if st.sw != nil {
 			sws = append(sws, st.sw)
+			leave[st.sw] = leaveBusy && len(st.eps) > 0
 			st.sw = nil
 		}
 	}
@@ -552,7 +555,7 @@ func (ns *Registry) closeAll(leave bool) {
 	for _, sw := range sws {
 		wg.Go(func() {
 			end := sw.stop
-			if leave {
+			if leave[sw] {
 				end = sw.leave
 			}
 			if err := end(); err != nil {
