@@ -52,6 +52,9 @@ type ContainersConfig struct {
 	// makes the next daemon adopt them (needs a Runtime that is a
 	// SandboxAdopter); without it a stopping daemon stops them.
 	LiveRestore bool
+	// NetworkOptions configure the networks' registry (where datapaths
+	// run: network.WithHelpers).
+	NetworkOptions []network.Option
 }
 
 // Containers is the container service: create, run, stop and remove
@@ -159,7 +162,7 @@ func NewContainers(cfg ContainersConfig) (*Containers, error) {
 	if cfg.NetworksFile == "" {
 		cfg.NetworksFile = filepath.Join(cfg.Root, "networks.json")
 	}
-	nets, err := network.Open(cfg.NetworksFile)
+	nets, err := network.Open(cfg.NetworksFile, cfg.NetworkOptions...)
 	if err != nil {
 		return nil, err
 	}

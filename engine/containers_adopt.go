@@ -137,7 +137,9 @@ func (s *Containers) recordGone(x *ctr, gone *SandboxGoneError) {
 const vmDeathCode = 137
 
 // readoptNetworks records the adopted container's endpoints again and
-// makes sure its networks' switches run.
+// makes sure its networks' switches run (the helpers that kept serving
+// while no daemon ran, reconnected); the switch that holds the
+// container's published ports releases them when it stops.
 func (s *Containers) readoptNetworks(c container.Container) *netAttachment {
 	held := &netAttachment{containerID: c.ID}
 	for name, ep := range c.Networks {
@@ -148,8 +150,11 @@ func (s *Containers) readoptNetworks(c container.Container) *netAttachment {
 		if err != nil {
 			continue
 		}
-		if _, _, err := s.nets.SwitchFor(ep.NetworkID); err != nil {
+		sw, _, err := s.nets.SwitchFor(ep.NetworkID)
+		if err != nil {
 			s.log.Warn("adopted container: network not running", "id", c.ID, "network", name, "err", err)
+		} else if pubs, err := sw.Publications(c.ID); err == nil && len(pubs) > 0 {
+			held.published = sw
 		}
 		if err := s.nets.Readopt(ep.NetworkID, c.ID, ep.EndpointID, addr, ep.DNSNames); err != nil {
 			s.log.Warn("adopted container: cannot record its address again", "id", c.ID, "network", name, "err", err)

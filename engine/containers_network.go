@@ -140,10 +140,12 @@ func orderedEndpoints(c container.Container) []string {
 	return names
 }
 
-// netAttachment is what a run of a container holds on its networks.
+// netAttachment is what a run of a container holds on its networks: its
+// endpoints (by container ID) and its published ports, held by the
+// primary network's switch under the container's ID.
 type netAttachment struct {
 	containerID string
-	pubs        []*vnet.Publication
+	published   network.Switch // nil when nothing was published
 }
 
 // attachResult is the network part of a start: the guest's configuration,
@@ -166,7 +168,7 @@ func (s *Containers) attachNetworks(c container.Container) (res *attachResult, e
 	}()
 	res = &attachResult{endpoints: map[string]*container.Endpoint{}, held: held}
 	cfg := &NetworkConfig{}
-	var primarySw *vnet.Network
+	var primarySw network.Switch
 	var primaryAddr netip.Addr
 	var primaryNet network.Network
 	name := trimSlash(c.Name)
@@ -295,7 +297,7 @@ func hostsLines(c container.Container, addr netip.Addr, n network.Network) []str
 
 // publishPorts binds every published port of c on the host and forwards
 // it to addr in the container's primary network.
-func (s *Containers) publishPorts(c container.Container, sw *vnet.Network, addr netip.Addr, held *netAttachment) (map[string][]container.PortBinding, error) {
+func (s *Containers) publishPorts(c container.Container, sw network.Switch, addr netip.Addr, held *netAttachment) (map[string][]container.PortBinding, error) {
 	bindings := map[string][]container.PortBinding{}
 	for k, v := range c.HostConfig.PortBindings {
 		bindings[k] = slices.Clone(v)
@@ -311,6 +313,9 @@ func (s *Containers) publishPorts(c container.Container, sw *vnet.Network, addr 
 	for _, p := range c.Config.ExposedPorts {
 		out[p] = nil
 	}
+	if len(bindings) > 0 {
+		held.published = sw
+	}
 	for _, key := range slices.Sorted(maps.Keys(bindings)) {
 		port, proto, err := splitPortKey(key)
 		if err != nil {
@@ -320,24 +325,24 @@ func (s *Containers) publishPorts(c container.Container, sw *vnet.Network, addr 
 			return nil, errdefs.NotImplemented(fmt.Errorf("publishing %s: pier cannot forward SCTP", key))
 		}
 		for _, b := range bindings[key] {
-			pub, err := publishOne(sw, proto, b, netip.AddrPortFrom(addr, port))
+			bound, err := publishOne(sw, c.ID, proto, b, netip.AddrPortFrom(addr, port))
 			if err != nil {
 				return nil, fmt.Errorf("driver failed programming external connectivity on endpoint %s (%s): %w", trimSlash(c.Name), c.ID, err)
 			}
-			held.pubs = append(held.pubs, pub)
 			hostIP := b.HostIP
 			if hostIP == "" {
 				hostIP = "0.0.0.0"
 			}
-			out[key] = append(out[key], container.PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(pub.Host.Port()))})
+			out[key] = append(out[key], container.PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(bound.Port()))})
 		}
 	}
 	return out, nil
 }
 
-// publishOne binds one host address: HostPort "" or "0" picks a free port,
-// "a-b" the first free one of the range.
-func publishOne(sw *vnet.Network, proto string, b container.PortBinding, target netip.AddrPort) (*vnet.Publication, error) {
+// publishOne binds one host address for owner: HostPort "" or "0" picks a
+// free port, "a-b" the first free one of the range. It returns the address
+// bound.
+func publishOne(sw network.Switch, owner, proto string, b container.PortBinding, target netip.AddrPort) (netip.AddrPort, error) {
 	ip := b.HostIP
 	if ip == "" {
 		ip = "0.0.0.0"
@@ -352,21 +357,21 @@ func publishOne(sw *vnet.Network, proto string, b container.PortBinding, target 
 			hi, err2 = strconv.Atoi(end)
 		}
 		if err1 != nil || err2 != nil || lo < 0 || hi > 65535 || hi < lo {
-			return nil, errdefs.InvalidParameterf("invalid host port: %s", b.HostPort)
+			return netip.AddrPort{}, errdefs.InvalidParameterf("invalid host port: %s", b.HostPort)
 		}
 	}
 	var lastErr error
 	for p := lo; p <= hi; p++ {
-		pub, err := sw.Publish(proto, net.JoinHostPort(ip, strconv.Itoa(p)), target)
+		bound, err := sw.Publish(owner, proto, net.JoinHostPort(ip, strconv.Itoa(p)), target)
 		if err == nil {
-			return pub, nil
+			return bound, nil
 		}
 		lastErr = err
 	}
 	if errors.Is(lastErr, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("Bind for %s failed: port is already allocated", net.JoinHostPort(ip, b.HostPort))
+		return netip.AddrPort{}, fmt.Errorf("Bind for %s failed: port is already allocated", net.JoinHostPort(ip, b.HostPort))
 	}
-	return nil, lastErr
+	return netip.AddrPort{}, lastErr
 }
 
 // splitPortKey parses "80/tcp" (no protocol means tcp).
@@ -387,10 +392,12 @@ func (s *Containers) detachNetworks(h *netAttachment) {
 	if h == nil {
 		return
 	}
-	for _, p := range h.pubs {
-		_ = p.Close()
+	if h.published != nil {
+		if err := h.published.Release(h.containerID); err != nil {
+			s.log.Warn("releasing published ports", "container", h.containerID, "err", err)
+		}
+		h.published = nil
 	}
-	h.pubs = nil
 	s.nets.Release(h.containerID)
 }
 

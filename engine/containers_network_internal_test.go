@@ -3,6 +3,7 @@ package engine
 import (
 	"net"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/pier-vm/pier/engine/container"
 	"github.com/pier-vm/pier/engine/network"
-	"github.com/pier-vm/pier/engine/vnet"
 )
 
 func TestHostsLines(t *testing.T) {
@@ -57,12 +57,20 @@ func TestSplitPortKey(t *testing.T) {
 }
 
 func TestPublishOneRangesAndClash(t *testing.T) {
-	sw, err := vnet.New(vnet.Config{Subnet: netip.MustParsePrefix("172.29.0.0/16"), Gateway: netip.MustParseAddr("172.29.0.1"), Upstream: "127.0.0.1:1"})
+	nets, err := network.Open(filepath.Join(t.TempDir(), "networks.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sw.Close()
-	target := netip.MustParseAddrPort("172.29.0.2:80")
+	defer nets.Close()
+	bridge, err := nets.Find(network.NameBridge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw, _, err := nets.SwitchFor(bridge.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := netip.AddrPortFrom(bridge.Gateway.Next(), 80)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -70,22 +78,33 @@ func TestPublishOneRangesAndClash(t *testing.T) {
 	defer busy.Close()
 	port := busy.Addr().(*net.TCPAddr).Port
 	// A single busy port: Docker's words.
-	_, err = publishOne(sw, "tcp", container.PortBinding{HostIP: "127.0.0.1", HostPort: strconv.Itoa(port)}, target)
+	_, err = publishOne(sw, "c1", "tcp", container.PortBinding{HostIP: "127.0.0.1", HostPort: strconv.Itoa(port)}, target)
 	if err == nil || !strings.Contains(err.Error(), "Bind for 127.0.0.1:"+strconv.Itoa(port)+" failed: port is already allocated") {
 		t.Fatalf("clash: %v", err)
 	}
 	// A range starting at the busy port takes the next free one.
-	pub, err := publishOne(sw, "tcp", container.PortBinding{HostIP: "127.0.0.1", HostPort: strconv.Itoa(port) + "-" + strconv.Itoa(port+20)}, target)
+	bound, err := publishOne(sw, "c1", "tcp", container.PortBinding{HostIP: "127.0.0.1", HostPort: strconv.Itoa(port) + "-" + strconv.Itoa(port+20)}, target)
 	if err != nil {
 		t.Fatalf("range: %v", err)
 	}
-	defer pub.Close()
-	if got := int(pub.Host.Port()); got <= port || got > port+20 {
+	if got := int(bound.Port()); got <= port || got > port+20 {
 		t.Fatalf("range picked %d", got)
 	}
 	for _, bad := range []string{"x", "10-5", "70000", "1-x"} {
-		if _, err := publishOne(sw, "tcp", container.PortBinding{HostPort: bad}, target); err == nil {
+		if _, err := publishOne(sw, "c1", "tcp", container.PortBinding{HostPort: bad}, target); err == nil {
 			t.Errorf("host port %q accepted", bad)
 		}
 	}
+	// The switch holds the port for its owner until released.
+	if pubs, err := sw.Publications("c1"); err != nil || len(pubs) != 1 || pubs[0].Host != bound || pubs[0].Target != target {
+		t.Fatalf("publications of c1: %+v, %v", pubs, err)
+	}
+	if err := sw.Release("c1"); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", bound.String())
+	if err != nil {
+		t.Fatalf("released port still bound: %v", err)
+	}
+	l.Close()
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pier-vm/pier/engine/events"
 	"github.com/pier-vm/pier/engine/image"
+	"github.com/pier-vm/pier/engine/network"
 )
 
 // Config configures an Engine.
@@ -34,6 +35,11 @@ type Config struct {
 	// VMStart, when set, says how VMs start and how many started each way
 	// (`docker info`; see SystemInfo).
 	VMStart func() (mode, counts string)
+	// NetworkHelper, when set, is the command that runs a network's
+	// datapath in a helper process of its own (pierd's binary and
+	// net-helper; engine/vnet/netd), which outlives the daemon; the
+	// helpers live in Root/networks. Unset: datapaths run in this process.
+	NetworkHelper []string
 }
 
 // Engine ties containers, images and events together.
@@ -52,6 +58,10 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Logger = slog.Default()
 	}
 	bus := events.NewBus()
+	netOpts := []network.Option{network.WithLogger(cfg.Logger)}
+	if len(cfg.NetworkHelper) > 0 {
+		netOpts = append(netOpts, network.WithHelpers(filepath.Join(cfg.Root, "networks"), cfg.NetworkHelper...))
+	}
 	containers, err := NewContainers(ContainersConfig{
 		Root:    filepath.Join(cfg.Root, "containers"),
 		Runtime: cfg.Runtime,
@@ -59,14 +69,18 @@ func New(cfg Config) (*Engine, error) {
 		Events:  bus,
 		Log:     cfg.Logger,
 		// Networks and volumes are the data root's, beside containers/.
-		NetworksFile: filepath.Join(cfg.Root, "networks.json"),
-		VolumesDir:   filepath.Join(cfg.Root, "volumes"),
-		HostGateways: cfg.HostGateways,
-		LiveRestore:  cfg.LiveRestore,
+		NetworksFile:   filepath.Join(cfg.Root, "networks.json"),
+		VolumesDir:     filepath.Join(cfg.Root, "volumes"),
+		HostGateways:   cfg.HostGateways,
+		LiveRestore:    cfg.LiveRestore,
+		NetworkOptions: netOpts,
 	})
 	if err != nil {
 		return nil, err
 	}
+	// The containers are loaded (those still running taken back): the
+	// network helpers a previous daemon left serve only them.
+	containers.nets.StopIdle()
 	return &Engine{Containers: containers, images: cfg.Images, cfg: cfg}, nil
 }
 
@@ -79,9 +93,14 @@ func (e *Engine) Subscribe() ([]events.Event, <-chan events.Event, func()) {
 }
 
 // Shutdown stops the running containers (SIGTERM, then their VMs are
-// killed when ctx ends), so no VM outlives the daemon; with LiveRestore
-// it leaves them running for the next daemon instead.
+// killed when ctx ends), so no VM outlives the daemon, then the networks'
+// datapaths, helpers included; with LiveRestore it leaves the containers
+// running for the next daemon instead, and their networks' helpers too.
 func (e *Engine) Shutdown(ctx context.Context) {
 	e.Containers.Shutdown(ctx)
+	if e.Containers.liveRestore {
+		e.Containers.nets.Disconnect()
+		return
+	}
 	e.Containers.nets.Close()
 }

@@ -144,6 +144,10 @@ func newEngine(o options, log *slog.Logger) (*engine.Engine, vm.Driver, error) {
 		vmruntime.WithLogger(log),
 		vmruntime.WithEmulation(filepath.Join(o.dataRoot, "emul"), caps),
 	)
+	helper, err := netHelper()
+	if err != nil {
+		return nil, nil, fmt.Errorf("network helpers: %w", err)
+	}
 	images, err := image.New(filepath.Join(o.dataRoot, "image"),
 		image.WithInsecureRegistries(o.insecureRegistries),
 		image.WithLogger(log),
@@ -164,6 +168,9 @@ func newEngine(o options, log *slog.Logger) (*engine.Engine, vm.Driver, error) {
 		HostGateways: hostGateways(),
 		VMStart:      vmStart(rt),
 		LiveRestore:  o.liveRestore,
+		// Each network's datapath in a helper process that outlives
+		// pierd (engine/vnet/netd).
+		NetworkHelper: helper,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -61,6 +61,6 @@ func newRootCommand() *cobra.Command {
 	f.StringVar(&o.vmTemplates, "vm-templates", "on", "start VMs as clones of a template VM per guest shape (on) or boot each one (off)")
 	addTLSFlags(f, &o.tls)
 	cmd.CompletionOptions.DisableDefaultCmd = true
-	cmd.AddCommand(newDoctorCommand(), newShimCommand())
+	cmd.AddCommand(newDoctorCommand(), newShimCommand(), newNetHelperCommand())
 	return cmd
 }

@@ -8,8 +8,16 @@ import (
 
 // Readopt records again the endpoint a running container had on network
 // id before the daemon restarted (live restore): same endpoint ID, same
-// address, same DNS names.
+// address, same DNS names, pushed to the running datapaths.
 func (ns *Registry) Readopt(id, containerID, endpointID string, addr netip.Addr, names []string) error {
+	if err := ns.readopt(id, containerID, endpointID, addr, names); err != nil {
+		return err
+	}
+	ns.push()
+	return nil
+}
+
+func (ns *Registry) readopt(id, containerID, endpointID string, addr netip.Addr, names []string) error {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	st, ok := ns.byID[id]

@@ -3,7 +3,11 @@ package network
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"net/netip"
+	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -16,23 +20,37 @@ import (
 // HostDockerInternal is the name containers reach the host by.
 const HostDockerInternal = "host.docker.internal"
 
-// Registry owns the Docker networks: their store, their running virtual
-// switches (engine/vnet, started on first use) and the endpoints of the
-// running containers, which the switches' DNS servers answer from.
+// Registry owns the Docker networks: their store, their running
+// datapaths (a switch, gateway and DNS server each, started on first use:
+// in pierd by default, or in helper processes that outlive it, see
+// WithHelpers) and the endpoints of the running containers, whose names
+// it pushes to the datapaths' DNS servers.
 type Registry struct {
-	store *Store
+	store   *Store
+	log     *slog.Logger
+	helpers *helpers // nil: datapaths run in this process
 
 	mu   sync.RWMutex
 	byID map[string]*netState
-	// subnets of every switched network, read by the switches' packet
-	// filters without taking mu.
+	// subnets of every switched network.
 	subnets atomic.Pointer[[]netip.Prefix]
+
+	// pushMu serialises pushes, so a later state is never overtaken by
+	// an earlier one; pushed is what each datapath was last sent.
+	pushMu sync.Mutex
+	pushed map[datapath]pushedTables
+}
+
+// pushedTables is what a datapath was last told.
+type pushedTables struct {
+	names   *vnet.Names
+	blocked []netip.Prefix
 }
 
 // netState is one network and what runs for it.
 type netState struct {
 	n   Network
-	sw  *vnet.Network // nil until a container attaches
+	sw  datapath // nil until a container attaches
 	eps map[string]*ActiveEndpoint
 }
 
@@ -43,18 +61,58 @@ type ActiveEndpoint struct {
 	Addr       netip.Addr
 }
 
+// Option configures a Registry.
+type Option func(*Registry) error
+
+// WithHelpers runs each network's datapath in a helper process of its own
+// (engine/vnet/netd), started as command followed by --dir DIR, where DIR
+// is dir/<network ID>. Helpers outlive pierd; Open reconnects to those
+// still running. Default: datapaths run in this process.
+func WithHelpers(dir string, command ...string) Option {
+	return func(ns *Registry) error {
+		if dir == "" || len(command) == 0 || command[0] == "" {
+			return errors.New("network helpers: a directory and a command are required")
+		}
+		ns.helpers = &helpers{dir: dir, command: slices.Clone(command)}
+		return nil
+	}
+}
+
+// WithLogger sets the logger for what goes wrong with datapaths (default
+// slog.Default()).
+func WithLogger(log *slog.Logger) Option {
+	return func(ns *Registry) error {
+		if log == nil {
+			return errors.New("network registry: nil logger")
+		}
+		ns.log = log
+		return nil
+	}
+}
+
 // Open loads the networks stored at path (creating the predefined ones on
-// first use); no switch runs until a container attaches.
-func Open(path string) (*Registry, error) {
+// first use). No datapath starts until a container attaches; with
+// WithHelpers, the helpers of a previous pierd that still run are
+// reconnected (see StopIdle).
+func Open(path string, opts ...Option) (*Registry, error) {
+	ns := &Registry{byID: map[string]*netState{}, log: slog.Default(), pushed: map[datapath]pushedTables{}}
+	for _, o := range opts {
+		if err := o(ns); err != nil {
+			return nil, err
+		}
+	}
 	store, err := OpenStore(path)
 	if err != nil {
 		return nil, err
 	}
-	ns := &Registry{store: store, byID: map[string]*netState{}}
+	ns.store = store
 	for _, n := range store.All() {
 		ns.byID[n.ID] = &netState{n: n, eps: map[string]*ActiveEndpoint{}}
 	}
 	ns.refreshSubnets()
+	if ns.helpers != nil {
+		ns.reconnect()
+	}
 	return ns, nil
 }
 
@@ -67,18 +125,20 @@ func (ns *Registry) refreshSubnets() {
 			out = append(out, st.n.Subnet)
 		}
 	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
 	ns.subnets.Store(&out)
 }
 
-// blocked says whether a is inside one of pier's networks: a gateway never
-// forwards there, so networks stay isolated from each other.
-func (ns *Registry) blocked(a netip.Addr) bool {
+// blockedFor is what the gateway of st must not forward to: every other
+// network's subnet, so networks stay isolated from each other; mu is held.
+func (ns *Registry) blockedFor(st *netState) []netip.Prefix {
+	var out []netip.Prefix
 	for _, p := range *ns.subnets.Load() {
-		if p.Contains(a) {
-			return true
+		if p != st.n.Subnet {
+			out = append(out, p)
 		}
 	}
-	return false
+	return out
 }
 
 // Find looks a network up by full ID, name, then unique ID prefix, as
@@ -119,87 +179,157 @@ func (ns *Registry) findLocked(ref string) (*netState, error) {
 	return match, nil
 }
 
-// SwitchFor returns the running switch of network id, starting it.
-func (ns *Registry) SwitchFor(id string) (*vnet.Network, Network, error) {
+// SwitchFor returns the running switch of network id, starting it (or,
+// with helpers, restarting a helper that died).
+func (ns *Registry) SwitchFor(id string) (Switch, Network, error) {
 	ns.mu.Lock()
-	defer ns.mu.Unlock()
 	st, ok := ns.byID[id]
 	if !ok {
+		ns.mu.Unlock()
 		return nil, Network{}, errNoSuchNetwork(id)
 	}
+	if st.sw != nil && !st.sw.alive() {
+		ns.log.Warn("the datapath of a network stopped; starting it again", "network", st.n.Name)
+		st.sw = nil
+	}
+	started := false
 	if st.sw == nil {
-		cfg := vnet.Config{
-			Subnet:   st.n.Subnet,
-			Gateway:  st.n.Gateway,
-			Internal: st.n.Internal,
-			Blocked:  ns.blocked,
-			Resolve:  func(src netip.Addr, name string) ([]netip.Addr, bool) { return ns.resolve(id, src, name) },
-		}
-		if !st.n.Internal {
-			// The gateway doubles as the host: host.docker.internal and
-			// host-gateway lead to the host's loopback through it.
-			cfg.HostAlias = st.n.Gateway
-		}
-		sw, err := vnet.New(cfg)
+		sw, err := ns.startDatapath(st.n)
 		if err != nil {
+			ns.mu.Unlock()
 			return nil, Network{}, fmt.Errorf("starting the virtual network %s: %w", st.n.Name, err)
 		}
-		st.sw = sw
+		st.sw, started = sw, true
 	}
-	return st.sw, st.n, nil
+	sw, n := st.sw, st.n
+	ns.mu.Unlock()
+	if started {
+		ns.push()
+	}
+	return sw, n, nil
 }
 
-// resolve answers a DNS question asked on network id from src: names of
-// the containers on that network (not on the default bridge, as in
-// Docker), then names on the asking container's other networks, then
-// host.docker.internal.
-func (ns *Registry) resolve(id string, src netip.Addr, name string) ([]netip.Addr, bool) {
+// startDatapath starts n's datapath, in a helper or in this process.
+func (ns *Registry) startDatapath(n Network) (datapath, error) {
+	if ns.helpers != nil {
+		return ns.helpers.start(n)
+	}
+	return startLocal(localConfig(n))
+}
+
+// names is the table network id's DNS server answers from (nil for an
+// unknown network).
+func (ns *Registry) names(id string) *vnet.Names {
 	ns.mu.RLock()
 	defer ns.mu.RUnlock()
 	st, ok := ns.byID[id]
 	if !ok {
-		return nil, false
+		return nil
 	}
-	if addrs := st.lookup(name); len(addrs) > 0 {
-		return addrs, true
-	}
-	// The asking container's other networks.
-	var asker string
-	for cid, ep := range st.eps {
-		if ep.Addr == src {
-			asker = cid
-		}
-	}
-	if asker != "" {
-		for oid, other := range ns.byID {
-			if oid == id || other.eps[asker] == nil {
-				continue
-			}
-			if addrs := other.lookup(name); len(addrs) > 0 {
-				return addrs, true
-			}
-		}
-	}
-	if name == HostDockerInternal && !st.n.Internal {
-		return []netip.Addr{st.n.Gateway}, true
-	}
-	return nil, false
+	return ns.namesFor(st)
 }
 
-// lookup finds name among a network's endpoints (never on the default
-// bridge, where Docker offers no name resolution).
-func (st *netState) lookup(name string) []netip.Addr {
+// namesFor is st's DNS table, as Docker resolves: names of the containers
+// on the network (not on the default bridge), then, for an asking
+// container, names on its other networks, then host.docker.internal; mu
+// is held.
+func (ns *Registry) namesFor(st *netState) *vnet.Names {
+	t := &vnet.Names{Local: st.names()}
+	ids := slices.Sorted(maps.Keys(ns.byID))
+	for cid, ep := range st.eps {
+		var other map[string][]netip.Addr
+		for _, oid := range ids {
+			o := ns.byID[oid]
+			if o == st || o.eps[cid] == nil {
+				continue
+			}
+			for name, addrs := range o.names() {
+				if _, seen := other[name]; !seen {
+					if other == nil {
+						other = map[string][]netip.Addr{}
+					}
+					other[name] = addrs
+				}
+			}
+		}
+		if other != nil {
+			if t.BySource == nil {
+				t.BySource = map[netip.Addr]map[string][]netip.Addr{}
+			}
+			t.BySource[ep.Addr] = other
+		}
+	}
+	if !st.n.Internal {
+		t.Fallback = map[string][]netip.Addr{HostDockerInternal: {st.n.Gateway}}
+	}
+	return t
+}
+
+// names maps a network's endpoint names to their addresses (nil on the
+// default bridge, where Docker offers no name resolution).
+func (st *netState) names() map[string][]netip.Addr {
 	if st.n.Name == NameBridge {
 		return nil
 	}
-	var out []netip.Addr
+	var out map[string][]netip.Addr
 	for _, ep := range st.eps {
-		if slices.Contains(ep.Names, name) {
-			out = append(out, ep.Addr)
+		for _, name := range ep.Names {
+			if out == nil {
+				out = map[string][]netip.Addr{}
+			}
+			if !slices.Contains(out[name], ep.Addr) {
+				out[name] = append(out[name], ep.Addr)
+			}
 		}
 	}
-	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
+	for _, addrs := range out {
+		slices.SortFunc(addrs, func(a, b netip.Addr) int { return a.Compare(b) })
+	}
 	return out
+}
+
+// push sends every running datapath the names and blocked subnets it
+// should have, when they changed since its last push. Failures are
+// logged: the datapath keeps its previous tables.
+func (ns *Registry) push() {
+	ns.pushMu.Lock()
+	defer ns.pushMu.Unlock()
+	type work struct {
+		name string
+		sw   datapath
+		t    pushedTables
+	}
+	var todo []work
+	ns.mu.RLock()
+	for _, st := range ns.byID {
+		if st.sw != nil {
+			todo = append(todo, work{st.n.Name, st.sw, pushedTables{ns.namesFor(st), ns.blockedFor(st)}})
+		}
+	}
+	ns.mu.RUnlock()
+	live := map[datapath]bool{}
+	for _, w := range todo {
+		live[w.sw] = true
+		last, ok := ns.pushed[w.sw]
+		if !ok || !reflect.DeepEqual(last.names, w.t.names) {
+			if err := w.sw.setNames(w.t.names); err != nil {
+				ns.log.Warn("pushing DNS names to a network's datapath", "network", w.name, "err", err)
+				continue
+			}
+		}
+		if !ok || !slices.Equal(last.blocked, w.t.blocked) {
+			if err := w.sw.setBlocked(w.t.blocked); err != nil {
+				ns.log.Warn("pushing blocked subnets to a network's datapath", "network", w.name, "err", err)
+				continue
+			}
+		}
+		ns.pushed[w.sw] = w.t
+	}
+	for sw := range ns.pushed {
+		if !live[sw] {
+			delete(ns.pushed, sw)
+		}
+	}
 }
 
 // inUse lists the addresses taken on a network; mu is held.
@@ -214,6 +344,14 @@ func (st *netState) inUse() map[netip.Addr]bool {
 // Allocate reserves an address for a container on network id (the wanted
 // one, or the lowest free) and registers its DNS names.
 func (ns *Registry) Allocate(id, containerID, want string, names []string) (netip.Addr, string, error) {
+	a, epID, err := ns.allocate(id, containerID, want, names)
+	if err == nil {
+		ns.push()
+	}
+	return a, epID, err
+}
+
+func (ns *Registry) allocate(id, containerID, want string, names []string) (netip.Addr, string, error) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	st, ok := ns.byID[id]
@@ -247,10 +385,11 @@ func (ns *Registry) Allocate(id, containerID, want string, names []string) (neti
 // Release forgets a container's endpoints on every network.
 func (ns *Registry) Release(containerID string) {
 	ns.mu.Lock()
-	defer ns.mu.Unlock()
 	for _, st := range ns.byID {
 		delete(st.eps, containerID)
 	}
+	ns.mu.Unlock()
+	ns.push()
 }
 
 // Endpoints is a snapshot of a network's active endpoints.
@@ -276,6 +415,14 @@ func (ns *Registry) All() []Network {
 // first free pool subnet is taken (with its default gateway). All of it
 // under mu, so concurrent creates cannot pick the same name or subnet.
 func (ns *Registry) Add(n Network) (Network, error) {
+	n, err := ns.add(n)
+	if err == nil {
+		ns.push()
+	}
+	return n, err
+}
+
+func (ns *Registry) add(n Network) (Network, error) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	for _, st := range ns.byID {
@@ -302,7 +449,8 @@ func (ns *Registry) Add(n Network) (Network, error) {
 	return n, nil
 }
 
-// Remove deletes a network that has no active endpoint.
+// Remove deletes a network that has no active endpoint, and stops its
+// datapath.
 func (ns *Registry) Remove(id string) error {
 	ns.mu.Lock()
 	st, ok := ns.byID[id]
@@ -321,25 +469,102 @@ func (ns *Registry) Remove(id string) error {
 	delete(ns.byID, id)
 	ns.refreshSubnets()
 	sw := st.sw
+	st.sw = nil
 	ns.mu.Unlock()
 	if sw != nil {
-		_ = sw.Close()
+		if err := sw.stop(); err != nil {
+			ns.log.Warn("stopping the datapath of a removed network", "network", st.n.Name, "err", err)
+		}
 	}
+	if ns.helpers != nil {
+		_ = os.RemoveAll(ns.helpers.dirOf(id))
+	}
+	ns.push()
 	return nil
 }
 
-// Close stops every running switch.
-func (ns *Registry) Close() {
+// StopIdle stops the datapaths of networks without endpoints, and
+// releases the published ports of containers that have no endpoint on
+// any network. A restarted pierd calls it once it has taken the running
+// containers back (their endpoints allocated again): what a previous
+// pierd's helpers still hold for containers that did not come back goes.
+func (ns *Registry) StopIdle() {
 	ns.mu.Lock()
-	var sws []*vnet.Network
+	var idle []*netState
+	var busy []datapath
+	owners := map[string]bool{}
+	for _, st := range ns.byID {
+		for cid := range st.eps {
+			owners[cid] = true
+		}
+		switch {
+		case st.sw == nil:
+		case len(st.eps) == 0:
+			idle = append(idle, &netState{n: st.n, sw: st.sw})
+			st.sw = nil
+		default:
+			busy = append(busy, st.sw)
+		}
+	}
+	ns.mu.Unlock()
+	for _, st := range idle {
+		if err := st.sw.stop(); err != nil {
+			ns.log.Warn("stopping the datapath of an idle network", "network", st.n.Name, "err", err)
+		}
+	}
+	for _, sw := range busy {
+		pubs, err := sw.Publications("")
+		if err != nil {
+			ns.log.Warn("listing a network's published ports", "err", err)
+			continue
+		}
+		for _, p := range pubs {
+			if !owners[p.Owner] {
+				owners[p.Owner] = true // released once
+				if err := sw.Release(p.Owner); err != nil {
+					ns.log.Warn("releasing the published ports of a container that is gone", "container", p.Owner, "err", err)
+				}
+			}
+		}
+	}
+	ns.push()
+}
+
+// Close stops every running datapath, helpers included.
+func (ns *Registry) Close() { ns.closeAll(false) }
+
+// Disconnect lets go of the datapaths of networks with endpoints but
+// leaves their helpers running (a daemon shutdown that keeps its
+// containers running, live restore); the other datapaths stop, and so do
+// in-process ones, which cannot outlive pierd.
+func (ns *Registry) Disconnect() { ns.closeAll(true) }
+
+func (ns *Registry) closeAll(leaveBusy bool) {
+	ns.mu.Lock()
+	var sws []datapath
+	leave := map[datapath]bool{}
 	for _, st := range ns.byID {
 		if st.sw != nil {
 			sws = append(sws, st.sw)
+			leave[st.sw] = leaveBusy && len(st.eps) > 0
 			st.sw = nil
 		}
 	}
 	ns.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, sw := range sws {
-		_ = sw.Close()
+		wg.Go(func() {
+			end := sw.stop
+			if leave[sw] {
+				end = sw.leave
+			}
+			if err := end(); err != nil {
+				ns.log.Warn("closing a network's datapath", "err", err)
+			}
+		})
 	}
+	wg.Wait()
+	ns.pushMu.Lock()
+	clear(ns.pushed)
+	ns.pushMu.Unlock()
 }

@@ -22,6 +22,18 @@ func openRegistry(t *testing.T) (*Registry, string) {
 	return r, path
 }
 
+// blockedOn is what the gateway of network ref must not forward to.
+func blockedOn(t *testing.T, r *Registry, ref string) []netip.Prefix {
+	t.Helper()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	st, err := r.findLocked(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.blockedFor(st)
+}
+
 func addNetwork(t *testing.T, r *Registry, id, name, subnet string) Network {
 	t.Helper()
 	n := Network{ID: id, Name: name, Driver: DriverBridge, Created: time.Now().UTC()}
@@ -76,8 +88,8 @@ func TestRegistryAddPicksAndGuardsSubnets(t *testing.T) {
 	if n.Subnet.String() != "172.18.0.0/16" || n.Gateway.String() != "172.18.0.1" {
 		t.Fatalf("first user network got %s via %s", n.Subnet, n.Gateway)
 	}
-	if !r.blocked(netip.MustParseAddr("172.18.3.4")) || !r.blocked(netip.MustParseAddr("172.17.0.2")) || r.blocked(netip.MustParseAddr("10.1.2.3")) {
-		t.Fatal("isolation filter does not follow the networks' subnets")
+	if got := blockedOn(t, r, NameBridge); !slices.Equal(got, []netip.Prefix{n.Subnet}) {
+		t.Fatalf("the bridge's gateway blocks %v, want the other network's subnet %v", got, n.Subnet)
 	}
 	_, err := r.Add(Network{ID: "n2", Name: "one", Driver: DriverBridge})
 	if !errdefs.IsConflict(err) || err.Error() != "network with name one already exists" {
@@ -165,14 +177,14 @@ func TestRegistryEndpointsAndDNS(t *testing.T) {
 		{bridge.ID, web, "webbridge", nil},
 		{"gone", web, "web", nil},
 	} {
-		got, ok := r.resolve(tc.net, tc.src, tc.name)
+		got, ok := r.names(tc.net).Lookup(tc.src, tc.name)
 		if ok != (tc.want != nil) || !slices.Equal(got, tc.want) {
 			t.Errorf("resolve %s on %s from %s: %v %v, want %v", tc.name, tc.net, tc.src, got, ok, tc.want)
 		}
 	}
 
 	r.Release("c-db")
-	if _, ok := r.resolve(front.ID, web, "db"); ok {
+	if _, ok := r.names(front.ID).Lookup(web, "db"); ok {
 		t.Fatal("a released endpoint still resolves")
 	}
 	if _, ok := r.Endpoints(back.ID)["c-db"]; ok {
@@ -195,7 +207,7 @@ func TestRegistryInternalNetworkHasNoHostAlias(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := r.resolve(n.ID, a, HostDockerInternal); ok {
+	if got, ok := r.names(n.ID).Lookup(a, HostDockerInternal); ok {
 		t.Fatalf("internal network resolves the host: %v", got)
 	}
 }
@@ -227,8 +239,8 @@ func TestRegistryRemoveAndSwitches(t *testing.T) {
 	if _, err := r.Find(n.ID); !errdefs.IsNotFound(err) {
 		t.Fatalf("removed network found: %v", err)
 	}
-	if r.blocked(n.Gateway) {
-		t.Fatal("a removed network's subnet is still filtered")
+	if got := blockedOn(t, r, NameBridge); len(got) != 0 {
+		t.Fatalf("a removed network's subnet is still filtered: %v", got)
 	}
 	if err := r.Remove(n.ID); !errdefs.IsNotFound(err) {
 		t.Fatalf("second remove: %v", err)

@@ -207,7 +207,8 @@ func (d *daemon) shutdown() error {
 }
 
 // halt sends SIGINT, waits for pierd to exit cleanly and checks that no
-// QEMU or virtiofsd process of its data root is left behind.
+// QEMU, virtiofsd or network helper process of its data root is left
+// behind.
 func (d *daemon) halt() error {
 	d.cmd.Process.Signal(os.Interrupt)
 	done := make(chan error, 1)
@@ -225,7 +226,7 @@ func (d *daemon) halt() error {
 	// Helpers are reaped by pierd before it exits; give the kernel a moment.
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		left := vmProcesses(d.dataDir)
+		left := append(vmProcesses(d.dataDir), netHelpers(d.dataDir)...)
 		if len(left) == 0 {
 			return nil
 		}
@@ -235,7 +236,7 @@ func (d *daemon) halt() error {
 					p.Kill()
 				}
 			}
-			return fmt.Errorf("pierd left VM processes behind: %v", left)
+			return fmt.Errorf("pierd left VM or network helper processes behind: %v", left)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -257,6 +258,28 @@ func vmProcesses(dataDir string) []int {
 		}
 		cmdline := string(bytes.ReplaceAll(raw, []byte{0}, []byte{' '}))
 		if (strings.Contains(cmdline, "qemu-system") || strings.Contains(cmdline, "virtiofsd")) && strings.Contains(cmdline, dataDir) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// netHelpers lists the network helper processes (pierd net-helper) whose
+// command line mentions dataDir.
+func netHelpers(dataDir string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(raw), "\x00")
+		if slices.Contains(args, "net-helper") && strings.Contains(string(raw), dataDir) {
 			pids = append(pids, pid)
 		}
 	}

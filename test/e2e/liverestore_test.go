@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -16,7 +17,8 @@ import (
 // (SIGKILL) or stopped, and the next pierd adopts it: same VM, `docker
 // logs` without a lost or doubled line (including the lines written while
 // no pierd ran), exec and stop work; a container that exited while pierd
-// was away is recorded with its exit code.
+// was away is recorded with its exit code; a published port and the DNS
+// names of a user network keep working (the network's helper process).
 func TestContainersOutliveTheDaemon(t *testing.T) {
 	sharedDaemon(t) // the registry
 	d := startDaemon(t, "--live-restore")
@@ -35,6 +37,17 @@ func TestContainersOutliveTheDaemon(t *testing.T) {
 		"--health-interval", "1s", bb, "sh", "-c", "echo kept > /data/f; sleep 600")
 	d.ok(t, "run", "-d", "--name", "doomed", "--restart", "on-failure", bb, "sleep", "600")
 	doomedPid := vmPid(t, d, "doomed")
+	// One on a user network with a published port: the network's helper
+	// (pierd net-helper) keeps serving while no pierd runs.
+	d.ok(t, "network", "create", "lrnet")
+	defer d.docker(t, "", "network", "rm", "lrnet")
+	webAddr := freeTCPAddr(t)
+	d.ok(t, "run", "-d", "--name", "web", "--network", "lrnet", "--network-alias", "webalias", "-p", webAddr+":80",
+		bb, "sh", "-c", "mkdir /www && echo from-web > /www/index.html && exec httpd -f -p 80 -h /www")
+	defer d.docker(t, "", "rm", "-f", "web")
+	if got := httpGet(t, "http://"+webAddr+"/"); got != "from-web\n" {
+		t.Fatalf("published port before the restart: %q", got)
+	}
 	waitLogLines(t, d, "counter", 20)
 	d.waitInspect(t, "withvol", "{{.State.Health.Status}}", "healthy", 60*time.Second)
 	probes := countLines(t, d, "withvol", "/tmp/probes")
@@ -50,7 +63,18 @@ func TestContainersOutliveTheDaemon(t *testing.T) {
 	if !running(pid) {
 		t.Fatalf("QEMU %d ended with pierd", pid)
 	}
+	if got := httpGet(t, "http://"+webAddr+"/"); got != "from-web\n" {
+		t.Fatalf("published port while no pierd runs: %q", got)
+	}
 	d.launch(t, args)
+	// The adopted container's names are served again on its network, and
+	// its published port still answers.
+	if got := d.ok(t, "run", "--rm", "--network", "lrnet", bb, "wget", "-qO-", "http://webalias/"); got != "from-web\n" {
+		t.Fatalf("an adopted container by its alias: %q", got)
+	}
+	if got := httpGet(t, "http://"+webAddr+"/"); got != "from-web\n" {
+		t.Fatalf("published port after the restart: %q", got)
+	}
 	if got := d.ok(t, "exec", "withvol", "cat", "/data/f"); got != "kept\n" {
 		t.Fatalf("the volume of an adopted container: %q", got)
 	}
@@ -125,7 +149,14 @@ func TestContainersOutliveTheDaemon(t *testing.T) {
 		t.Fatalf("QEMU %d still runs after docker stop", pid)
 	}
 	checkContiguous(t, d, "counter")
-	d.ok(t, "rm", "-f", "counter", "short", "withvol", "doomed")
+	// Stopping the adopted web releases its published port.
+	d.ok(t, "stop", "-t", "1", "web")
+	if c, err := net.DialTimeout("tcp", webAddr, 2*time.Second); err == nil {
+		c.Close()
+		t.Fatalf("%s still answers after the adopted container stopped", webAddr)
+	}
+	d.ok(t, "rm", "-f", "counter", "short", "withvol", "doomed", "web")
+	d.ok(t, "network", "rm", "lrnet")
 }
 
 // countLines counts the lines of a file inside the container.
