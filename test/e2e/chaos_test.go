@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +22,21 @@ func TestKillNineAtRandomMomentsLosesNothing(t *testing.T) {
 	sharedDaemon(t) // the registry
 	d := startDaemon(t)
 	defer d.stop(t)
+	killNineAtRandomMoments(t, d, false)
+}
+
+// The same with live restore: the VMs of running containers outlive each
+// SIGKILL and are adopted, so a VM process is ownerless when no container
+// that pierd reports running is its, and a network helper when its network
+// no longer exists.
+func TestKillNineWithLiveRestoreLosesNothing(t *testing.T) {
+	sharedDaemon(t) // the registry
+	d := startDaemon(t, "--live-restore")
+	defer d.stop(t)
+	killNineAtRandomMoments(t, d, true)
+}
+
+func killNineAtRandomMoments(t *testing.T, d *daemon, liveRestore bool) {
 	bb := busybox(t, d)
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewSource(seed))
@@ -53,7 +69,7 @@ func TestKillNineAtRandomMomentsLosesNothing(t *testing.T) {
 		<-done
 		building, _ := filepath.Glob(filepath.Join(d.dataDir, "templates", ".new-*"))
 		d.launch(t, daemonArgs)
-		checkConsistent(t, d, "after kill "+strconv.Itoa(i)+" during "+op.name, building)
+		checkConsistent(t, d, "after kill "+strconv.Itoa(i)+" during "+op.name, building, liveRestore)
 		if t.Failed() {
 			return
 		}
@@ -68,7 +84,7 @@ func TestKillNineAtRandomMomentsLosesNothing(t *testing.T) {
 // checkConsistent inspects everything pierd lists and looks for leftovers;
 // oldBuilds are the template builds the killed daemon had under way (the
 // new daemon may be making its own).
-func checkConsistent(t *testing.T, d *daemon, when string, oldBuilds []string) {
+func checkConsistent(t *testing.T, d *daemon, when string, oldBuilds []string, liveRestore bool) {
 	t.Helper()
 	for _, kind := range [][2]string{{"ps", "-aq"}, {"images", "-q"}, {"network", "ls -q"}, {"volume", "ls -q"}} {
 		args := append([]string{kind[0]}, strings.Fields(kind[1])...)
@@ -106,9 +122,51 @@ func checkConsistent(t *testing.T, d *daemon, when string, oldBuilds []string) {
 	if len(leftovers) > 0 {
 		t.Errorf("%s: temporary files left: %v", when, leftovers)
 	}
-	if left := ownerlessVMs(d); len(left) > 0 {
+	left := ownerlessVMs(d)
+	if liveRestore {
+		left = notAdopted(t, d, left)
+	}
+	if len(left) > 0 {
 		t.Errorf("%s: VM processes from the killed daemon still run: %v", when, left)
 	}
+}
+
+// notAdopted keeps the VM processes of pids that serve no container pierd
+// reports running (a VM of containers/<id>/vm is adopted when <id> runs),
+// and adds every network helper whose network is gone.
+func notAdopted(t *testing.T, d *daemon, pids []int) []int {
+	t.Helper()
+	up := map[string]bool{}
+	for _, id := range strings.Fields(d.ok(t, "ps", "-q", "--no-trunc")) {
+		up[id] = true
+	}
+	var out []int
+	for _, pid := range pids {
+		cwd, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd")
+		if filepath.Base(cwd) != "vm" || !up[filepath.Base(filepath.Dir(cwd))] {
+			out = append(out, pid)
+		}
+	}
+	nets := map[string]bool{}
+	for _, id := range strings.Fields(d.ok(t, "network", "ls", "-q", "--no-trunc")) {
+		nets[id] = true
+	}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		raw, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(raw), "\x00")
+		for i, a := range args {
+			if a == "--dir" && i+1 < len(args) && slices.Contains(args, "net-helper") && strings.HasPrefix(args[i+1], d.dataDir) {
+				if pid, err := strconv.Atoi(e.Name()); err == nil && running(pid) && !nets[filepath.Base(args[i+1])] {
+					out = append(out, pid)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // ownerlessVMs lists QEMU and virtiofsd processes working in d's data
