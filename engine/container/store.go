@@ -70,7 +70,9 @@ func (s *Store) Delete(id string) error {
 
 // LoadAll reads every persisted container. Directories without a readable
 // config (a create that crashed half-way) are skipped and reported in the
-// returned error list, not fatal.
+// returned error list, not fatal. Temp files of a Save that a killed
+// daemon left half-written are removed (one daemon per data root: no
+// Save runs while it loads).
 func (s *Store) LoadAll() ([]Container, []error) {
 	entries, err := os.ReadDir(s.root)
 	if err != nil {
@@ -81,6 +83,10 @@ func (s *Store) LoadAll() ([]Container, []error) {
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
+		}
+		stale, _ := filepath.Glob(filepath.Join(s.root, e.Name(), configFile+".tmp-*"))
+		for _, f := range stale {
+			_ = os.Remove(f)
 		}
 		b, err := os.ReadFile(filepath.Join(s.root, e.Name(), configFile))
 		if err != nil {
