@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -170,15 +171,22 @@ const (
 	fithaw   = 0xc0045878
 )
 
+// freezeMu makes concurrent frozen reads of the layer wait for each other
+// (a second FIFREEZE of a frozen file system fails with EBUSY).
+var freezeMu sync.Mutex
+
 // freezeFS freezes the file system holding dir and returns the function
 // that thaws it.
 func freezeFS(dir string) (func(), error) {
+	freezeMu.Lock()
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
+		freezeMu.Unlock()
 		return nil, err
 	}
 	if err := unix.IoctlSetInt(fd, fifreeze, 0); err != nil {
 		unix.Close(fd)
+		freezeMu.Unlock()
 		return nil, fmt.Errorf("freezing the writable layer: %w", err)
 	}
 	return func() {
@@ -186,5 +194,6 @@ func freezeFS(dir string) (func(), error) {
 			logf("thawing the writable layer: %v", err)
 		}
 		unix.Close(fd)
+		freezeMu.Unlock()
 	}, nil
 }

@@ -7,8 +7,10 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +126,79 @@ func TestLayerWithoutAWritableLayerFails(t *testing.T) {
 	c := dialFiles(t, t.TempDir(), Hooks{})
 	if _, err := c.Layer(testCtx(t), false); err == nil {
 		t.Fatal("a layer without a mounted writable layer")
+	}
+}
+
+// mountScratchExt4 mounts a fresh ext4 file system (a loop device) in a
+// temp directory, as the guest's writable disk is one.
+func mountScratchExt4(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("mounting a scratch ext4 needs root: this test runs as root")
+	}
+	img := filepath.Join(t.TempDir(), "rw.img")
+	mnt := t.TempDir()
+	for _, args := range [][]string{{"truncate", "-s", "64M", img}, {"mkfs.ext4", "-q", "-F", img}, {"mount", "-o", "loop", img, mnt}} {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	t.Cleanup(func() {
+		// Thawed whatever happened, then gone.
+		if fd, err := unix.Open(mnt, unix.O_RDONLY, 0); err == nil {
+			unix.IoctlSetInt(fd, fithaw, 0)
+			unix.Close(fd)
+		}
+		exec.Command("umount", mnt).Run()
+	})
+	return mnt
+}
+
+func TestLayerFreezeHoldsWritesUntilTheLayerIsRead(t *testing.T) {
+	mnt := mountScratchExt4(t)
+	upper := filepath.Join(mnt, "upper")
+	// More than the stream's window (256 KiB): the agent is still
+	// writing the layer, so still freezing, until the host reads.
+	write(t, filepath.Join(upper, "hello"), strings.Repeat("world\n", 1<<20), 0o644)
+	c := dialFiles(t, t.TempDir(), Hooks{Layers: func() (string, string) { return upper, "" }})
+	rc, err := c.Layer(testCtx(t), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrote := make(chan error, 1)
+	go func() { wrote <- os.WriteFile(filepath.Join(upper, "during"), []byte("x"), 0o644) }()
+	select {
+	case err := <-wrote:
+		t.Fatalf("a write went through while the layer was being read (%v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range readTar(t, bytes.NewReader(b)) {
+		names = append(names, e.Name)
+	}
+	if !reflect.DeepEqual(names, []string{"hello"}) {
+		t.Fatalf("layer = %q, want the moment of the freeze", names)
+	}
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatalf("the held write failed: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the file system stayed frozen after the layer was read")
+	}
+	// Two frozen reads in a row: the second waits for the first's thaw.
+	for range 2 {
+		rc, err := c.Layer(testCtx(t), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, rc)
+		rc.Close()
 	}
 }
