@@ -117,6 +117,15 @@ func (s *Service) Commit(ctx context.Context, req CommitRequest) (_ *Image, err 
 		return nil, err
 	}
 	empty := layer.DiffID == emptyLayerDiffID
+	if empty {
+		// No layer: its blob would be referenced by nothing.
+		s.mu.Lock()
+		if !s.usedBlobsLocked()[layer.Digest] {
+			os.Remove(s.blobPath(layer.Digest))
+		}
+		s.mu.Unlock()
+		written = nil
+	}
 
 	rawConfig, err := childConfig(rawParentConfig, req, layer.DiffID, empty, time.Now().UTC())
 	if err != nil {

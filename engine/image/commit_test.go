@@ -196,6 +196,14 @@ func TestCommitOfNoChangeAddsAnEmptyHistoryEntry(t *testing.T) {
 	if len(img.RepoTags) != 0 {
 		t.Fatalf("untagged commit has tags %v", img.RepoTags)
 	}
+	// The empty layer's blob is not kept: nothing refers to it.
+	used := s.storedBlobsLocked()
+	entries, _ := os.ReadDir(s.root + "/blobs/sha256")
+	for _, e := range entries {
+		if !used["sha256:"+e.Name()] {
+			t.Errorf("blob %s is referenced by no image", e.Name())
+		}
+	}
 }
 
 func TestCommitErrors(t *testing.T) {
