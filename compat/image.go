@@ -96,10 +96,17 @@ func ImageInspect(img *image.Image) imagetypes.InspectResponse {
 	if !img.Created.IsZero() {
 		created = img.Created.UTC().Format(time.RFC3339Nano)
 	}
+	// dockerd shows the comment of the config's last history entry (a
+	// commit's -m) when the config has none of its own.
+	comment := ""
+	if h := img.Config.History; len(h) > 0 {
+		comment = h[len(h)-1].Comment
+	}
 	return imagetypes.InspectResponse{
 		ID:           img.ID,
 		RepoTags:     nonNil(img.RepoTags),
 		RepoDigests:  nonNil(img.RepoDigests),
+		Comment:      comment,
 		Created:      created,
 		Author:       img.Config.Author,
 		Config:       inspectConfig(img.Config.Config),

@@ -27,6 +27,11 @@ type Files interface {
 	// Export returns a tar of the container's root file system, without
 	// its mounts. The caller closes it.
 	Export(ctx context.Context) (io.ReadCloser, error)
+	// Layer returns the container's writable layer as an image layer tar
+	// (OCI whiteouts), docker commit's layer; freeze holds the running
+	// container's writes to it while it is read. Reading fails unless the
+	// whole layer came. The caller closes it.
+	Layer(ctx context.Context, freeze bool) (io.ReadCloser, error)
 }
 
 // FilesSession is file access to a container that is not running,

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -25,6 +27,8 @@ type memFS struct {
 	mu      sync.Mutex
 	nodes   map[string]*node
 	changes map[string]engine.ChangeKind
+	// frozen records the freeze argument of every Layer call.
+	frozen []bool
 }
 
 type node struct {
@@ -189,6 +193,25 @@ func (m *memFS) Export(ctx context.Context) (io.ReadCloser, error) {
 	return io.NopCloser(strings.NewReader(buf.String())), nil
 }
 
+// Layer is a tar of the changed paths, a deleted one as its ".wh." file;
+// freeze is recorded (LayerFrozen).
+func (m *memFS) Layer(ctx context.Context, freeze bool) (io.ReadCloser, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.frozen = append(m.frozen, freeze)
+	var buf strings.Builder
+	tw := tar.NewWriter(&buf)
+	for _, p := range slices.Sorted(maps.Keys(m.changes)) {
+		if m.changes[p] == engine.ChangeDelete || m.nodes[p] == nil {
+			tw.WriteHeader(&tar.Header{Name: path.Join(path.Dir(p), ".wh."+path.Base(p))[1:], Mode: 0o600, Typeflag: tar.TypeReg})
+			continue
+		}
+		m.writeLocked(tw, p, p[1:])
+	}
+	tw.Close()
+	return io.NopCloser(strings.NewReader(buf.String())), nil
+}
+
 // filesOf returns the files of container id; r.mu is held.
 func (r *Runtime) filesOf(id string) *memFS {
 	fs := r.files[id]
@@ -214,6 +237,17 @@ func (r *Runtime) OpenFiles(ctx context.Context, req engine.RunRequest) (engine.
 	r.sessions[req.ContainerID]++
 	r.opened++
 	return &session{memFS: r.filesOf(req.ContainerID), r: r, id: req.ContainerID}, nil
+}
+
+// LayerFreezes returns the freeze argument of every Layer call on the
+// files of container id, in order.
+func (r *Runtime) LayerFreezes(id string) []bool {
+	r.mu.Lock()
+	fs := r.filesOf(id)
+	r.mu.Unlock()
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return slices.Clone(fs.frozen)
 }
 
 // FileSessions is how many maintenance sessions were opened.

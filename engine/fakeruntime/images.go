@@ -3,7 +3,9 @@ package fakeruntime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -15,10 +17,13 @@ import (
 )
 
 // Images is an in-memory image.API holding images added with Add. Only
-// Resolve, List and RootDisk do something; the rest is not implemented.
+// Resolve, List, RootDisk and Commit do something; the rest is not
+// implemented.
 type Images struct {
 	mu     sync.Mutex
 	images []*image.Image
+	// layers holds each committed image's layer tar, by image ID.
+	layers map[string][]byte
 }
 
 var _ image.API = (*Images)(nil)
@@ -73,6 +78,47 @@ func (m *Images) Resolve(ref string, plat *platform.Platform) (*image.Image, err
 		}
 	}
 	return nil, errdefs.NotFoundf("No such image: %s", ref)
+}
+
+// Commit stores a new image with the parent's platform, req.Config, the
+// author, a history entry, and the tag req.Tag; its layer tar is kept for
+// CommittedLayer.
+func (m *Images) Commit(ctx context.Context, req image.CommitRequest) (*image.Image, error) {
+	layer, err := io.ReadAll(req.Layer)
+	if err != nil {
+		return nil, err
+	}
+	parent, err := m.Resolve(req.Parent, nil)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, _, _ := v1.SHA256(strings.NewReader(fmt.Sprintf("%s|%d|%s", parent.ID, len(m.images), layer)))
+	cfg := *parent.Config.DeepCopy()
+	cfg.Config, cfg.Author, cfg.Container = req.Config, req.Author, req.ContainerID
+	cfg.History = append(cfg.History, v1.History{Author: req.Author, Comment: req.Comment, CreatedBy: req.CreatedBy})
+	img := &image.Image{ID: h.String(), ManifestDigest: h.String(), Platform: parent.Platform, Config: cfg}
+	if req.Tag != "" {
+		img.RepoTags = []string{req.Tag}
+		for _, other := range m.images {
+			other.RepoTags = slices.DeleteFunc(other.RepoTags, func(t string) bool { return t == req.Tag })
+		}
+	}
+	m.images = append(m.images, img)
+	if m.layers == nil {
+		m.layers = map[string][]byte{}
+	}
+	m.layers[img.ID] = layer
+	return img, nil
+}
+
+// CommittedLayer returns the layer tar of the committed image id.
+func (m *Images) CommittedLayer(id string) ([]byte, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.layers[id]
+	return b, ok
 }
 
 // List returns every image.

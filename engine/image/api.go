@@ -133,6 +133,9 @@ type API interface {
 	// Load reads a `docker save` tarball and returns the loaded references
 	// (tags, or IDs for untagged images).
 	Load(ctx context.Context, r io.Reader, progress func(Progress)) ([]string, error)
+	// Commit stores a new image: a stored image plus one layer and a new
+	// run configuration (docker commit); see CommitRequest.
+	Commit(ctx context.Context, req CommitRequest) (*Image, error)
 	// RootDisk returns the path of the image's read-only ext4 root disk,
 	// building and caching it on first use.
 	RootDisk(ctx context.Context, img *Image) (string, error)

@@ -147,3 +147,8 @@ func (f agentFiles) Export(ctx context.Context) (io.ReadCloser, error) {
 	rc, err := f.c.Export(ctx)
 	return rc, classify(err)
 }
+
+func (f agentFiles) Layer(ctx context.Context, freeze bool) (io.ReadCloser, error) {
+	rc, err := f.c.Layer(ctx, freeze)
+	return rc, classify(err)
+}

@@ -158,6 +158,8 @@ func (a *Agent) handle(session *yamux.Session, stream net.Conn) {
 		a.serveChanges(stream)
 	case proto.OpExport:
 		a.serveExport(stream)
+	case proto.OpLayer:
+		a.serveLayer(stream, req.Freeze)
 	case proto.OpStats:
 		a.serveStats(stream)
 	case proto.OpProcesses:

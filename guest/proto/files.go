@@ -1,8 +1,10 @@
 package proto
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -29,6 +31,9 @@ import (
 //	OpChanges    -> Response.Changes: the writable layer's changes.
 //	OpExport     -> a Response, then a tar of the container's root file
 //	             system (without the mounts on it) until EOF.
+//	OpLayer      Request.Freeze -> a Response, then the writable layer as
+//	             an image layer tar (whiteouts as ".wh." files), then a
+//	             final Response: empty when the whole layer was written.
 //
 // Paths are resolved inside the container's root: neither ".." nor a
 // symbolic link leads out of it.
@@ -192,6 +197,57 @@ func (c *Client) Changes(ctx context.Context) ([]Change, error) {
 	}
 	s.Close()
 	return resp.Changes, nil
+}
+
+// Layer returns the container's writable layer as an image layer tar
+// (docker commit); freeze holds the container's writes while it is read.
+// The reader fails unless the guest wrote the whole layer: the tar ends
+// with its end-of-archive marker and the guest's final Response carries
+// no error. The caller closes it.
+func (c *Client) Layer(ctx context.Context, freeze bool) (io.ReadCloser, error) {
+	var resp Response
+	s, err := c.request(ctx, Request{Op: OpLayer, Freeze: freeze}, &resp)
+	if err != nil {
+		return nil, err
+	}
+	pr, pw := io.Pipe()
+	d := &download{stream: s}
+	go func() { pw.CloseWithError(copyLayer(pw, s)) }()
+	return &layerReader{PipeReader: pr, stream: d}, nil
+}
+
+// copyLayer copies the tar on stream to w up to its end-of-archive marker,
+// then reads the guest's final Response.
+func copyLayer(w io.Writer, stream io.Reader) error {
+	tr := tar.NewReader(io.TeeReader(stream, w))
+	for {
+		_, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("the guest's layer tar is incomplete: %w", err)
+		}
+	}
+	var final Response
+	if err := ReadMessage(stream, &final); err != nil {
+		return fmt.Errorf("the guest did not confirm the layer: %w", err)
+	}
+	if final.Error != "" {
+		return &Error{Code: final.Code, Message: final.Error}
+	}
+	return nil
+}
+
+// layerReader is Layer's reader; Close also ends the stream.
+type layerReader struct {
+	*io.PipeReader
+	stream *download
+}
+
+func (l *layerReader) Close() error {
+	l.PipeReader.Close()
+	return l.stream.Close()
 }
 
 // downloadDrain bounds how long a download closed early keeps reading what

@@ -22,8 +22,9 @@ import (
 // open streams towards the host (forwarded unix sockets); version 4 adds
 // the file operations (files.go) and typed error codes; version 5 adds
 // stats, the process list (observe.go) and setting the clock (clock.go);
-// version 6 reattaches a new host to the running main process (reattach.go).
-const Version = 6
+// version 6 reattaches a new host to the running main process (reattach.go);
+// version 7 adds the writable layer as an image layer (OpLayer, files.go).
+const Version = 7
 
 // PortName is the name of the virtio-serial port the agent serves on
 // (QEMU: the port buffers what the host sends until the guest opens it,
@@ -62,6 +63,7 @@ const (
 	OpExtract   = "extract"
 	OpChanges   = "changes"
 	OpExport    = "export"
+	OpLayer     = "layer"
 	// OpStats and OpProcesses: see observe.go; OpSetClock: clock.go.
 	// OpReattach: reattach.go.
 )
@@ -77,6 +79,9 @@ type Request struct {
 	Path string `json:"path,omitempty"`
 	// Extract tunes OpExtract.
 	Extract *ExtractOptions `json:"extract,omitempty"`
+	// Freeze asks OpLayer to freeze the writable layer's file system while
+	// it is read (docker commit's pause).
+	Freeze bool `json:"freeze,omitempty"`
 	// Clock is OpSetClock's time, in nanoseconds since the epoch.
 	Clock int64 `json:"clock,omitempty"`
 	// Offsets is how much of the main process's output the host has

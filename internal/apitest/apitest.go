@@ -31,6 +31,7 @@ import (
 type API struct {
 	Engine  *engine.Containers
 	Runtime *fakeruntime.Runtime
+	Images  *fakeruntime.Images
 	Bus     *events.Bus
 	// Client speaks API 1.51.
 	Client *client.Client
@@ -57,7 +58,7 @@ func New(t *testing.T, routers func(*engine.Containers, *events.Bus) []httputils
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cli.Close() })
-	return &API{Engine: c, Runtime: rt, Bus: bus, Client: cli, URL: ts.URL}
+	return &API{Engine: c, Runtime: rt, Images: images, Bus: bus, Client: cli, URL: ts.URL}
 }
 
 // Do sends a raw request (JSON body when not empty) and returns the status

@@ -26,7 +26,6 @@ var outside = []string{"/swarm", "/nodes", "/services", "/tasks", "/secrets", "/
 // error. When a router starts serving one, remove it here and there.
 var knownUnserved = map[string]int{
 	"GET /containers/{id}/attach/ws": http.StatusNotImplemented,
-	"POST /commit":                   http.StatusNotImplemented,
 	"POST /build":                    http.StatusNotImplemented,
 	"POST /session":                  http.StatusNotImplemented,
 	"PUT /volumes/{name}":            http.StatusServiceUnavailable, // as dockerd without swarm

@@ -1,7 +1,8 @@
 // Package container serves the /containers routes of the Docker Engine API:
 // create, start, stop, kill, restart, wait, logs, attach, resize, inspect,
 // list, remove, rename, update and prune; the archive API (docker cp),
-// changes (docker diff) and export; stats, top, pause and unpause. HTTP stays here; the engine does the
+// changes (docker diff) and export; stats, top, pause and unpause; commit
+// (POST /commit, docker commit). HTTP stays here; the engine does the
 // work through the small Backend interface.
 package container
 
@@ -61,6 +62,11 @@ type observeBackend interface {
 	ContainerUnpause(ctx context.Context, ref string) error
 }
 
+// commitBackend makes images of containers (docker commit).
+type commitBackend interface {
+	ContainerCommit(ctx context.Context, ref string, opts engine.CommitOptions) (imageID string, err error)
+}
+
 // Backend is what the container routes need from the engine.
 type Backend interface {
 	lifecycleBackend
@@ -68,6 +74,7 @@ type Backend interface {
 	streamBackend
 	filesBackend
 	observeBackend
+	commitBackend
 }
 
 // Router serves the container routes.
@@ -105,5 +112,6 @@ func (r *Router) Routes() []httputils.Route {
 		{Method: "POST", Path: "/containers/{name:.*}/pause", Handler: r.postContainersPause},
 		{Method: "POST", Path: "/containers/{name:.*}/unpause", Handler: r.postContainersUnpause},
 		{Method: "DELETE", Path: "/containers/{name:.*}", Handler: r.deleteContainers},
+		{Method: "POST", Path: "/commit", Handler: r.postCommit},
 	}
 }

@@ -26,7 +26,6 @@ func notImplemented(msg string) error { return errdefs.NotImplemented(errors.New
 // when a router serves the route.
 var routes = []route{
 	{http.MethodGet, "/containers/{name:.*}/attach/ws", notImplemented("attaching over a websocket is not supported by pier: use POST /containers/{id}/attach")},
-	{http.MethodPost, "/commit", notImplemented("committing a container to an image (docker commit) is not supported by pier yet")},
 	{http.MethodPost, "/build", notImplemented("building images (docker build) is not supported by pier yet: build elsewhere, then docker pull or docker load the image")},
 	{http.MethodPost, "/session", notImplemented("build sessions (BuildKit) are not supported by pier yet")},
 	// dockerd answers the same when swarm is not active.
