@@ -43,9 +43,12 @@ func For(dir, name string) (string, error) {
 	return p, nil
 }
 
+// LinkPath is where dir's short link is (or would be).
+func LinkPath(dir string) string { return filepath.Join(shortBase(), linkName(dir)) }
+
 // RemoveLink deletes dir's short link, if there is one pointing to dir.
 func RemoveLink(dir string) {
-	link := filepath.Join(shortBase(), linkName(dir))
+	link := LinkPath(dir)
 	if target, err := os.Readlink(link); err == nil && target == dir {
 		_ = os.Remove(link)
 	}

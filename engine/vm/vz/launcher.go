@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pier-vm/pier/internal/sockpath"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -171,7 +172,7 @@ func (l *launcher) attach(ctx context.Context, stateDir string) (*machine, error
 	if err != nil {
 		return nil, err
 	}
-	ctlPath, err := socketPath(stateDir, info.Control)
+	ctlPath, err := sockpath.For(stateDir, info.Control)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package vz
 
 import (
 	"context"
+	"github.com/pier-vm/pier/internal/sockpath"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,7 +106,7 @@ func TestShimPowerOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Kill()
-	if !strings.HasPrefix(m.agentPath, shortBase()) {
+	if !strings.HasPrefix(m.agentPath, sockpath.LinkPath(spec.StateDir)) {
 		t.Fatalf("agent socket %s does not use the short link", m.agentPath)
 	}
 	echo(t, m, "long")
@@ -116,7 +117,7 @@ func TestShimPowerOff(t *testing.T) {
 	if m.Err() != nil {
 		t.Fatalf("Err after power-off: %v", m.Err())
 	}
-	if _, err := os.Lstat(filepath.Join(shortBase(), shortLinkName(spec.StateDir))); !os.IsNotExist(err) {
+	if _, err := os.Lstat(sockpath.LinkPath(spec.StateDir)); !os.IsNotExist(err) {
 		t.Fatalf("short link left behind: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pier-vm/pier/internal/sockpath"
 	"net"
 	"sync"
 	"syscall"
@@ -37,11 +38,11 @@ type machine struct {
 }
 
 func newMachine(id, stateDir string, info shimInfo, reaped <-chan struct{}) (*machine, error) {
-	ctl, err := socketPath(stateDir, info.Control)
+	ctl, err := sockpath.For(stateDir, info.Control)
 	if err != nil {
 		return nil, err
 	}
-	agent, err := socketPath(stateDir, info.Agent)
+	agent, err := sockpath.For(stateDir, info.Agent)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pier-vm/pier/internal/sockpath"
 	"log/slog"
 	"net"
 	"os"
@@ -34,11 +35,11 @@ func runShim(ctx context.Context, stateDir string, boot bootFunc, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	ctlPath, err := socketPath(stateDir, controlSockName)
+	ctlPath, err := sockpath.For(stateDir, controlSockName)
 	if err != nil {
 		return err
 	}
-	agentPath, err := socketPath(stateDir, agentSockName)
+	agentPath, err := sockpath.For(stateDir, agentSockName)
 	if err != nil {
 		return err
 	}
@@ -141,5 +142,5 @@ func removeRuntimeFiles(dir string) {
 	for _, n := range []string{shimFileName, controlSockName, agentSockName, shimPidName} {
 		_ = os.Remove(filepath.Join(dir, n))
 	}
-	removeShortLink(dir)
+	sockpath.RemoveLink(dir)
 }
