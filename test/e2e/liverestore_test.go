@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -120,7 +121,9 @@ func TestContainersOutliveTheDaemon(t *testing.T) {
 	time.Sleep(6 * time.Second)
 	d.launch(t, args)
 	if got := d.ok(t, "inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "counter"); got != fmt.Sprintf("running %d\n", pid) {
-		t.Fatalf("after the second restart: %q", got)
+		errText := d.ok(t, "inspect", "-f", "{{.State.Error}}", "counter")
+		console, _ := os.ReadFile(filepath.Join(d.dataDir, "containers", strings.TrimSpace(d.ok(t, "inspect", "-f", "{{.Id}}", "counter")), "console.log"))
+		t.Fatalf("after the second restart: %q (error %q)\nconsole:\n%s\npierd log:\n%s", got, errText, console, d.log)
 	}
 	d.waitInspect(t, "short", "{{.State.Status}} {{.State.ExitCode}}", "exited 7", 20*time.Second)
 	if got := d.ok(t, "logs", "short"); got != "done\n" {
