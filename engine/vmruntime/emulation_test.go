@@ -65,15 +65,19 @@ func (m *recordingMachine) DialAgent(context.Context) (net.Conn, error) {
 	host, guest := net.Pipe()
 	cfg := yamux.DefaultConfig()
 	cfg.LogOutput = io.Discard
-	session, err := yamux.Server(guest, cfg)
-	if err != nil {
-		return nil, err
-	}
 	go func() {
-		<-m.done
-		session.Close()
-	}()
-	go func() {
+		rwc, err := proto.AcceptSync(guest)
+		if err != nil {
+			return
+		}
+		session, err := yamux.Server(rwc, cfg)
+		if err != nil {
+			return
+		}
+		go func() {
+			<-m.done
+			session.Close()
+		}()
 		for {
 			s, err := session.Accept()
 			if err != nil {

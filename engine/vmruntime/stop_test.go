@@ -54,7 +54,11 @@ func isDone(c <-chan struct{}) bool {
 func (v *stopFakeVM) agent(conn net.Conn) {
 	cfg := yamux.DefaultConfig()
 	cfg.LogOutput = io.Discard
-	s, err := yamux.Server(conn, cfg)
+	rwc, err := proto.AcceptSync(conn)
+	if err != nil {
+		return
+	}
+	s, err := yamux.Server(rwc, cfg)
 	if err != nil {
 		return
 	}

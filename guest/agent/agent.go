@@ -97,6 +97,10 @@ func New(reaper *Reaper, hooks Hooks, kernelRelease string, opts ...Option) *Age
 // the host (forwarded sockets) go over the session that started the
 // container.
 func (a *Agent) Serve(conn io.ReadWriteCloser) error {
+	conn, err := proto.AcceptSync(conn)
+	if err != nil {
+		return err
+	}
 	cfg := yamux.DefaultConfig()
 	cfg.EnableKeepAlive = false
 	cfg.LogOutput = io.Discard

@@ -3,13 +3,12 @@
 package init
 
 import (
+	"context"
 	"io"
 	"net"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/yamux"
 
 	"github.com/pier-vm/pier/guest/agent"
 	"github.com/pier-vm/pier/guest/proto"
@@ -29,51 +28,42 @@ func TestServeEachGivesEveryConnectionItsOwnSession(t *testing.T) {
 	a := agent.New(agent.NewReaper(), agent.Hooks{}, "test-kernel")
 	go serveEach(func() (io.ReadWriteCloser, error) { return l.Accept() }, a.Serve)
 
-	session := func(c net.Conn) *yamux.Session {
-		s, err := yamux.Client(c, nil)
+	dial := func(c net.Conn) (*proto.Client, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		client, err := proto.Dial(ctx, c)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		return s
+		if client.Info.Version != proto.Version || client.Info.KernelRelease != "test-kernel" {
+			t.Errorf("hello: %+v", client.Info)
+		}
+		return client, nil
 	}
-	hello := func(s *yamux.Session) error {
-		st, err := s.Open()
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		st.SetDeadline(time.Now().Add(5 * time.Second))
-		if err := proto.WriteMessage(st, proto.Request{Op: proto.OpHello, Version: proto.Version}); err != nil {
-			return err
-		}
-		var resp proto.Response
-		if err := proto.ReadMessage(st, &resp); err != nil {
-			return err
-		}
-		if resp.Hello == nil || resp.Hello.Version != proto.Version || resp.Hello.KernelRelease != "test-kernel" {
-			t.Errorf("hello: %+v", resp.Hello)
-		}
-		return nil
+	ping := func(client *proto.Client) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return client.Ping(ctx)
 	}
 	first, err := net.Dial("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer first.Close()
-	firstS := session(first)
-	if err := hello(firstS); err != nil {
+	firstC, err := dial(first)
+	if err != nil {
 		t.Fatalf("first connection: %v", err)
 	}
 	second, err := net.Dial("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := hello(session(second)); err != nil {
+	if _, err := dial(second); err != nil {
 		t.Fatalf("second connection, the first still open: %v", err)
 	}
 	second.Close()
 	// The first session is unaffected by the second's end.
-	if err := hello(firstS); err != nil {
+	if err := ping(firstC); err != nil {
 		t.Fatalf("first connection after the second closed: %v", err)
 	}
 	third, err := net.Dial("unix", path)
@@ -81,7 +71,7 @@ func TestServeEachGivesEveryConnectionItsOwnSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer third.Close()
-	if err := hello(session(third)); err != nil {
+	if _, err := dial(third); err != nil {
 		t.Fatalf("third connection: %v", err)
 	}
 }

@@ -43,6 +43,10 @@ func Dial(ctx context.Context, conn net.Conn) (*Client, error) {
 		ctx, cancel = context.WithTimeout(ctx, HandshakeTimeout)
 		defer cancel()
 	}
+	conn, err := syncHost(ctx, conn)
+	if err != nil {
+		return nil, fmt.Errorf("guest agent handshake: %w", err)
+	}
 	session, err := yamux.Client(conn, yamuxConfig())
 	if err != nil {
 		return nil, err

@@ -16,9 +16,15 @@ func fakeAgent(t *testing.T, conn net.Conn, version int) {
 	t.Helper()
 	cfg := yamux.DefaultConfig()
 	cfg.LogOutput = io.Discard
-	session, err := yamux.Server(conn, cfg)
+	rwc, err := AcceptSync(conn)
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return
+	}
+	session, err := yamux.Server(rwc, cfg)
+	if err != nil {
+		t.Error(err)
+		return
 	}
 	t.Cleanup(func() { session.Close() })
 	go func() {
@@ -38,7 +44,7 @@ func fakeAgent(t *testing.T, conn net.Conn, version int) {
 
 func TestDialAcceptsSameVersion(t *testing.T) {
 	host, guest := net.Pipe()
-	fakeAgent(t, guest, Version)
+	go fakeAgent(t, guest, Version)
 	c, err := Dial(context.Background(), host)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +57,7 @@ func TestDialAcceptsSameVersion(t *testing.T) {
 
 func TestDialRefusesOtherVersion(t *testing.T) {
 	host, guest := net.Pipe()
-	fakeAgent(t, guest, Version+1)
+	go fakeAgent(t, guest, Version+1)
 	_, err := Dial(context.Background(), host)
 	if err == nil || !strings.Contains(err.Error(), "protocol version") {
 		t.Fatalf("want a version mismatch error, got %v", err)

@@ -1,6 +1,7 @@
 // Package proto is the wire protocol between pierd and the agent inside each
 // VM: the only package shared by host and guest. One connection (a
-// virtio-serial port or vsock) carries a yamux session; the host is the yamux
+// virtio-serial port or vsock) carries, after a sync exchange that skips
+// bytes of earlier connections (sync.go), a yamux session; the host is the yamux
 // client and opens one stream per request. Each stream starts with a
 // length-prefixed JSON Request and its JSON Response; process streams then
 // carry typed frames (resize and signals towards the guest; output and the
@@ -23,8 +24,9 @@ import (
 // the file operations (files.go) and typed error codes; version 5 adds
 // stats, the process list (observe.go) and setting the clock (clock.go);
 // version 6 reattaches a new host to the running main process (reattach.go);
-// version 7 adds the writable layer as an image layer (OpLayer, files.go).
-const Version = 7
+// version 7 adds the writable layer as an image layer (OpLayer, files.go);
+// version 8 starts every connection with a sync exchange (sync.go).
+const Version = 8
 
 // PortName is the name of the virtio-serial port the agent serves on
 // (QEMU: the port buffers what the host sends until the guest opens it,

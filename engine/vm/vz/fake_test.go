@@ -119,7 +119,11 @@ func (v *fakeVM) serveAgent(conn net.Conn) {
 	defer conn.Close()
 	cfg := yamux.DefaultConfig()
 	cfg.LogOutput = io.Discard
-	s, err := yamux.Server(conn, cfg)
+	rwc, err := proto.AcceptSync(conn)
+	if err != nil {
+		return
+	}
+	s, err := yamux.Server(rwc, cfg)
 	if err != nil {
 		return
 	}
