@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,6 +29,24 @@ func lockDir(dir string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// holdDir takes dir's helper lock for a helper that starts to serve. A
+// probe (helperAlive, in pierd) takes the lock for a moment too, so a busy
+// lock is tried again for a while: a helper holds it for good, a probe
+// lets go at once.
+func holdDir(dir string) (*os.File, error) {
+	deadline := time.Now().Add(lockPatience)
+	for {
+		f, err := lockDir(dir)
+		if !errors.Is(err, errLocked) || time.Now().After(deadline) {
+			return f, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// lockPatience is how long holdDir tries a busy lock.
+const lockPatience = 2 * time.Second
 
 // helperAlive says whether a helper holds dir's lock.
 func helperAlive(dir string) bool {

@@ -29,7 +29,7 @@ import (
 // pid file. It logs to stderr.
 func Serve(ctx context.Context, dir string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("pid", os.Getpid())
-	lock, err := lockDir(dir)
+	lock, err := holdDir(dir)
 	if err != nil {
 		return fmt.Errorf("netd: %s: %w", dir, err)
 	}
