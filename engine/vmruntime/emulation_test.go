@@ -341,3 +341,54 @@ func rootDiskWithFile(t *testing.T, name, file, content string) string {
 	}
 	return disk
 }
+
+// TestEmulatedShapeHasTheEmulatorSlot: an emulated container's VM has a
+// template shape (no share), the common shape plus a read-only slot for
+// the emulator's disk, so it is cloned from a template of its own.
+func TestEmulatedShapeHasTheEmulatorSlot(t *testing.T) {
+	foreign := otherArch(t)
+	emulator := filepath.Join(t.TempDir(), emulation.QEMUBinary(foreign))
+	if err := os.WriteFile(emulator, []byte("a static emulator"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	foreignPlatform, err := platform.Parse("linux/" + foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	assets := &guestassets.Assets{Kernel: filepath.Join(dir, "vmlinux"), Initramfs: filepath.Join(dir, "initramfs")}
+	for _, f := range []string{assets.Kernel, assets.Initramfs, filepath.Join(dir, "root.ext4")} {
+		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := &recordingDriver{}
+	r := New(d, assets, WithWritableDiskSize(256<<20),
+		WithEmulation(t.TempDir(), emulation.Capabilities{Driver: "qemu", QEMUUser: map[string]string{foreign: emulator}}))
+	req := engine.RunRequest{
+		ContainerID:  strings.Repeat("ab", 32),
+		Image:        &image.Image{Platform: foreignPlatform},
+		RootDisk:     filepath.Join(dir, "root.ext4"),
+		WritableDisk: filepath.Join(dir, "rw.img"),
+		Process:      engine.ProcessSpec{Args: []string{"true"}},
+		StateDir:     filepath.Join(dir, "vm"),
+		ConsoleLog:   filepath.Join(dir, "console.log"),
+	}
+	if _, err := r.Start(context.Background(), req); err == nil || !strings.Contains(err.Error(), errRecorded) {
+		t.Fatalf("start: %v, want the fake agent's refusal", err)
+	}
+	norm, err := vm.Normalize(d.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape, ok := vm.ShapeOf(norm)
+	if !ok {
+		t.Fatalf("an emulated container's VM has no template shape: %+v", norm)
+	}
+	want := r.CommonShape()
+	want.NICs = 0 // no network in this request
+	want.Disks = append(want.Disks, vm.DiskSlot{ReadOnly: true, Serial: "pier-emul", Size: vm.ReadOnlySlotSize})
+	if !reflect.DeepEqual(shape, want) {
+		t.Errorf("shape %+v, want %+v", shape, want)
+	}
+}
