@@ -1,7 +1,7 @@
 // Package emulation decides how a container of one architecture runs on a
 // host of another: natively, with Apple's Rosetta (vz driver on Apple
-// silicon), or with a static qemu-user emulator shared into the VM over
-// virtio-fs. Decide is a pure function of the host, the image and what the
+// silicon), or with a static qemu-user emulator carried into the VM on a
+// read-only disk (engine/vmruntime). Decide is a pure function of the host, the image and what the
 // host offers, so every case has a table test; FindQEMUUser is the one
 // look-up of the host, behind a seam.
 package emulation
@@ -47,11 +47,12 @@ type Capabilities struct {
 	QEMUUser map[string]string
 }
 
-// ShareTag is the virtio-fs tag the emulator (or Rosetta) is shared under.
+// ShareTag is the virtio-fs tag Rosetta is shared under.
 const ShareTag = "pier-emul"
 
-// GuestMountDir is where the guest init mounts the share before it
-// switches into the container's root (guest/init's emulDir).
+// GuestMountDir is where the guest init mounts the emulator's disk or
+// share before it switches into the container's root (guest/init's
+// emulDir).
 const GuestMountDir = "/pier/emul"
 
 // rosettaBinary is the interpreter's name inside the Rosetta share.
@@ -64,9 +65,11 @@ type Plan struct {
 	Arch string
 	// EmulatorPath is the host path of the qemu-user binary.
 	EmulatorPath string
-	// ShareTag is the virtio-fs tag the emulator is shared under.
+	// ShareTag is the virtio-fs tag the emulator is shared under when it
+	// comes as a share (Rosetta; the QEMU driver's qemu-user emulator
+	// comes on a disk).
 	ShareTag string
-	// Interpreter is the emulator's file name inside the share.
+	// Interpreter is the emulator's file name inside the share or disk.
 	Interpreter string
 	// InterpreterPathInGuest is where the guest finds the interpreter,
 	// the path its binfmt_misc rule names.

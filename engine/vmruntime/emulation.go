@@ -2,9 +2,6 @@ package vmruntime
 
 import (
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/pier-vm/pier/engine/emulation"
@@ -13,13 +10,20 @@ import (
 	"github.com/pier-vm/pier/guest/proto"
 )
 
-// emulators prepares, once per architecture, a directory holding only the
-// static emulator, which the driver exports read-only over virtio-fs.
+// emulatorDiskSerial is the serial of the read-only disk that carries a
+// qemu-user emulator into the guest.
+const emulatorDiskSerial = "pier-emul"
+
+// emulators brings a foreign image's emulator into its VM: a qemu-user
+// emulator on a small read-only ext4 disk built once per architecture and
+// emulator (a disk, unlike a virtio-fs share, leaves the VM a template
+// shape, so emulated containers are cloned too), Rosetta as the vz
+// driver's directory share.
 type emulators struct {
 	dir    string // <data root>/emul
 	caps   emulation.Capabilities
 	native platform.Platform // what the guests run natively (set by New)
-	mu     sync.Mutex
+	mu     sync.Mutex        // one disk build at a time
 }
 
 // plan decides the emulation for an image platform; it fails with an
@@ -28,58 +32,29 @@ func (e *emulators) plan(img platform.Platform) (emulation.Plan, error) {
 	return emulation.Decide(e.native, img, e.caps)
 }
 
-// share returns the virtio-fs share and the guest's emulation spec for p,
-// for a container whose main process is args (systemd mode, see
-// emulation.SystemdMode).
-func (e *emulators) share(p emulation.Plan, args []string) (vm.Share, *proto.EmulationSpec, error) {
-	systemd := emulation.SystemdMode(args)
-	switch p.Kind {
-	case emulation.Rosetta:
-		return vm.Share{Tag: emulation.ShareTag, Rosetta: true, ReadOnly: true},
-			&proto.EmulationSpec{ShareTag: emulation.ShareTag, Interpreter: p.Interpreter, Arch: p.Arch, Flags: proto.BinfmtFlagsRosetta, Systemd: systemd}, nil
-	case emulation.QEMUUser:
-		dir, err := e.prepare(p)
-		if err != nil {
-			return vm.Share{}, nil, err
-		}
-		return vm.Share{Tag: emulation.ShareTag, HostPath: dir, ReadOnly: true},
-			&proto.EmulationSpec{ShareTag: emulation.ShareTag, Interpreter: p.Interpreter, Arch: p.Arch, Flags: proto.BinfmtFlagsQEMU, Systemd: systemd}, nil
-	}
-	return vm.Share{}, nil, fmt.Errorf("no emulation share for %q", p.Kind)
+// emulatorDevice is how the emulator reaches the VM: exactly one of Share
+// and Disk is set.
+type emulatorDevice struct {
+	Share *vm.Share
+	Disk  *vm.Disk
 }
 
-// prepare copies the emulator into its own directory (once).
-func (e *emulators) prepare(p emulation.Plan) (string, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	dir := filepath.Join(e.dir, p.Arch)
-	dst := filepath.Join(dir, p.Interpreter)
-	if fi, err := os.Stat(dst); err == nil && fi.Mode().IsRegular() {
-		return dir, nil
+// attach returns the device that carries p's emulator and the guest's
+// emulation spec, for a container whose main process is args (systemd
+// mode, see emulation.SystemdMode).
+func (e *emulators) attach(p emulation.Plan, args []string) (emulatorDevice, *proto.EmulationSpec, error) {
+	spec := &proto.EmulationSpec{Interpreter: p.Interpreter, Arch: p.Arch, Systemd: emulation.SystemdMode(args)}
+	switch p.Kind {
+	case emulation.Rosetta:
+		spec.ShareTag, spec.Flags = emulation.ShareTag, proto.BinfmtFlagsRosetta
+		return emulatorDevice{Share: &vm.Share{Tag: emulation.ShareTag, Rosetta: true, ReadOnly: true}}, spec, nil
+	case emulation.QEMUUser:
+		path, err := e.disk(p)
+		if err != nil {
+			return emulatorDevice{}, nil, err
+		}
+		spec.Device, spec.Flags = "serial:"+emulatorDiskSerial, proto.BinfmtFlagsQEMU
+		return emulatorDevice{Disk: &vm.Disk{Path: path, ReadOnly: true, Serial: emulatorDiskSerial}}, spec, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	src, err := os.Open(p.EmulatorPath)
-	if err != nil {
-		return "", err
-	}
-	defer src.Close()
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, src); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Chmod(0o755); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	return dir, os.Rename(tmp.Name(), dst)
+	return emulatorDevice{}, nil, fmt.Errorf("no way to bring a %q emulator into the VM", p.Kind)
 }

@@ -3,7 +3,6 @@ package vmruntime
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -115,8 +114,9 @@ func otherArch(t *testing.T) string {
 
 // TestStartAttachesTheEmulatorOnlyWhenNeeded runs Runtime.Start against a
 // driver and agent that record what they are given: a native image gets no
-// share and no emulation, a foreign one the directory holding only its
-// emulator, read-only, and systemd mode follows the main process.
+// emulator and no emulation spec, a foreign one a read-only disk holding
+// only its emulator (no share: the VM keeps a template shape), and systemd
+// mode follows the main process.
 func TestStartAttachesTheEmulatorOnlyWhenNeeded(t *testing.T) {
 	foreign := otherArch(t)
 	bin := emulation.QEMUBinary(foreign)
@@ -133,24 +133,24 @@ func TestStartAttachesTheEmulatorOnlyWhenNeeded(t *testing.T) {
 	}
 
 	emulated := func(systemd bool) *proto.EmulationSpec {
-		return &proto.EmulationSpec{ShareTag: "pier-emul", Interpreter: bin, Arch: foreign, Flags: "FP", Systemd: systemd}
+		return &proto.EmulationSpec{Device: "serial:pier-emul", Interpreter: bin, Arch: foreign, Flags: "FP", Systemd: systemd}
 	}
-	share := []vm.Share{{Tag: "pier-emul", HostPath: filepath.Join(emulDir, foreign), ReadOnly: true}}
 	cases := []struct {
-		name       string
-		img        *image.Image
-		args       []string
-		wantShares []vm.Share
-		wantEmul   *proto.EmulationSpec
+		name     string
+		img      *image.Image
+		args     []string
+		wantDisk bool
+		wantEmul *proto.EmulationSpec
 	}{
-		{"native", &image.Image{Platform: native}, []string{"uname", "-m"}, nil, nil},
-		{"native systemd", &image.Image{Platform: native}, []string{"/sbin/init"}, nil, nil},
-		{"no image", nil, []string{"true"}, nil, nil},
-		{"foreign", &image.Image{Platform: foreignPlatform}, []string{"uname", "-m"}, share, emulated(false)},
-		{"foreign /sbin/init", &image.Image{Platform: foreignPlatform}, []string{"/sbin/init"}, share, emulated(true)},
-		{"foreign systemd", &image.Image{Platform: foreignPlatform}, []string{"/usr/lib/systemd/systemd", "--system"}, share, emulated(true)},
-		{"foreign shell starting init", &image.Image{Platform: foreignPlatform}, []string{"sh", "-c", "exec /sbin/init"}, share, emulated(false)},
+		{"native", &image.Image{Platform: native}, []string{"uname", "-m"}, false, nil},
+		{"native systemd", &image.Image{Platform: native}, []string{"/sbin/init"}, false, nil},
+		{"no image", nil, []string{"true"}, false, nil},
+		{"foreign", &image.Image{Platform: foreignPlatform}, []string{"uname", "-m"}, true, emulated(false)},
+		{"foreign /sbin/init", &image.Image{Platform: foreignPlatform}, []string{"/sbin/init"}, true, emulated(true)},
+		{"foreign systemd", &image.Image{Platform: foreignPlatform}, []string{"/usr/lib/systemd/systemd", "--system"}, true, emulated(true)},
+		{"foreign shell starting init", &image.Image{Platform: foreignPlatform}, []string{"sh", "-c", "exec /sbin/init"}, true, emulated(false)},
 	}
+	var emulDisk string
 	for _, tc := range cases {
 		d := &recordingDriver{}
 		r := New(d, &guestassets.Assets{Kernel: "vmlinux", Initramfs: "initramfs"}, WithWritableDiskSize(256<<20), WithEmulation(emulDir, caps))
@@ -168,8 +168,24 @@ func TestStartAttachesTheEmulatorOnlyWhenNeeded(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), errRecorded) {
 			t.Fatalf("%s: start: %v, want the fake agent's refusal", tc.name, err)
 		}
-		if !reflect.DeepEqual(d.spec.Shares, tc.wantShares) {
-			t.Errorf("%s: shares %+v, want %+v", tc.name, d.spec.Shares, tc.wantShares)
+		if len(d.spec.Shares) != 0 {
+			t.Errorf("%s: shares %+v, want none", tc.name, d.spec.Shares)
+		}
+		wantDisks := []vm.Disk{
+			{Path: req.RootDisk, ReadOnly: true, Serial: "pier-root"},
+			{Path: req.WritableDisk, Serial: "pier-rw"},
+		}
+		if tc.wantDisk {
+			if len(d.spec.Disks) == 3 {
+				emulDisk = d.spec.Disks[2].Path
+			}
+			if filepath.Dir(emulDisk) != emulDir || !strings.HasPrefix(filepath.Base(emulDisk), foreign+"-") || filepath.Ext(emulDisk) != ".ext4" {
+				t.Errorf("%s: emulator disk at %q, want %s/%s-KEY.ext4", tc.name, emulDisk, emulDir, foreign)
+			}
+			wantDisks = append(wantDisks, vm.Disk{Path: emulDisk, ReadOnly: true, Serial: "pier-emul"})
+		}
+		if !reflect.DeepEqual(d.spec.Disks, wantDisks) {
+			t.Errorf("%s: disks %+v, want %+v", tc.name, d.spec.Disks, wantDisks)
 		}
 		if d.container == nil {
 			t.Fatalf("%s: the agent got no container", tc.name)
@@ -178,20 +194,51 @@ func TestStartAttachesTheEmulatorOnlyWhenNeeded(t *testing.T) {
 			t.Errorf("%s: emulation %+v, want %+v", tc.name, d.container.Emulation, tc.wantEmul)
 		}
 	}
-	// The shared directory holds the emulator alone, executable.
-	entries, err := os.ReadDir(filepath.Join(emulDir, foreign))
+	// One disk for every foreign start, and nothing else in the directory
+	// (no temp files; nothing for the native architecture).
+	entries, err := os.ReadDir(emulDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 1 || entries[0].Name() != bin {
-		t.Fatalf("the share holds %v, want only %s", entries, bin)
+	if len(entries) != 1 || entries[0].Name() != filepath.Base(emulDisk) {
+		t.Fatalf("the emulation directory holds %v, want only %s", entries, filepath.Base(emulDisk))
 	}
-	if fi, err := os.Stat(filepath.Join(emulDir, foreign, bin)); err != nil || fi.Mode().Perm()&0o111 == 0 {
-		t.Fatalf("the shared emulator: %v %v", fi, err)
+}
+
+// TestRosettaStaysAShare: under the vz driver with Rosetta an amd64 image
+// gets Apple's Rosetta directory share, as before the disks, and no disk.
+func TestRosettaStaysAShare(t *testing.T) {
+	arm64, _ := platform.Parse("linux/arm64")
+	amd64, _ := platform.Parse("linux/amd64")
+	emulDir := t.TempDir()
+	d := &recordingDriver{}
+	r := New(d, &guestassets.Assets{Kernel: "vmlinux", Initramfs: "initramfs"}, WithNativePlatform(arm64),
+		WithEmulation(emulDir, emulation.Capabilities{Driver: "vz", Rosetta: emulation.RosettaInstalled}))
+	dir := t.TempDir()
+	req := engine.RunRequest{
+		ContainerID:  strings.Repeat("ef", 32),
+		Image:        &image.Image{Platform: amd64},
+		RootDisk:     filepath.Join(dir, "root.ext4"),
+		WritableDisk: filepath.Join(dir, "rw.img"),
+		Process:      engine.ProcessSpec{Args: []string{"/sbin/init"}},
+		StateDir:     filepath.Join(dir, "vm"),
+		ConsoleLog:   filepath.Join(dir, "console.log"),
 	}
-	// Nothing is prepared for the native architecture.
-	if _, err := os.Stat(filepath.Join(emulDir, native.Architecture)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("a directory for the native architecture exists: %v", err)
+	if _, err := r.Start(context.Background(), req); err == nil || !strings.Contains(err.Error(), errRecorded) {
+		t.Fatalf("start: %v, want the fake agent's refusal", err)
+	}
+	if want := []vm.Share{{Tag: "pier-emul", Rosetta: true, ReadOnly: true}}; !reflect.DeepEqual(d.spec.Shares, want) {
+		t.Errorf("shares %+v, want %+v", d.spec.Shares, want)
+	}
+	if len(d.spec.Disks) != 2 {
+		t.Errorf("disks %+v, want the root and writable disks only", d.spec.Disks)
+	}
+	want := &proto.EmulationSpec{ShareTag: "pier-emul", Interpreter: "rosetta", Arch: "amd64", Flags: "CF", Systemd: true}
+	if d.container == nil || !reflect.DeepEqual(d.container.Emulation, want) {
+		t.Errorf("emulation %+v, want %+v", d.container, want)
+	}
+	if entries, _ := os.ReadDir(emulDir); len(entries) != 0 {
+		t.Errorf("the emulation directory holds %v for Rosetta", entries)
 	}
 }
 
@@ -217,9 +264,10 @@ done < /usr/lib/binfmt.d/pier-qemu-aarch64.conf
 `
 
 // TestSystemdModeUnderQEMUUser boots an arm64 image whose main process is
-// /usr/lib/systemd/systemd on this x86-64 host: the emulator is mounted at
-// /opt/pier/emul inside the root and the drop-in's rule, registered again
-// after a flush the way systemd-binfmt does it, runs arm64 binaries.
+// /usr/lib/systemd/systemd on this x86-64 host: the emulator's disk is
+// mounted at /opt/pier/emul inside the root and the drop-in's rule,
+// registered again after a flush the way systemd-binfmt does it, runs
+// arm64 binaries.
 func TestSystemdModeUnderQEMUUser(t *testing.T) {
 	r := arm64Runtime(t)
 	root := rootDiskWithFile(t, testimages.BusyboxARM64, "usr/lib/systemd/systemd", fakeSystemd)
@@ -232,7 +280,7 @@ func TestSystemdModeUnderQEMUUser(t *testing.T) {
 		`:qemu-aarch64:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00` +
 		`:\xff\xff\xff\xff\xff\xfe\xfe\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff` +
 		":/opt/pier/emul/qemu-aarch64-static:FP\n" +
-		"qemu-aarch64-static\n" +
+		"lost+found\nqemu-aarch64-static\n" + // the emulator's ext4 disk
 		"aarch64\n" +
 		"enabled\ninterpreter /opt/pier/emul/qemu-aarch64-static\nflags: PF\n"
 	if st.Code != 0 || out.String() != want {
@@ -296,4 +344,55 @@ func rootDiskWithFile(t *testing.T, name, file, content string) string {
 		t.Fatal(err)
 	}
 	return disk
+}
+
+// TestEmulatedShapeHasTheEmulatorSlot: an emulated container's VM has a
+// template shape (no share), the common shape plus a read-only slot for
+// the emulator's disk, so it is cloned from a template of its own.
+func TestEmulatedShapeHasTheEmulatorSlot(t *testing.T) {
+	foreign := otherArch(t)
+	emulator := filepath.Join(t.TempDir(), emulation.QEMUBinary(foreign))
+	if err := os.WriteFile(emulator, []byte("a static emulator"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	foreignPlatform, err := platform.Parse("linux/" + foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	assets := &guestassets.Assets{Kernel: filepath.Join(dir, "vmlinux"), Initramfs: filepath.Join(dir, "initramfs")}
+	for _, f := range []string{assets.Kernel, assets.Initramfs, filepath.Join(dir, "root.ext4")} {
+		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := &recordingDriver{}
+	r := New(d, assets, WithWritableDiskSize(256<<20),
+		WithEmulation(t.TempDir(), emulation.Capabilities{Driver: "qemu", QEMUUser: map[string]string{foreign: emulator}}))
+	req := engine.RunRequest{
+		ContainerID:  strings.Repeat("ab", 32),
+		Image:        &image.Image{Platform: foreignPlatform},
+		RootDisk:     filepath.Join(dir, "root.ext4"),
+		WritableDisk: filepath.Join(dir, "rw.img"),
+		Process:      engine.ProcessSpec{Args: []string{"true"}},
+		StateDir:     filepath.Join(dir, "vm"),
+		ConsoleLog:   filepath.Join(dir, "console.log"),
+	}
+	if _, err := r.Start(context.Background(), req); err == nil || !strings.Contains(err.Error(), errRecorded) {
+		t.Fatalf("start: %v, want the fake agent's refusal", err)
+	}
+	norm, err := vm.Normalize(d.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape, ok := vm.ShapeOf(norm)
+	if !ok {
+		t.Fatalf("an emulated container's VM has no template shape: %+v", norm)
+	}
+	want := r.CommonShape()
+	want.NICs = 0 // no network in this request
+	want.Disks = append(want.Disks, vm.DiskSlot{ReadOnly: true, Serial: "pier-emul", Size: vm.ReadOnlySlotSize})
+	if !reflect.DeepEqual(shape, want) {
+		t.Errorf("shape %+v, want %+v", shape, want)
+	}
 }

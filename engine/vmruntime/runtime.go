@@ -68,7 +68,7 @@ func WithWritableDiskSize(n int64) Option { return func(r *Runtime) { r.diskSize
 // WithBootTimeout bounds a boot up to the agent's handshake.
 func WithBootTimeout(d time.Duration) Option { return func(r *Runtime) { r.bootTimeout = d } }
 
-// WithEmulation sets where emulator shares are prepared and what the host
+// WithEmulation sets where emulator disks are kept and what the host
 // can emulate (default: no emulation; every foreign image is refused).
 func WithEmulation(dir string, caps emulation.Capabilities) Option {
 	return func(r *Runtime) { r.emul = &emulators{dir: dir, caps: caps} }
@@ -98,17 +98,24 @@ func (r *Runtime) Driver() vm.Driver { return r.driver }
 func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sandbox, error) {
 	var emul *proto.EmulationSpec
 	var shares []vm.Share
+	var disks []vm.Disk
 	if req.Image != nil {
 		plan, err := r.emul.plan(req.Image.Platform)
 		if err != nil {
 			return nil, err
 		}
 		if plan.Kind != emulation.None {
-			share, spec, err := r.emul.share(plan, req.Process.Args)
+			dev, spec, err := r.emul.attach(plan, req.Process.Args)
 			if err != nil {
 				return nil, fmt.Errorf("preparing the emulator: %w", err)
 			}
-			shares, emul = append(shares, share), spec
+			if dev.Share != nil {
+				shares = append(shares, *dev.Share)
+			}
+			if dev.Disk != nil {
+				disks = append(disks, *dev.Disk)
+			}
+			emul = spec
 		}
 	}
 	gm, err := mounts(req.Mounts)
@@ -123,6 +130,7 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 		return nil, fmt.Errorf("writable disk: %w", err)
 	}
 	spec := r.vmSpec(req, req.MemoryMiB, req.CPUs, shares, nics(req.Network))
+	spec.Disks = append(spec.Disks, disks...)
 	bootCtx, cancel := context.WithTimeout(ctx, r.bootTimeout)
 	defer cancel()
 	machine, err := r.driver.Start(bootCtx, spec)
@@ -249,7 +257,8 @@ func processIO(s engine.Stdio) proto.ProcessIO {
 }
 
 // vmSpec is the VM of a container: the guest assets, its root and writable
-// disks (found by serial in the guest), its shares and NICs.
+// disks (found by serial in the guest), its shares and NICs. An emulated
+// container's emulator disk comes after the two.
 func (r *Runtime) vmSpec(req engine.RunRequest, memoryMiB, cpus int, shares []vm.Share, nics []vm.NIC) vm.Spec {
 	return vm.Spec{
 		ID:         req.ContainerID,

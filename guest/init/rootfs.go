@@ -181,10 +181,11 @@ func setHostname(spec *proto.ContainerSpec) error {
 	return writeNameFiles(name, spec.Network)
 }
 
-// registerEmulator mounts the emulator's share (qemu-user or Rosetta) and
-// registers it with binfmt_misc before the switch into the container's
-// root: with the F flag the kernel holds the interpreter open, so it keeps
-// working although the share stays outside the container's view.
+// registerEmulator mounts the emulator's disk (qemu-user) or share
+// (Rosetta) and registers it with binfmt_misc before the switch into the
+// container's root: with the F flag the kernel holds the interpreter
+// open, so it keeps working although the disk or share stays outside the
+// container's view.
 func registerEmulator(spec *proto.ContainerSpec) error {
 	e := spec.Emulation
 	if e == nil {
@@ -193,12 +194,12 @@ func registerEmulator(spec *proto.ContainerSpec) error {
 	if err := os.MkdirAll(emulDir, 0o755); err != nil {
 		return err
 	}
-	if err := unix.Mount(e.ShareTag, emulDir, "virtiofs", unix.MS_RDONLY, ""); err != nil {
-		return fmt.Errorf("mount the emulator share %q: %w", e.ShareTag, err)
+	if err := mountEmulator(e, emulDir, 0); err != nil {
+		return err
 	}
 	interpreter := filepath.Join(emulDir, e.Interpreter)
 	if _, err := os.Stat(interpreter); err != nil {
-		return fmt.Errorf("emulator missing from its share: %w", err)
+		return fmt.Errorf("emulator missing from its %s: %w", emulatorSource(e), err)
 	}
 	if err := binfmt.EnsureMounted(binfmt.Dir); err != nil {
 		return err
@@ -212,6 +213,39 @@ func registerEmulator(spec *proto.ContainerSpec) error {
 	}
 	logf("registered %s for %s binaries", interpreter, e.Arch)
 	return nil
+}
+
+// mountEmulator mounts the emulator's read-only ext4 disk (found by its
+// serial, as the root disk is) or its virtio-fs share on dir. A second
+// mount of either (exposeEmulatorToSystemd) shares the first one's
+// superblock.
+func mountEmulator(e *proto.EmulationSpec, dir string, flags uintptr) error {
+	flags |= unix.MS_RDONLY
+	switch {
+	case e.Device != "":
+		dev, err := resolveDevice(e.Device)
+		if err != nil {
+			return fmt.Errorf("the emulator disk: %w", err)
+		}
+		if err := unix.Mount(dev, dir, "ext4", flags, "noload"); err != nil {
+			return fmt.Errorf("mount the emulator disk %s on %s: %w", dev, dir, err)
+		}
+	case e.ShareTag != "":
+		if err := unix.Mount(e.ShareTag, dir, "virtiofs", flags, ""); err != nil {
+			return fmt.Errorf("mount the emulator share %q on %s: %w", e.ShareTag, dir, err)
+		}
+	default:
+		return errors.New("the emulation names neither a disk nor a share")
+	}
+	return nil
+}
+
+// emulatorSource says where the emulator comes from, for errors.
+func emulatorSource(e *proto.EmulationSpec) string {
+	if e.Device != "" {
+		return "disk"
+	}
+	return "share"
 }
 
 // ruleName names the binfmt rule after the interpreter

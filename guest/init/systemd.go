@@ -17,8 +17,9 @@ import (
 // only for an emulated container that boots systemd (the host decides:
 // proto.EmulationSpec.Systemd). systemd-binfmt flushes every binfmt_misc
 // rule at boot, the one registered before the switch included, and then
-// registers the binfmt.d files. So the emulator's share is mounted again,
-// read-only, at binfmt.SystemdEmulatorDir inside the root, and a drop-in
+// registers the binfmt.d files. So the emulator's disk or share is
+// mounted again, read-only, at binfmt.SystemdEmulatorDir inside the root
+// (the mount made before the switch is out of reach), and a drop-in
 // registers the same rule pointing there. Working inside the new root
 // keeps the image's symlinks (/opt, /usr/lib) resolving within it.
 func exposeEmulatorToSystemd(spec *proto.ContainerSpec) error {
@@ -30,13 +31,12 @@ func exposeEmulatorToSystemd(spec *proto.ContainerSpec) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	// A second mount of a virtio-fs tag shares the first one's superblock.
-	if err := unix.Mount(e.ShareTag, dir, "virtiofs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
-		return fmt.Errorf("mount the emulator share %q on %s: %w", e.ShareTag, dir, err)
+	if err := mountEmulator(e, dir, unix.MS_NOSUID|unix.MS_NODEV); err != nil {
+		return err
 	}
 	interpreter := filepath.Join(dir, e.Interpreter)
 	if _, err := os.Stat(interpreter); err != nil {
-		return fmt.Errorf("emulator missing from its share: %w", err)
+		return fmt.Errorf("emulator missing from its %s: %w", emulatorSource(e), err)
 	}
 	rule, err := binfmt.ForArch(ruleName(e.Interpreter), e.Arch, interpreter, e.Flags)
 	if err != nil {

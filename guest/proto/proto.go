@@ -25,8 +25,10 @@ import (
 // stats, the process list (observe.go) and setting the clock (clock.go);
 // version 6 reattaches a new host to the running main process (reattach.go);
 // version 7 adds the writable layer as an image layer (OpLayer, files.go);
-// version 8 starts every connection with a sync exchange (sync.go).
-const Version = 8
+// version 8 starts every connection with a sync exchange (sync.go);
+// version 9 carries a qemu-user emulator on a read-only disk
+// (EmulationSpec.Device) instead of a virtio-fs share.
+const Version = 9
 
 // PortName is the name of the virtio-serial port the agent serves on
 // (QEMU: the port buffers what the host sends until the guest opens it,
@@ -231,11 +233,20 @@ type InterfaceSpec struct {
 	MTU     int    `json:"mtu,omitempty"`
 }
 
-// EmulationSpec names a virtio-fs share holding a user-mode emulator and the
-// binfmt_misc rule that makes the kernel use it.
+// EmulationSpec names where the guest finds a user-mode emulator (a
+// read-only disk, or a virtio-fs share) and the binfmt_misc rule that
+// makes the kernel use it.
 type EmulationSpec struct {
-	ShareTag string `json:"shareTag"`
-	// Interpreter is the emulator's file name inside the share.
+	// Device, when set, is the read-only ext4 disk holding the emulator
+	// at its root, named as ContainerSpec.RootDevice is ("serial:NAME");
+	// ShareTag is then empty. The QEMU driver's qemu-user emulators come
+	// this way: a disk, unlike a share, lets the VM be cloned from a
+	// template.
+	Device string `json:"device,omitempty"`
+	// ShareTag, when set, is the virtio-fs tag of the share holding the
+	// emulator (Rosetta's directory share on a Mac).
+	ShareTag string `json:"shareTag,omitempty"`
+	// Interpreter is the emulator's file name on its disk or share.
 	Interpreter string `json:"interpreter"`
 	// Arch is the image architecture ("amd64", "arm64").
 	Arch string `json:"arch"`
@@ -243,8 +254,9 @@ type EmulationSpec struct {
 	Flags string `json:"flags,omitempty"`
 	// Systemd is set when the main process boots systemd, whose
 	// systemd-binfmt flushes every rule: the guest then also mounts the
-	// share at a stable path inside the container's root and writes a
-	// binfmt.d drop-in naming it. Otherwise the emulator stays invisible.
+	// disk or share at a stable path inside the container's root and
+	// writes a binfmt.d drop-in naming it. Otherwise the emulator stays
+	// invisible.
 	Systemd bool `json:"systemd,omitempty"`
 }
 

@@ -88,3 +88,25 @@ func TestNativePlatformHasNoEmulator(t *testing.T) {
 		}
 	}
 }
+
+// TestEmulatedRunsAreClones: the qemu-user emulator comes on a read-only
+// disk, not a virtio-fs share, so an emulated container without mounts
+// has a template shape of its own: after the first emulated run (which
+// makes the template) the next one is a clone, and still runs aarch64.
+func TestEmulatedRunsAreClones(t *testing.T) {
+	d := sharedDaemon(t)
+	ref := reg.Ref(testimages.Busybox, testimages.Latest)
+	if out := d.ok(t, "run", "--rm", "--platform", "linux/arm64", ref, "uname", "-m"); out != "aarch64\n" {
+		t.Fatalf("first emulated run: %q", out)
+	}
+	before := vmStarts(t, d)
+	start := time.Now()
+	if out := d.ok(t, "run", "--rm", "--platform", "linux/arm64", ref, "uname", "-m"); out != "aarch64\n" {
+		t.Fatalf("second emulated run: %q", out)
+	}
+	t.Logf("second emulated run took %v", time.Since(start).Round(time.Millisecond))
+	after := vmStarts(t, d)
+	if after["cloned"] != before["cloned"]+1 || after["cold"] != before["cold"] || after["fallbacks"] != before["fallbacks"] {
+		t.Errorf("VM starts before %v, after %v: the second emulated run was not a clone", before, after)
+	}
+}
