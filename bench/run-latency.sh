@@ -8,7 +8,8 @@
 # (-v DIR:/d), a named volume, the other architecture (emulated: qemu-user
 # on both), 8 runs started at once. Prints one line per case:
 #   case=<name> pier_median_s=… ref_median_s=… ratio=… (runs=N)
-# then idle memory (PSS, KiB, every host process serving the container).
+# then idle memory (PSS, KiB, every host process serving the container: its
+# QEMU and virtiofsd, and its network's helper).
 # Usage: bench/run-latency.sh [RUNS]   (default 7)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -101,10 +102,14 @@ sleep 5
 ppid=$(DOCKER_HOST=$pier docker inspect --format '{{.State.Pid}}' idle)
 rpid=$(DOCKER_HOST=$ref docker inspect --format '{{.State.Pid}}' idle)
 rshim=$(ps -o ppid= -p "$rpid" | tr -d ' ')
-echo "idle_pss_kib pier=$(bench_pss "$ppid") ref=$(bench_pss "$rpid" "$rshim") (ref: the process and its containerd shim)"
+# The default network's helper (pierd net-helper) serves the container
+# too: its switch, NAT and DNS.
+helper=$(pgrep -f "net-helper --dir $work/data/networks" | tr '\n' ' ')
+echo "idle_pss_kib pier=$(bench_pss "$ppid" $helper) ref=$(bench_pss "$rpid" "$rshim") (pier: QEMU and the network helper; ref: the process and its containerd shim)"
+echo "idle_pss_kib network_helper=$(bench_pss $helper)"
 ids=()
 for i in $(seq 19); do ids+=("$(DOCKER_HOST=$pier docker run -d "$image" sleep 600)"); done
 sleep 5
-pids=("$ppid")
+pids=("$ppid" $helper)
 for id in "${ids[@]}"; do pids+=("$(DOCKER_HOST=$pier docker inspect --format '{{.State.Pid}}' "$id")"); done
 echo "idle20_pss_kib pier=$(bench_pss "${pids[@]}") (20 idle containers, all their host processes)"
