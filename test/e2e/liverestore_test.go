@@ -3,9 +3,12 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -107,6 +110,14 @@ func TestContainersOutliveTheDaemon(t *testing.T) {
 	if got := d.ok(t, "exec", "counter", "echo", "still here"); got != "still here\n" {
 		t.Fatalf("exec in the adopted container: %q", got)
 	}
+	// Streams of the adopted container: logs -f and attach see new lines.
+	before := time.Now()
+	if out := streamFor(t, d, 3*time.Second, "logs", "-f", "--since", before.Format(time.RFC3339Nano), "counter"); !strings.Contains(out, "line ") {
+		t.Fatalf("docker logs -f on the adopted container: %q", out)
+	}
+	if out := streamFor(t, d, 3*time.Second, "attach", "--no-stdin", "counter"); !strings.Contains(out, "line ") {
+		t.Fatalf("docker attach to the adopted container: %q", out)
+	}
 
 	// A clean stop with live restore leaves the container running too;
 	// a short-lived container exits while no pierd runs.
@@ -139,6 +150,7 @@ func TestContainersOutliveTheDaemon(t *testing.T) {
 		waited <- out
 	}()
 	time.Sleep(500 * time.Millisecond)
+	stopAt := time.Now()
 	d.ok(t, "stop", "-t", "1", "counter")
 	select {
 	case out := <-waited:
@@ -151,6 +163,12 @@ func TestContainersOutliveTheDaemon(t *testing.T) {
 	if running(pid) {
 		t.Fatalf("QEMU %d still runs after docker stop", pid)
 	}
+	// Events of the adopted container.
+	events := d.ok(t, "events", "--since", stopAt.Add(-time.Second).Format(time.RFC3339Nano), "--until", time.Now().Add(time.Second).Format(time.RFC3339Nano),
+		"--filter", "container=counter", "--format", "{{.Action}}")
+	if !strings.Contains(events, "die") || !strings.Contains(events, "stop") {
+		t.Fatalf("events of the adopted container's stop: %q", events)
+	}
 	checkContiguous(t, d, "counter")
 	// Stopping the adopted web releases its published port.
 	d.ok(t, "stop", "-t", "1", "web")
@@ -160,6 +178,20 @@ func TestContainersOutliveTheDaemon(t *testing.T) {
 	}
 	d.ok(t, "rm", "-f", "counter", "short", "withvol", "doomed", "web")
 	d.ok(t, "network", "rm", "lrnet")
+}
+
+// streamFor runs a docker command that streams (logs -f, attach) for d
+// and returns what it printed by then.
+func streamFor(t *testing.T, d *daemon, dur time.Duration, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), dur)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Env = d.env
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	_ = cmd.Run() // ended by the timeout
+	return out.String()
 }
 
 // countLines counts the lines of a file inside the container.
