@@ -45,6 +45,20 @@ func (s *Containers) adoptRunning(ctx context.Context, adopter SandboxAdopter, t
 				mu.Lock()
 				adopted++
 				mu.Unlock()
+				return
+			}
+			// A container run with --rm that ended while no daemon ran
+			// goes, as it would have.
+			x.mu.Lock()
+			autoRemove := x.c.HostConfig.AutoRemove && !x.removing
+			if autoRemove {
+				x.removing = true
+			}
+			x.mu.Unlock()
+			if autoRemove {
+				if err := s.destroy(x, true); err != nil {
+					s.log.Error("auto-removing a container that ended while the daemon was away", "id", x.snapshot().ID, "err", err)
+				}
 			}
 		}()
 	}
