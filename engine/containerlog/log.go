@@ -91,6 +91,15 @@ func (l *Log) EndSession() error {
 	for _, w := range l.writers {
 		w.flushLocked()
 	}
+	return l.closeLocked()
+}
+
+// closeLocked closes the session's file and releases readers that follow
+// it; l.mu is held.
+func (l *Log) closeLocked() error {
+	if l.file == nil {
+		return nil
+	}
 	err := l.file.Close()
 	l.file = nil
 	l.writers = nil

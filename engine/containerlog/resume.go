@@ -30,14 +30,7 @@ func (l *Log) Size() int64 {
 func (l *Log) Detach() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.file == nil {
-		return nil
-	}
-	err := l.file.Close()
-	l.file = nil
-	l.writers = nil
-	l.notifyLocked()
-	return err
+	return l.closeLocked()
 }
 
 // ResumeSession reopens the session of a run whose records start at byte

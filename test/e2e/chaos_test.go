@@ -151,19 +151,11 @@ func notAdopted(t *testing.T, d *daemon, pids []int) []int {
 	for _, id := range strings.Fields(d.ok(t, "network", "ls", "-q", "--no-trunc")) {
 		nets[id] = true
 	}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		raw, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil {
-			continue
-		}
+	for _, pid := range netHelpers(d.dataDir) {
+		raw, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 		args := strings.Split(string(raw), "\x00")
-		for i, a := range args {
-			if a == "--dir" && i+1 < len(args) && slices.Contains(args, "net-helper") && strings.HasPrefix(args[i+1], d.dataDir) {
-				if pid, err := strconv.Atoi(e.Name()); err == nil && running(pid) && !nets[filepath.Base(args[i+1])] {
-					out = append(out, pid)
-				}
-			}
+		if i := slices.Index(args, "--dir"); i >= 0 && i+1 < len(args) && running(pid) && !nets[filepath.Base(args[i+1])] {
+			out = append(out, pid)
 		}
 	}
 	return out

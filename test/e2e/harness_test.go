@@ -245,28 +245,21 @@ func (d *daemon) halt() error {
 // vmProcesses lists the qemu-system and virtiofsd processes whose command
 // line mentions dataDir.
 func vmProcesses(dataDir string) []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		cmdline := string(bytes.ReplaceAll(raw, []byte{0}, []byte{' '}))
-		if (strings.Contains(cmdline, "qemu-system") || strings.Contains(cmdline, "virtiofsd")) && strings.Contains(cmdline, dataDir) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return processes(dataDir, func(args []string) bool {
+		cmdline := strings.Join(args, " ")
+		return strings.Contains(cmdline, "qemu-system") || strings.Contains(cmdline, "virtiofsd")
+	})
 }
 
 // netHelpers lists the network helper processes (pierd net-helper) whose
 // command line mentions dataDir.
 func netHelpers(dataDir string) []int {
+	return processes(dataDir, func(args []string) bool { return slices.Contains(args, "net-helper") })
+}
+
+// processes lists the processes whose command line mentions dataDir and
+// whose arguments match.
+func processes(dataDir string, match func(args []string) bool) []int {
 	var pids []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -275,11 +268,10 @@ func netHelpers(dataDir string) []int {
 			continue
 		}
 		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
+		if err != nil || !bytes.Contains(raw, []byte(dataDir)) {
 			continue
 		}
-		args := strings.Split(string(raw), "\x00")
-		if slices.Contains(args, "net-helper") && strings.Contains(string(raw), dataDir) {
+		if match(strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")) {
 			pids = append(pids, pid)
 		}
 	}
