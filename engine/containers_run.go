@@ -178,6 +178,11 @@ func (s *Containers) monitor(x *ctr, r *run) {
 		close(r.done)
 		return
 	}
+	// A resume in flight (the stop of a paused container unpauses it, and
+	// the signal held in the paused guest may end it) publishes unpause
+	// before this run's die.
+	r.pauseMu.Lock()
+	r.pauseMu.Unlock()
 	errMsg := ""
 	if err != nil {
 		// The runtime may say how the sandbox ended (a VM that died

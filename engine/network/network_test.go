@@ -107,3 +107,26 @@ func TestStorePersistsAndKeepsPredefined(t *testing.T) {
 		t.Fatal("a corrupt store was accepted")
 	}
 }
+
+func TestOpenStoreSweepsAnInterruptedWrite(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "networks.json")
+	if _, err := OpenStore(path); err != nil {
+		t.Fatal(err)
+	}
+	// A daemon killed between atomicwriter's create and rename leaves this.
+	stale := filepath.Join(dir, ".tmp-networks.json123456")
+	if err := os.WriteFile(stale, []byte("[{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.All()) != 3 {
+		t.Fatalf("networks after reopening: %d, want the 3 predefined", len(s.All()))
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("the interrupted write's temporary file is still there: %v", err)
+	}
+}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/pkg/stringid"
-	"github.com/moby/sys/atomicwriter"
+	"github.com/pier-vm/pier/internal/atomicfile"
 )
 
 // Store persists the networks in one JSON file, rewritten atomically on
@@ -26,6 +26,7 @@ type Store struct {
 // OpenStore loads path, creating the predefined networks on first use.
 func OpenStore(path string) (*Store, error) {
 	s := &Store{path: path}
+	atomicfile.SweepTemps(path) // a write the previous daemon did not finish
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:
@@ -85,7 +86,7 @@ func (s *Store) saveLocked(nets []Network) error {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		return err
 	}
-	return atomicwriter.WriteFile(s.path, b, 0o600)
+	return atomicfile.Write(s.path, b, 0o600)
 }
 
 // All returns every network, predefined first, then by creation.

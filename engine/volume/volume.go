@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/pkg/stringid"
-	"github.com/moby/sys/atomicwriter"
+	"github.com/pier-vm/pier/internal/atomicfile"
 
 	"github.com/pier-vm/pier/errdefs"
 )
@@ -63,6 +63,7 @@ func Open(root string) (*Store, error) {
 		return nil, err
 	}
 	for _, e := range entries {
+		atomicfile.SweepTemps(filepath.Join(root, e.Name(), metaFile))
 		b, err := os.ReadFile(filepath.Join(root, e.Name(), metaFile))
 		if err != nil {
 			continue // a half-created or foreign directory
@@ -104,7 +105,7 @@ func (s *Store) Create(name string, labels, opts map[string]string) (v Volume, c
 	if err != nil {
 		return Volume{}, false, err
 	}
-	if err := atomicwriter.WriteFile(filepath.Join(s.root, name, metaFile), b, 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(s.root, name, metaFile), b, 0o600); err != nil {
 		os.RemoveAll(filepath.Join(s.root, name))
 		return Volume{}, false, err
 	}

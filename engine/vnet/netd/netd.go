@@ -21,7 +21,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/moby/sys/atomicwriter"
+	"github.com/pier-vm/pier/internal/atomicfile"
 
 	"github.com/pier-vm/pier/engine/vnet"
 )
@@ -89,7 +89,7 @@ func writeConfig(dir string, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	return atomicwriter.WriteFile(filepath.Join(dir, configFile), append(b, '\n'), 0o600)
+	return atomicfile.Write(filepath.Join(dir, configFile), append(b, '\n'), 0o600)
 }
 
 func readConfig(dir string) (Config, error) {

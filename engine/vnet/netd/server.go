@@ -16,7 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/moby/sys/atomicwriter"
+	"github.com/pier-vm/pier/internal/atomicfile"
 
 	"github.com/pier-vm/pier/engine/vnet"
 	"github.com/pier-vm/pier/internal/sockpath"
@@ -65,7 +65,7 @@ func Serve(ctx context.Context, dir string) error {
 		l.Close()
 		return err
 	}
-	if err := atomicwriter.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, pidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		l.Close()
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pier-vm/pier/internal/atomicfile"
 )
 
 // startTimeout bounds the wait for a new helper's control socket.
@@ -47,6 +49,10 @@ func Start(ctx context.Context, dir string, cfg Config, exe string, args ...stri
 			return nil, err
 		}
 	}
+	// No helper runs here now: what a killed one or a killed pierd left
+	// half-written goes.
+	atomicfile.SweepTemps(filepath.Join(dir, configFile))
+	atomicfile.SweepTemps(filepath.Join(dir, pidFile))
 	if err := writeConfig(dir, cfg); err != nil {
 		return nil, err
 	}
