@@ -13,7 +13,7 @@ BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 VERSION_PKG := github.com/pier-vm/pier/version
 LDFLAGS := -X $(VERSION_PKG).Version=$(PIER_VERSION) -X $(VERSION_PKG).GitCommit=$(GIT_COMMIT) -X $(VERSION_PKG).BuildTime=$(BUILD_TIME)
 
-.PHONY: all deps build pierd guest guest-assets testdata compose run test e2e-arm64-guest fuzz vet fmt clean
+.PHONY: all deps build pierd guest guest-assets builder testdata compose run test e2e-arm64-guest fuzz vet fmt clean
 
 all: build
 
@@ -34,7 +34,7 @@ pierd: build-darwin
 run: build
 	$(BIN)/pierd
 else
-build: pierd guest guest-assets
+build: pierd guest guest-assets builder
 
 pierd:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/pierd ./cmd/pierd
@@ -48,6 +48,11 @@ guest:
 	mkdir -p $(GUEST_DIR)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GUEST_ARCH) $(GO) build -trimpath -ldflags='-s -w' -o $(GUEST_DIR)/pier-init ./guest/cmd/pier-init
 
+# builder makes the root file system of the builder VM (docker build):
+# pier's BuildKit daemon and runc (scripts/builder-root.sh).
+builder:
+	GO=$(GO) bash scripts/builder-root.sh $(GUEST_ARCH) $(GUEST_DIR)/builder-root.tar
+
 # guest-assets fetches Debian's cloud kernel for the guest arch and extracts
 # the uncompressed kernel and the modules pier needs into $(GUEST_DIR).
 guest-assets:
@@ -57,10 +62,12 @@ guest-assets:
 testdata:
 	bash scripts/testdata.sh testdata/cache
 
-# compose builds Docker Compose v2 (a docker CLI plugin) from its Go module
-# into $(BIN)/cli-plugins for the e2e tests; skipped when already built.
+# compose builds Docker Compose v2 and the buildx plugin (docker CLI
+# plugins) from their Go modules into $(BIN)/cli-plugins for the e2e tests;
+# skipped when already built.
 compose:
-	GO=$(GO) bash scripts/install-compose.sh $(BIN)/cli-plugins
+	GO=$(GO) bash scripts/install-cli-plugin.sh compose $(BIN)/cli-plugins
+	GO=$(GO) bash scripts/install-cli-plugin.sh buildx $(BIN)/cli-plugins
 
 # test runs the whole suite: unit tests, real VMs under QEMU, the
 # end-to-end tests that drive the real docker CLI, Docker Compose v2 and

@@ -16,12 +16,14 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pier-vm/pier/engine"
+	"github.com/pier-vm/pier/engine/build"
 	"github.com/pier-vm/pier/engine/image"
 	"github.com/pier-vm/pier/engine/vm"
 	"github.com/pier-vm/pier/engine/vm/guestassets"
 	"github.com/pier-vm/pier/engine/vmruntime"
 	"github.com/pier-vm/pier/server"
 	"github.com/pier-vm/pier/server/apiroutes"
+	buildrouter "github.com/pier-vm/pier/server/build"
 	systemrouter "github.com/pier-vm/pier/server/system"
 )
 
@@ -72,7 +74,7 @@ func runDaemon(ctx context.Context, o options) error {
 		listeners = append(listeners, l)
 	}
 
-	eng, drv, err := newEngine(o, log)
+	eng, drv, builder, err := newEngine(o, log)
 	if err != nil {
 		for _, l := range listeners {
 			l.Close()
@@ -87,7 +89,13 @@ func runDaemon(ctx context.Context, o options) error {
 		eng.Shutdown(context.Background())
 		return err
 	}
-	srv := server.New(log, apiroutes.Routers(eng, systemrouter.Options{InsecureRegistries: o.insecureRegistries, ID: id})...)
+	var buildKit buildrouter.Backend
+	if builder.Available() {
+		buildKit = builder
+	} else {
+		log.Info("no image builder: docker build is not served", "missing", filepath.Join(o.guestDir, "builder-root.tar"))
+	}
+	srv := server.New(log, apiroutes.Routers(eng, buildKit, systemrouter.Options{InsecureRegistries: o.insecureRegistries, ID: id})...)
 	errc := make(chan error, len(listeners))
 	for i, l := range listeners {
 		log.Info("serving the Docker API", "addr", o.hosts[i])
@@ -116,6 +124,7 @@ func runDaemon(ctx context.Context, o options) error {
 	engCtx, cancelEng := context.WithTimeout(context.Background(), engineStopTimeout)
 	defer cancelEng()
 	eng.Shutdown(engCtx)
+	builder.Close()
 	closeTemplates(drv)
 	for _, h := range o.hosts {
 		if proto, target, err := server.ParseAddr(h); err == nil && proto == "unix" {
@@ -129,14 +138,14 @@ func runDaemon(ctx context.Context, o options) error {
 // newEngine wires the guest assets, the platform's VM driver (newDriver:
 // QEMU on Linux, vz on macOS), the VM runtime and the image service into
 // an engine.
-func newEngine(o options, log *slog.Logger) (*engine.Engine, vm.Driver, error) {
+func newEngine(o options, log *slog.Logger) (*engine.Engine, vm.Driver, *build.Builder, error) {
 	assets, err := guestassets.Prepare(o.guestDir, filepath.Join(o.dataRoot, "assets"))
 	if err != nil {
-		return nil, nil, fmt.Errorf("guest assets: %w", err)
+		return nil, nil, nil, fmt.Errorf("guest assets: %w", err)
 	}
 	drv, caps, err := newDriver(o, assets, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	raw := drv
 	drv = withTemplates(o, drv, log)
@@ -146,14 +155,14 @@ func newEngine(o options, log *slog.Logger) (*engine.Engine, vm.Driver, error) {
 	)
 	helper, err := netHelper()
 	if err != nil {
-		return nil, nil, fmt.Errorf("network helpers: %w", err)
+		return nil, nil, nil, fmt.Errorf("network helpers: %w", err)
 	}
 	images, err := image.New(filepath.Join(o.dataRoot, "image"),
 		image.WithInsecureRegistries(o.insecureRegistries),
 		image.WithLogger(log),
 	)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	eng, err := engine.New(engine.Config{
 		Root:     o.dataRoot,
@@ -173,17 +182,26 @@ func newEngine(o options, log *slog.Logger) (*engine.Engine, vm.Driver, error) {
 		NetworkHelper: helper,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if eng == nil {
-		return nil, nil, errors.New("no engine")
+		return nil, nil, nil, errors.New("no engine")
 	}
 	// The engine adopted the VMs of containers that were running (live
 	// restore); any other VM a previous daemon left on a container's
 	// disks is stopped before the engine serves.
 	stopLeftoverVMs(context.Background(), raw, filepath.Join(o.dataRoot, "containers"), eng.RunningIDs(), log)
 	prepareTemplates(rt, log)
-	return eng, drv, nil
+	// The image builder (docker build): a builder VM of its own, started
+	// on the first build, when `make builder` made its root file system.
+	builder := build.New(build.Config{
+		Runtime: rt,
+		Images:  images,
+		RootTar: filepath.Join(o.guestDir, "builder-root.tar"),
+		Dir:     filepath.Join(o.dataRoot, "builder"),
+		Logger:  log,
+	})
+	return eng, drv, builder, nil
 }
 
 // daemonID is the daemon's stable identity, a UUID kept in the data root

@@ -111,7 +111,7 @@ func NewDaemon(t *testing.T, images image.API) *Daemon {
 	}
 	t.Cleanup(func() { eng.Shutdown(context.Background()) })
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ts := httptest.NewServer(server.New(quiet, apiroutes.Routers(eng, system.Options{})...).Handler())
+	ts := httptest.NewServer(server.New(quiet, apiroutes.Routers(eng, nil, system.Options{})...).Handler())
 	t.Cleanup(ts.Close)
 	cli, err := client.NewClientWithOpts(client.WithHost("tcp://"+strings.TrimPrefix(ts.URL, "http://")), client.WithVersion("1.51"))
 	if err != nil {

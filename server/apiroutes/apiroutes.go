@@ -18,7 +18,9 @@ import (
 )
 
 // Routers returns the routers of the Docker Engine API over eng.
-func Routers(eng *engine.Engine, opts systemrouter.Options) []httputils.Router {
+// builder serves BuildKit (nil: the build routes are only the cache prune).
+func Routers(eng *engine.Engine, builder buildrouter.Backend, opts systemrouter.Options) []httputils.Router {
+	opts.BuildKit = builder != nil
 	return []httputils.Router{
 		systemrouter.NewRouter(eng, opts),
 		systemrouter.NewAuthRouter(eng),
@@ -29,7 +31,7 @@ func Routers(eng *engine.Engine, opts systemrouter.Options) []httputils.Router {
 		networkrouter.NewRouter(eng),
 		volumerouter.NewRouter(eng),
 		eventsrouter.NewRouter(eng),
-		buildrouter.NewRouter(),
+		buildrouter.NewRouter(builder),
 		unsupported.NewRouter(), // last: the first matching route wins
 	}
 }

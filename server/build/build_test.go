@@ -12,7 +12,7 @@ import (
 )
 
 func TestBuildPruneOfTheEmptyCache(t *testing.T) {
-	s := server.New(slog.New(slog.NewTextHandler(io.Discard, nil)), NewRouter())
+	s := server.New(slog.New(slog.NewTextHandler(io.Discard, nil)), NewRouter(nil))
 	for _, c := range []struct {
 		target string
 		code   int

@@ -33,6 +33,9 @@ type Options struct {
 	// ID is the daemon's stable identity (docker info's ID); the host
 	// name when empty.
 	ID string
+	// BuildKit says the daemon serves BuildKit (/grpc and /session):
+	// /_ping then announces Builder-Version 2, as dockerd does.
+	BuildKit bool
 }
 
 // Router serves the system routes.
@@ -65,7 +68,11 @@ func (r *Router) Routes() []httputils.Route {
 
 func (r *Router) getPing(w http.ResponseWriter, req *http.Request, _ map[string]string) error {
 	h := w.Header()
-	h.Set("Builder-Version", "1")
+	if r.opts.BuildKit {
+		h.Set("Builder-Version", "2")
+	} else {
+		h.Set("Builder-Version", "1")
+	}
 	h.Set("Swarm", "inactive")
 	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
 	h.Set("Pragma", "no-cache")

@@ -1,0 +1,147 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/pier-vm/pier/engine"
+)
+
+// readyTimeout bounds the wait for the builder daemon's ready line after
+// its VM booted (BuildKit opens its databases and probes runc).
+const readyTimeout = 2 * time.Minute
+
+// instance is one run of the builder VM.
+type instance struct {
+	sb   engine.Sandbox
+	link *link
+
+	done    chan struct{} // closed when the main process ended
+	doneErr error
+}
+
+func (i *instance) gone() bool {
+	select {
+	case <-i.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (i *instance) endErr() error {
+	if i.gone() {
+		return i.doneErr
+	}
+	return nil
+}
+
+func (i *instance) stop() {
+	i.link.close()
+	_ = i.sb.Kill()
+}
+
+// start boots the builder VM and waits for its daemon's ready line.
+func (b *Builder) start(ctx context.Context) (*instance, error) {
+	for _, d := range []string{b.cfg.Dir, b.statePath("state")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	b.stopLeftover(ctx)
+	root, err := b.rootDisk()
+	if err != nil {
+		return nil, fmt.Errorf("the builder's root disk: %w", err)
+	}
+	daemonLog, err := os.Create(b.statePath("buildkitd.log"))
+	if err != nil {
+		return nil, err
+	}
+	l := newLink(b)
+	t0 := time.Now()
+	sb, err := b.cfg.Runtime.Start(ctx, engine.RunRequest{
+		ContainerID:  sandboxID,
+		RootDisk:     root,
+		WritableDisk: b.statePath("rw.ext4"),
+		Process: engine.ProcessSpec{
+			Args: []string{daemonPath, "serve"},
+			Env:  []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		},
+		Stdio:      engine.Stdio{Stdin: l.stdin, Stdout: l, Stderr: daemonLog},
+		Hostname:   "pier-builder",
+		MemoryMiB:  b.cfg.MemoryMiB,
+		CPUs:       b.cfg.CPUs,
+		StateDir:   b.statePath("state"),
+		ConsoleLog: b.statePath("console.log"),
+	})
+	if err != nil {
+		daemonLog.Close()
+		l.close()
+		return nil, err
+	}
+	inst := &instance{sb: sb, link: l, done: make(chan struct{})}
+	l.setFiles(sb.Files())
+	go func() {
+		st, err := sb.Wait(context.Background())
+		if err == nil {
+			err = fmt.Errorf("the builder daemon exited with code %d (%s)", st.Code, b.statePath("buildkitd.log"))
+		}
+		inst.doneErr = err
+		close(inst.done)
+		l.close()
+		daemonLog.Close()
+	}()
+	select {
+	case <-l.ready:
+		b.log.Info("builder ready", "after", time.Since(t0).Round(time.Millisecond))
+		return inst, nil
+	case <-inst.done:
+		_ = sb.Kill()
+		return nil, inst.doneErr
+	case <-time.After(readyTimeout):
+		inst.stop()
+		return nil, fmt.Errorf("the builder daemon did not get ready in %v (%s)", readyTimeout, b.statePath("buildkitd.log"))
+	case <-ctx.Done():
+		inst.stop()
+		return nil, ctx.Err()
+	}
+}
+
+// stopLeftover ends a builder VM that a previous pierd left running (one
+// killed before it could stop it): its disks are about to be used again.
+func (b *Builder) stopLeftover(ctx context.Context) {
+	adopter, ok := b.cfg.Runtime.(engine.SandboxAdopter)
+	if !ok {
+		return
+	}
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	sb, err := adopter.Adopt(actx, engine.AdoptRequest{
+		ContainerID: sandboxID,
+		StateDir:    b.statePath("state"),
+		ConsoleLog:  b.statePath("console.log"),
+		Stdio:       engine.Stdio{Stdout: io.Discard, Stderr: io.Discard},
+	})
+	var gone *engine.SandboxGoneError
+	switch {
+	case err == nil:
+		b.log.Info("stopping the builder VM a previous pierd left running")
+		_ = sb.Kill()
+	case errors.As(err, &gone):
+	default:
+		b.log.Warn("cannot check for a builder VM a previous pierd left running", "err", err)
+	}
+}
+
+// onceCloser closes a channel once.
+type onceCloser struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (o *onceCloser) close() { o.once.Do(func() { close(o.ch) }) }
