@@ -92,7 +92,7 @@ func (l *link) dispatch(line []byte) {
 	case proto.BuilderExport:
 		go l.answer(req, func() (string, error) { return l.export(req) })
 	default:
-		l.reply(proto.BuilderReply{ID: req.ID, Error: "unknown request " + req.Op})
+		go l.reply(proto.BuilderReply{ID: req.ID, Error: "unknown request " + req.Op})
 	}
 }
 
