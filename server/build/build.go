@@ -1,7 +1,7 @@
 // Package build serves the build routes: BuildKit's gRPC API (POST /grpc,
 // an HTTP upgrade to h2c) and the client's session (POST /session), both
 // joined to the builder VM's BuildKit (engine/build), and the build cache
-// prune. POST /build (the classic builder) is package unsupported's.
+// prune, and the classic POST /build, which the same BuildKit solves.
 package build
 
 import (
@@ -14,6 +14,7 @@ import (
 	buildtypes "github.com/docker/docker/api/types/build"
 
 	"github.com/pier-vm/pier/compat"
+	enginebuild "github.com/pier-vm/pier/engine/build"
 	"github.com/pier-vm/pier/errdefs"
 	"github.com/pier-vm/pier/server/httputils"
 )
@@ -25,6 +26,8 @@ type Backend interface {
 	// Session opens the builder's end of a client's session (POST
 	// /session, whose request carried hdr); ctx bounds its life.
 	Session(ctx context.Context, hdr http.Header) (net.Conn, error)
+	// Build runs a classic build (POST /build); out gets its progress.
+	Build(ctx context.Context, req enginebuild.Request, out func(string)) (string, error)
 }
 
 // Router serves the build routes.
@@ -43,6 +46,7 @@ func (r *Router) Routes() []httputils.Route {
 		routes = append(routes,
 			httputils.Route{Method: http.MethodPost, Path: "/grpc", Handler: r.postGRPC},
 			httputils.Route{Method: http.MethodPost, Path: "/session", Handler: r.postSession},
+			httputils.Route{Method: http.MethodPost, Path: "/build", Handler: r.postBuild, Upload: true},
 		)
 	}
 	return routes

@@ -3,6 +3,7 @@ package build
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	enginebuild "github.com/pier-vm/pier/engine/build"
+	"github.com/pier-vm/pier/errdefs"
 	"github.com/pier-vm/pier/server"
 )
 
@@ -96,6 +99,48 @@ func TestGRPCWithoutH2CIsRefused(t *testing.T) {
 		s.Handler().ServeHTTP(rec, req)
 		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), c.want) {
 			t.Fatalf("%s Upgrade=%q: %d %s, want 400 %q", c.path, c.upgrade, rec.Code, rec.Body, c.want)
+		}
+	}
+}
+
+func (b *echoBackend) Build(ctx context.Context, req enginebuild.Request, out func(string)) (string, error) {
+	if req.Dockerfile == "missing" {
+		return "", errdefs.InvalidParameterf("Cannot locate specified Dockerfile: %s", req.Dockerfile)
+	}
+	if req.Target == "fail" {
+		out("#1 RUN false\n")
+		return "", errors.New(`process "/bin/sh -c false" did not complete successfully: exit code: 1`)
+	}
+	body, _ := io.ReadAll(req.Context)
+	out("context " + string(body) + " args " + req.BuildArgs["A"] + " labels " + req.Labels["l"] + "\n")
+	return "sha256:0123456789abcdef0123", nil
+}
+
+func TestClassicBuildStream(t *testing.T) {
+	s := server.New(slog.New(slog.DiscardHandler), NewRouter(&echoBackend{}))
+	for _, c := range []struct {
+		query string
+		code  int
+		want  []string
+	}{
+		{`t=x:1&buildargs={"A":"a","B":null}&labels={"l":"v"}`, 200, []string{
+			`{"stream":"context CTX args a labels v\n"}`, `{"aux":{"ID":"sha256:0123456789abcdef0123"}}`,
+			`{"stream":"Successfully built 0123456789ab\n"}`, `{"stream":"Successfully tagged x:1\n"}`}},
+		{`q=1`, 200, []string{`{"aux":{"ID":"sha256:0123456789abcdef0123"}}`}},
+		{`dockerfile=missing`, 400, []string{`{"message":"Cannot locate specified Dockerfile: missing"}`}},
+		{`target=fail`, 200, []string{`{"stream":"#1 RUN false\n"}`, `"errorDetail":{"message":"process \"/bin/sh -c false\" did not complete successfully: exit code: 1"}`}},
+		{`buildargs=nope`, 400, []string{`invalid buildargs`}},
+		{`remote=https://example.invalid/x.git`, 501, []string{`remote contexts`}},
+	} {
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1.51/build?"+c.query, strings.NewReader("CTX")))
+		if rec.Code != c.code {
+			t.Fatalf("%s: %d %s, want %d", c.query, rec.Code, rec.Body, c.code)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(rec.Body.String(), w) {
+				t.Fatalf("%s: %s\nwant it to hold %s", c.query, rec.Body, w)
+			}
 		}
 	}
 }

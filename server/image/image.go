@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	imagetypes "github.com/docker/docker/api/types/image"
@@ -77,52 +76,33 @@ func decodeAuth(header string) (*engineimage.Auth, error) {
 	return &engineimage.Auth{Username: a.Username, Password: a.Password, IdentityToken: a.IdentityToken, RegistryToken: a.RegistryToken, ServerAddress: a.ServerAddress}, nil
 }
 
-// progressWriter writes jsonmessage lines, sending the 200 header only with
-// the first line, so that errors before any progress are plain JSON errors.
+// progressWriter is a JSON stream that also shows pull and push progress.
 type progressWriter struct {
-	mu      sync.Mutex
-	w       http.ResponseWriter
-	started bool
+	*httputils.JSONStream
 }
 
-func (p *progressWriter) write(m jsonmessage.JSONMessage) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.started {
-		p.w.Header().Set("Content-Type", "application/json")
-		p.w.WriteHeader(http.StatusOK)
-		p.started = true
-	}
-	json.NewEncoder(p.w).Encode(m)
-	if f, ok := p.w.(http.Flusher); ok {
-		f.Flush()
-	}
+func newProgressWriter(w http.ResponseWriter) progressWriter {
+	return progressWriter{httputils.NewJSONStream(w)}
 }
 
-func (p *progressWriter) progress(pr engineimage.Progress) {
+func (p progressWriter) progress(pr engineimage.Progress) {
 	m := jsonmessage.JSONMessage{ID: pr.ID, Status: pr.Status}
 	if pr.Total > 0 || pr.Current > 0 {
 		m.Progress = &jsonmessage.JSONProgress{Current: pr.Current, Total: pr.Total}
 	} else if pr.ID != "" {
 		m.Progress = &jsonmessage.JSONProgress{}
 	}
-	p.write(m)
+	p.Write(m)
 }
 
 // finish reports err in the stream when the stream has begun; otherwise it
-// hands err back for a normal error response.
-func (p *progressWriter) finish(err error) error {
-	p.mu.Lock()
-	started := p.started
-	p.mu.Unlock()
-	if err == nil || !started {
-		if err == nil && !started {
-			p.write(jsonmessage.JSONMessage{Status: "Done"})
-		}
-		return err
+// hands err back for a normal error response. A success without any
+// output says Done.
+func (p progressWriter) finish(err error) error {
+	if err == nil && !p.Started() {
+		p.Write(jsonmessage.JSONMessage{Status: "Done"})
 	}
-	p.write(jsonmessage.JSONMessage{Error: &jsonmessage.JSONError{Message: err.Error()}, ErrorMessage: err.Error()})
-	return nil
+	return p.Fail(err)
 }
 
 func (r *Router) postImagesCreate(w http.ResponseWriter, req *http.Request, _ map[string]string) error {
@@ -156,7 +136,7 @@ func (r *Router) postImagesCreate(w http.ResponseWriter, req *http.Request, _ ma
 	if err != nil {
 		return err
 	}
-	pw := &progressWriter{w: w}
+	pw := newProgressWriter(w)
 	_, err = r.backend.Images().Pull(req.Context(), ref, plat, auth, pw.progress)
 	return pw.finish(err)
 }
@@ -308,10 +288,10 @@ func saveStream(ctx context.Context, images engineimage.API, names []string, w h
 
 func (r *Router) postImagesLoad(w http.ResponseWriter, req *http.Request, _ map[string]string) error {
 	quiet := httputils.BoolValue(req, "quiet")
-	pw := &progressWriter{w: w}
+	pw := newProgressWriter(w)
 	_, err := r.backend.Images().Load(req.Context(), req.Body, func(p engineimage.Progress) {
 		if !quiet || strings.HasPrefix(p.Status, "Loaded image") {
-			pw.write(jsonmessage.JSONMessage{Stream: p.Status + "\n"})
+			pw.Write(jsonmessage.JSONMessage{Stream: p.Status + "\n"})
 		}
 	})
 	return pw.finish(err)

@@ -32,7 +32,7 @@ func (r *Router) postImagesPush(w http.ResponseWriter, req *http.Request, vars m
 		}
 		plat = p
 	}
-	pw := &progressWriter{w: w}
+	pw := newProgressWriter(w)
 	err := r.backend.Images().Push(req.Context(), vars["name"], req.Form.Get("tag"), plat, auth, func(p engineimage.Progress) {
 		if p.Pushed != nil {
 			aux, _ := json.Marshal(struct {
@@ -41,7 +41,7 @@ func (r *Router) postImagesPush(w http.ResponseWriter, req *http.Request, vars m
 				Size   int
 			}{p.Pushed.Tag, p.Pushed.Digest, p.Pushed.Size})
 			raw := json.RawMessage(aux)
-			pw.write(jsonmessage.JSONMessage{Progress: &jsonmessage.JSONProgress{}, Aux: &raw})
+			pw.Write(jsonmessage.JSONMessage{Progress: &jsonmessage.JSONProgress{}, Aux: &raw})
 			return
 		}
 		pw.progress(p)
