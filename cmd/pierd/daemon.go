@@ -199,6 +199,7 @@ func newEngine(o options, log *slog.Logger) (*engine.Engine, vm.Driver, *build.B
 		Images:  images,
 		RootTar: filepath.Join(o.guestDir, "builder-root.tar"),
 		Dir:     filepath.Join(o.dataRoot, "builder"),
+		Network: eng.BridgeNetwork,
 		Logger:  log,
 	})
 	return eng, drv, builder, nil

@@ -51,7 +51,10 @@ type Config struct {
 	// MemoryMiB and CPUs size the builder VM (defaults 2048 and 2).
 	MemoryMiB int
 	CPUs      int
-	Logger    *slog.Logger
+	// Network gives the builder VM its network (the default bridge, as
+	// RUN steps have under dockerd); nil: loopback only.
+	Network func(owner string) (*engine.NetworkConfig, func(), error)
+	Logger  *slog.Logger
 }
 
 // Builder runs the builder VM and connects clients to its BuildKit.

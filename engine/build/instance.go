@@ -62,6 +62,14 @@ func (b *Builder) start(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
+	var netCfg *engine.NetworkConfig
+	release := func() {}
+	if b.cfg.Network != nil {
+		if netCfg, release, err = b.cfg.Network(sandboxID); err != nil {
+			daemonLog.Close()
+			return nil, fmt.Errorf("the builder's network: %w", err)
+		}
+	}
 	l := newLink(b)
 	t0 := time.Now()
 	sb, err := b.cfg.Runtime.Start(ctx, engine.RunRequest{
@@ -78,10 +86,12 @@ func (b *Builder) start(ctx context.Context) (*instance, error) {
 		CPUs:       b.cfg.CPUs,
 		StateDir:   b.statePath("state"),
 		ConsoleLog: b.statePath("console.log"),
+		Network:    netCfg,
 	})
 	if err != nil {
 		daemonLog.Close()
 		l.close()
+		release()
 		return nil, err
 	}
 	inst := &instance{sb: sb, link: l, done: make(chan struct{})}
@@ -92,6 +102,8 @@ func (b *Builder) start(ctx context.Context) (*instance, error) {
 			err = fmt.Errorf("the builder daemon exited with code %d (%s)", st.Code, b.statePath("buildkitd.log"))
 		}
 		inst.doneErr = err
+		<-sb.Done()
+		release()
 		close(inst.done)
 		l.close()
 		daemonLog.Close()
