@@ -30,6 +30,10 @@ import (
 // such an image to pierd without names.
 const PlaceholderHost = "pier.invalid"
 
+// pushHeader marks the requests of a push (see withPush): a manifest they
+// miss is not asked of pierd.
+const pushHeader = "Pier-Push"
+
 // platformHeader carries the platform BuildKit resolves an image for from
 // the client side of the bridge (the context of BuildKit's request) to its
 // handler.
@@ -120,7 +124,8 @@ type platformTransport struct{ next http.RoundTripper }
 
 func (t platformTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	p, _ := req.Context().Value(platformKey{}).(string)
-	if p == "" && req.URL.Scheme == "http" {
+	push, _ := req.Context().Value(pushKey{}).(bool)
+	if p == "" && !push && req.URL.Scheme == "http" {
 		return t.next.RoundTrip(req)
 	}
 	req = req.Clone(req.Context())
@@ -128,10 +133,22 @@ func (t platformTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if p != "" {
 		req.Header.Set(platformHeader, p)
 	}
+	if push {
+		req.Header.Set(pushHeader, "1")
+	}
 	return t.next.RoundTrip(req)
 }
 
 type platformKey struct{}
+
+type pushKey struct{}
+
+// withPush marks ctx as a push's: the pusher's check whether the registry
+// has the manifest (a HEAD of the tag) must not make the bridge ask pierd
+// for it.
+func withPush(ctx context.Context) context.Context {
+	return context.WithValue(ctx, pushKey{}, true)
+}
 
 // WithPlatform records in ctx the platform (os/arch[/variant]) an image is
 // resolved for; the bridge passes it on to pierd.
@@ -213,7 +230,7 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		if !hasManifest(reg, repo, ref) {
+		if r.Header.Get(pushHeader) == "" && !hasManifest(reg, repo, ref) {
 			if err := b.resolve(r.Context(), reg, host, repo, ref, r.Header.Get(platformHeader)); err != nil {
 				logrus.Warnf("builder: resolving %s: %v", refString(host, repo, ref), err)
 				writeRegError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", err.Error())

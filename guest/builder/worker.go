@@ -31,14 +31,38 @@ type worker struct {
 }
 
 func (w *worker) Exporter(name string, sm *session.Manager) (exporter.Exporter, error) {
-	if name != MobyExporter {
-		return w.Worker.Exporter(name, sm)
+	switch name {
+	case MobyExporter:
+		e, err := w.Worker.Exporter(client.ExporterImage, sm)
+		if err != nil {
+			return nil, err
+		}
+		return mobyExporter{pushingExporter{e}}, nil
+	case client.ExporterImage:
+		e, err := w.Worker.Exporter(name, sm)
+		if err != nil {
+			return nil, err
+		}
+		return pushingExporter{e}, nil
 	}
-	e, err := w.Worker.Exporter(client.ExporterImage, sm)
+	return w.Worker.Exporter(name, sm)
+}
+
+// pushingExporter marks the context of its exports' pushes (withPush).
+type pushingExporter struct{ exporter.Exporter }
+
+func (e pushingExporter) Resolve(ctx context.Context, id int, opt map[string]string) (exporter.ExporterInstance, error) {
+	inst, err := e.Exporter.Resolve(ctx, id, opt)
 	if err != nil {
 		return nil, err
 	}
-	return mobyExporter{e}, nil
+	return pushingInstance{inst}, nil
+}
+
+type pushingInstance struct{ exporter.ExporterInstance }
+
+func (i pushingInstance) Export(ctx context.Context, src *exporter.Source, inlineCache exptypes.InlineCache, sessionID string) (map[string]string, exporter.DescriptorReference, error) {
+	return i.ExporterInstance.Export(withPush(ctx), src, inlineCache, sessionID)
 }
 
 func (w *worker) ResolveSourceMetadata(ctx context.Context, op *pb.SourceOp, opt sourceresolver.Opt, sm *session.Manager, jobCtx solver.JobContext) (*sourceresolver.MetaResponse, error) {
