@@ -324,6 +324,21 @@ func ensureCgroup2() error {
 	return nil
 }
 
+// ProtocolStdout keeps the protocol's stdout to itself: it returns a
+// duplicate of fd 1 and points fd 1 (and os.Stdout) at stderr, so that
+// nothing else the process runs or prints reaches pierd as a request line.
+func ProtocolStdout() (*os.File, error) {
+	fd, err := unix.FcntlInt(1, unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return nil, fmt.Errorf("duplicating stdout: %w", err)
+	}
+	if err := unix.Dup3(2, 1, 0); err != nil {
+		return nil, fmt.Errorf("pointing stdout at stderr: %w", err)
+	}
+	os.Stdout = os.Stderr
+	return os.NewFile(uintptr(fd), "protocol"), nil
+}
+
 // listenUnix listens on path, replacing a stale socket.
 func listenUnix(path string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {

@@ -4,8 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -28,12 +28,27 @@ type fakeHost struct {
 // writing requests to the fake.
 func newFakeHost(t *testing.T, answer func(proto.BuilderRequest) proto.BuilderReply) (*fakeHost, *Host) {
 	t.Helper()
-	reqR, reqW := io.Pipe()
-	repR, repW := io.Pipe()
+	f, in, out := newFakeHostPipes(t, answer)
+	return f, NewHost(in, out)
+}
+
+// newFakeHostPipes returns the daemon's stdin and stdout of the fake (OS
+// pipes, so that a child process can have them).
+func newFakeHostPipes(t *testing.T, answer func(proto.BuilderRequest) proto.BuilderReply) (*fakeHost, *os.File, *os.File) {
+	t.Helper()
+	reqR, reqW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	repR, repW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := &fakeHost{t: t, answer: answer}
 	t.Cleanup(func() {
 		reqW.Close()
 		repW.Close()
+		repR.Close()
 	})
 	var wmu sync.Mutex
 	go func() {
@@ -60,7 +75,7 @@ func newFakeHost(t *testing.T, answer func(proto.BuilderRequest) proto.BuilderRe
 			}()
 		}
 	}()
-	return f, NewHost(repR, reqW)
+	return f, repR, reqW
 }
 
 func (f *fakeHost) requests(op string) []proto.BuilderRequest {

@@ -50,7 +50,7 @@ func serveCmd() *cobra.Command {
 			if debug {
 				logrus.SetLevel(logrus.DebugLevel)
 			}
-			out, err := protocolStdout()
+			out, err := builder.ProtocolStdout()
 			if err != nil {
 				return err
 			}
@@ -68,21 +68,6 @@ func serveCmd() *cobra.Command {
 	f.StringVar(&cfg.Runc, "runc", "", "runc binary (default: runc on PATH, else /usr/sbin/runc)")
 	f.BoolVar(&debug, "debug", false, "debug logs")
 	return c
-}
-
-// protocolStdout keeps the protocol's stdout to itself: it returns a
-// duplicate of fd 1 and points fd 1 (and os.Stdout) at stderr, so that
-// nothing else the process runs or prints reaches pierd as a request line.
-func protocolStdout() (*os.File, error) {
-	fd, err := unix.FcntlInt(1, unix.F_DUPFD_CLOEXEC, 3)
-	if err != nil {
-		return nil, fmt.Errorf("duplicating stdout: %w", err)
-	}
-	if err := unix.Dup3(2, 1, 0); err != nil {
-		return nil, fmt.Errorf("pointing stdout at stderr: %w", err)
-	}
-	os.Stdout = os.Stderr
-	return os.NewFile(uintptr(fd), "protocol"), nil
 }
 
 func dialStdioCmd() *cobra.Command {
