@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/platforms"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -81,7 +82,19 @@ func buildWith(t *testing.T, snapshotter string, base v1.Image) {
 	})
 
 	ctx := context.Background()
-	served := startDaemon(t, root, socket, snapshotter, in, out)
+	// runc through a wrapper that logs its arguments: RUN steps must run
+	// with --no-pivot.
+	realRunc, err := findRunc("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runcLog := filepath.Join(t.TempDir(), "runc-args")
+	wrapper := filepath.Join(t.TempDir(), "runc")
+	write(t, wrapper, "#!/bin/sh\necho \"$*\" >> "+runcLog+"\nexec "+realRunc+" \"$@\"\n")
+	if err := os.Chmod(wrapper, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	served := startDaemon(t, root, socket, snapshotter, wrapper, in, out)
 	deadline := time.Now().Add(60 * time.Second)
 	for len(f.requests(proto.BuilderReady)) == 0 {
 		select {
@@ -112,36 +125,39 @@ func buildWith(t *testing.T, snapshotter string, base v1.Image) {
 	t.Logf("worker labels: %v", ws[0].Labels)
 
 	dir := t.TempDir()
-	write(t, filepath.Join(dir, "Dockerfile"), "FROM busybox\nRUN echo hi > /f\nCOPY hello.txt /hello.txt\n")
 	write(t, filepath.Join(dir, "hello.txt"), "from the context\n")
 	fs, err := fsutil.NewFS(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	status := make(chan *client.SolveStatus)
-	var logs strings.Builder
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for s := range status {
-			for _, v := range s.Vertexes {
-				if v.Error != "" {
-					fmt.Fprintf(&logs, "%s: %s\n", v.Name, v.Error)
+	solve := func(dockerfile string, attrs map[string]string) (string, error) {
+		write(t, filepath.Join(dir, "Dockerfile"), dockerfile)
+		status := make(chan *client.SolveStatus)
+		var logs strings.Builder
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for s := range status {
+				for _, v := range s.Vertexes {
+					if v.Error != "" {
+						fmt.Fprintf(&logs, "%s: %s\n", v.Name, v.Error)
+					}
+				}
+				for _, l := range s.Logs {
+					logs.Write(l.Data)
 				}
 			}
-			for _, l := range s.Logs {
-				logs.Write(l.Data)
-			}
-		}
-	}()
-	_, err = c.Solve(ctx, nil, client.SolveOpt{
-		Frontend:    "dockerfile.v0",
-		LocalMounts: map[string]fsutil.FS{"context": fs, "dockerfile": fs},
-		Exports:     []client.ExportEntry{{Type: MobyExporter, Attrs: map[string]string{"name": "docker.io/library/built:latest"}}},
-	}, status)
-	<-done
-	if err != nil {
-		t.Fatalf("solve: %v\n%s", err, logs.String())
+		}()
+		_, err := c.Solve(ctx, nil, client.SolveOpt{
+			Frontend:    "dockerfile.v0",
+			LocalMounts: map[string]fsutil.FS{"context": fs, "dockerfile": fs},
+			Exports:     []client.ExportEntry{{Type: MobyExporter, Attrs: attrs}},
+		}, status)
+		<-done
+		return logs.String(), err
+	}
+	if logs, err := solve("FROM busybox\nRUN echo hi > /f\nCOPY hello.txt /hello.txt\n", map[string]string{"name": "docker.io/library/built:latest"}); err != nil {
+		t.Fatalf("solve: %v\n%s", err, logs)
 	}
 	var e export
 	select {
@@ -161,17 +177,43 @@ func buildWith(t *testing.T, snapshotter string, base v1.Image) {
 	if _, ok := e.files["bin/busybox"]; !ok {
 		t.Fatal("the exported image lacks the base image's /bin/busybox")
 	}
-	rs := f.requests(proto.BuilderResolve)
-	if len(rs) == 0 || rs[0].Platform == "" {
-		t.Errorf("resolve requests %+v: want busybox with a platform", rs)
+	args, err := os.ReadFile(runcLog)
+	if err != nil || !strings.Contains(string(args), " run ") || !strings.Contains(string(args), "--no-pivot") {
+		t.Fatalf("runc was not run with --no-pivot: %q, %v", args, err)
 	}
-	t.Logf("resolves: %+v", rs)
+	rs := f.requests(proto.BuilderResolve)
+	if len(rs) != 1 || rs[0].Platform != platforms.Format(platforms.Normalize(platforms.DefaultSpec())) {
+		t.Errorf("resolve requests %+v: want busybox once, with this host's platform", rs)
+	}
+
+	// Without a name: an export without names.
+	if logs, err := solve("FROM busybox\nRUN echo again > /g\n", nil); err != nil {
+		t.Fatalf("solve without a name: %v\n%s", err, logs)
+	}
+	select {
+	case e = <-exports:
+	default:
+		t.Fatal("the unnamed build ended without an export to pierd")
+	}
+	if e.err != nil || len(e.names) != 0 || e.files["g"] != "again\n" {
+		t.Fatalf("unnamed export: names %v, /g %q, %v", e.names, e.files["g"], e.err)
+	}
+
+	// An image pierd does not have fails the build.
+	_, err = solve("FROM nope:1\n", map[string]string{"name": "docker.io/library/x:latest"})
+	if err == nil || !strings.Contains(err.Error(), "docker.io/library/nope:1") || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("FROM an image pierd lacks: want a not-found error, got %v", err)
+	}
+	t.Logf("FROM an image pierd lacks: %v", err)
+	if len(exports) != 0 {
+		t.Fatal("a failed build exported")
+	}
 }
 
 const childEnv = "PIER_BUILDKITD_TEST_CHILD"
 
 // TestMain is also the daemon's child process of the tests: with childEnv
-// set (root, socket, snapshotter) it serves as `pier-buildkitd serve` does.
+// set (root, socket, snapshotter, runc) it serves as `pier-buildkitd serve` does.
 func TestMain(m *testing.M) {
 	if v := os.Getenv(childEnv); v != "" {
 		os.Exit(serveChild(strings.Split(v, "|")))
@@ -187,7 +229,7 @@ func serveChild(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM)
 	defer stop()
-	err = Serve(ctx, Config{Root: args[0], Socket: args[1], Snapshotter: args[2], NoPivot: true, In: os.Stdin, Out: out})
+	err = Serve(ctx, Config{Root: args[0], Socket: args[1], Snapshotter: args[2], Runc: args[3], NoPivot: true, In: os.Stdin, Out: out})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		return 1
@@ -197,14 +239,14 @@ func serveChild(args []string) int {
 
 // startDaemon starts the daemon as a child process with stdin in and
 // stdout out; it is stopped (SIGTERM) when the test ends, and must exit 0.
-func startDaemon(t *testing.T, root, socket, snapshotter string, in, out *os.File) <-chan error {
+func startDaemon(t *testing.T, root, socket, snapshotter, runc string, in, out *os.File) <-chan error {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+root+"|"+socket+"|"+snapshotter)
+	cmd.Env = append(os.Environ(), childEnv+"="+root+"|"+socket+"|"+snapshotter+"|"+runc)
 	cmd.Stdin, cmd.Stdout = in, out
 	logPath := filepath.Join(t.TempDir(), "daemon.log")
 	logf, err := os.Create(logPath)
