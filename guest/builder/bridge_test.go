@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -283,5 +285,35 @@ func TestBridgeConcurrentResolves(t *testing.T) {
 	}
 	if n := len(f.requests(proto.BuilderResolve)); n != 6 {
 		t.Errorf("want one resolve per image (6), got %d", n)
+	}
+}
+
+// TestBridgeExportsTheImageOfAnIndex: a build with attestations pushes an
+// index; pierd gets the image of the daemon's platform, not the
+// attestation manifest nor another platform's image.
+func TestBridgeExportsTheImageOfAnIndex(t *testing.T) {
+	_, h, ch := exportHost(t, "")
+	_, _, dial := serveBridge(t, h) // the bridge's platform: linux/amd64
+	att, arm, amd := must(random.Image(100, 1)), must(random.Image(200, 1)), must(random.Image(300, 1))
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: att, Descriptor: v1.Descriptor{
+			Platform:    &v1.Platform{OS: "unknown", Architecture: "unknown"},
+			Annotations: map[string]string{"vnd.docker.reference.type": "attestation-manifest"},
+		}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+	)
+	if err := remote.WriteIndex(name.MustParseReference("multi:latest"), idx, remoteOpt(withPush(context.Background()), dial)...); err != nil {
+		t.Fatal(err)
+	}
+	e := <-ch
+	if e.err != nil {
+		t.Fatal(e.err)
+	}
+	if want := must(amd.ConfigName()); e.config != want {
+		t.Fatalf("exported config %s, want the linux/amd64 image's %s", e.config, want)
+	}
+	if len(e.names) != 1 || e.names[0] != "docker.io/library/multi:latest" {
+		t.Fatalf("names %v", e.names)
 	}
 }

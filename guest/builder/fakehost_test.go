@@ -48,7 +48,6 @@ func newFakeHostPipes(t *testing.T, answer func(proto.BuilderRequest) proto.Buil
 	t.Cleanup(func() {
 		reqW.Close()
 		repW.Close()
-		repR.Close()
 	})
 	var wmu sync.Mutex
 	go func() {
