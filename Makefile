@@ -13,7 +13,7 @@ BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 VERSION_PKG := github.com/pier-vm/pier/version
 LDFLAGS := -X $(VERSION_PKG).Version=$(PIER_VERSION) -X $(VERSION_PKG).GitCommit=$(GIT_COMMIT) -X $(VERSION_PKG).BuildTime=$(BUILD_TIME)
 
-.PHONY: all deps build pierd guest guest-assets testdata compose run test e2e-arm64-guest fuzz vet fmt clean
+.PHONY: all deps build pierd guest buildkitd guest-assets testdata compose run test e2e-arm64-guest fuzz vet fmt clean
 
 all: build
 
@@ -47,6 +47,12 @@ endif
 guest:
 	mkdir -p $(GUEST_DIR)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GUEST_ARCH) $(GO) build -trimpath -ldflags='-s -w' -o $(GUEST_DIR)/pier-init ./guest/cmd/pier-init
+
+# buildkitd builds the builder VM's BuildKit daemon (static, ~33 MB) for the
+# guest arch; the builder VM's root file system carries it with Debian's runc.
+buildkitd:
+	mkdir -p $(GUEST_DIR)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GUEST_ARCH) $(GO) build -trimpath -ldflags='-s -w' -o $(GUEST_DIR)/pier-buildkitd ./guest/cmd/pier-buildkitd
 
 # guest-assets fetches Debian's cloud kernel for the guest arch and extracts
 # the uncompressed kernel and the modules pier needs into $(GUEST_DIR).
