@@ -15,8 +15,9 @@ esac
 # emulators for images of the other architecture; busybox-static the guest's
 # mke2fs and the test images; e2fsprogs checks root disks in tests; kmod
 # (depmod) prepares the guest kernel's modules; util-linux gives unshare
-# (read-only virtio-fs shares) and script (the TTY test).
-packages=("$qemu_system" qemu-system-common qemu-user-static busybox-static kmod e2fsprogs ca-certificates util-linux)
+# (read-only virtio-fs shares) and script (the TTY test); runc runs the RUN
+# steps of the builder daemon's tests (guest/builder) on the host.
+packages=("$qemu_system" qemu-system-common qemu-user-static busybox-static kmod e2fsprogs ca-certificates util-linux runc)
 # qemu-system-arm (qemu-system-aarch64) also on x86-64 hosts: make
 # e2e-arm64-guest boots the Mac's arm64 guest under it.
 [[ "$qemu_system" == qemu-system-arm ]] || packages+=(qemu-system-arm)
