@@ -40,6 +40,7 @@ import (
 	"github.com/moby/buildkit/version"
 	bkworker "github.com/moby/buildkit/worker"
 	"github.com/moby/buildkit/worker/base"
+	"github.com/moby/buildkit/worker/label"
 	"github.com/moby/buildkit/worker/runc"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -246,6 +247,13 @@ func newWorker(ctx context.Context, root string, cfg Config, runcPath string, ho
 	}
 	opt.Executor = exe
 	opt.RegistryHosts = hosts
+	// buildx's docker driver reads this label as "dockerd with the
+	// containerd image store" and then asks for attestations (the moby
+	// export becomes an index, whose digest `build -q` prints) and allows
+	// multi-platform builds. pier stores images as dockerd's classic
+	// store does, one config per image ID: without the label buildx
+	// treats pier as that dockerd.
+	delete(opt.Labels, label.Snapshotter)
 	opt.BuildkitVersion = client.BuildkitVersion{Package: version.Package, Version: version.Version, Revision: version.Revision}
 	// GC: keep at most 10 GB of build cache (the builder's disk is
 	// pier's), dropping what is older than two days first.

@@ -119,7 +119,7 @@ func buildWith(t *testing.T, snapshotter string, base v1.Image) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ws) != 1 || ws[0].Labels["org.mobyproject.buildkit.worker.snapshotter"] == "" {
+	if _, containerdStore := ws[0].Labels["org.mobyproject.buildkit.worker.snapshotter"]; len(ws) != 1 || containerdStore || ws[0].Labels["org.mobyproject.buildkit.worker.executor"] != "oci" {
 		t.Fatalf("workers: %+v", ws)
 	}
 	t.Logf("worker labels: %v", ws[0].Labels)

@@ -26,8 +26,9 @@ func notImplemented(msg string) error { return errdefs.NotImplemented(errors.New
 // when a router serves the route.
 var routes = []route{
 	{http.MethodGet, "/containers/{name:.*}/attach/ws", notImplemented("attaching over a websocket is not supported by pier: use POST /containers/{id}/attach")},
-	{http.MethodPost, "/build", notImplemented("building images (docker build) is not supported by pier yet: build elsewhere, then docker pull or docker load the image")},
-	{http.MethodPost, "/session", notImplemented("build sessions (BuildKit) are not supported by pier yet")},
+	{http.MethodPost, "/build", notImplemented("this pierd has no image builder: its builder root file system was not built (make builder), so docker build is not served")},
+	{http.MethodPost, "/session", notImplemented("this pierd has no image builder (make builder), so BuildKit sessions are not served")},
+	{http.MethodPost, "/grpc", notImplemented("this pierd has no image builder (make builder), so BuildKit is not served")},
 	// dockerd answers the same when swarm is not active.
 	{http.MethodPut, "/volumes/{name:.*}", errdefs.Unavailable(errors.New("volume update only valid for cluster volumes, but swarm is unavailable"))},
 }

@@ -339,10 +339,23 @@ func tail(s string, n int) string {
 // rawGET sends a GET over the daemon's socket.
 func (d *daemon) rawGET(t *testing.T, path string) (*http.Response, string) {
 	t.Helper()
+	return d.raw(t, http.MethodGet, path, "", nil)
+}
+
+// raw sends a request over the daemon's socket and reads the whole answer.
+func (d *daemon) raw(t *testing.T, method, path, contentType string, body io.Reader) (*http.Response, string) {
+	t.Helper()
 	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return net.Dial("unix", d.sock)
 	}}}
-	resp, err := c.Get("http://pier" + path)
+	req, err := http.NewRequest(method, "http://pier"+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,39 @@ func TestTestcontainersGenericContainer(t *testing.T) {
 		tcDockerEnvFile = present
 		genericContainer(t, d, bb, "172.17.0.1", false)
 	})
+	t.Run("FromDockerfile", func(t *testing.T) {
+		tcDockerEnvFile = filepath.Join(t.TempDir(), "absent")
+		fromDockerfile(t, bb)
+	})
+}
+
+// fromDockerfile builds an image with testcontainers-go's FromDockerfile
+// (the classic POST /build) and runs it until its log shows what the
+// build's RUN wrote.
+func fromDockerfile(t *testing.T, base string) {
+	dir := t.TempDir()
+	df := "ARG BASE\nFROM ${BASE}\nRUN echo built-by-testcontainers > /marker\nCMD [\"sh\", \"-c\", \"cat /marker; sleep 300\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
+		ContainerRequest: testcontainers.ContainerRequest{
+			FromDockerfile: testcontainers.FromDockerfile{
+				Context:   dir,
+				BuildArgs: map[string]*string{"BASE": &base},
+			},
+			WaitingFor: wait.ForLog("built-by-testcontainers").WithStartupTimeout(2 * time.Minute),
+		},
+		Started: true,
+		Logger:  log.TestLogger(t),
+	})
+	if c != nil {
+		defer c.Terminate(ctx)
+	}
+	if err != nil {
+		t.Fatalf("testcontainers FromDockerfile: %v", err)
+	}
 }
 
 // genericContainer starts a busybox httpd with testcontainers-go, checks
