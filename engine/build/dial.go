@@ -25,10 +25,13 @@ func (b *Builder) Dial(ctx context.Context) (net.Conn, error) {
 }
 
 func (i *instance) dial(ctx context.Context) (net.Conn, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	// (macOS has no SOCK_CLOEXEC: the flag is set after.)
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
 	if err != nil {
 		return nil, err
 	}
+	syscall.CloseOnExec(fds[0])
+	syscall.CloseOnExec(fds[1])
 	ours := os.NewFile(uintptr(fds[0]), "builder-conn")
 	theirs := os.NewFile(uintptr(fds[1]), "builder-stdio")
 	conn, err := net.FileConn(ours)
