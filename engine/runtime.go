@@ -94,6 +94,11 @@ type RunRequest struct {
 	// Ephemeral says the writable disk goes with the container when its
 	// main process exits (docker run --rm): the guest need not flush it.
 	Ephemeral bool
+	// Emulate, for a sandbox without an Image (the image builder), asks
+	// for the emulator of this platform's architecture in the VM (binfmt_misc),
+	// as a container of an image of that platform has it, while the main
+	// process itself is native.
+	Emulate *platform.Platform
 }
 
 // NetworkConfig is a container's network as its guest sets it up.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pier-vm/pier/engine"
+	"github.com/pier-vm/pier/engine/platform"
 )
 
 // readyTimeout bounds the wait for the builder daemon's ready line after
@@ -87,6 +88,7 @@ func (b *Builder) start(ctx context.Context) (*instance, error) {
 		StateDir:   b.statePath("state"),
 		ConsoleLog: b.statePath("console.log"),
 		Network:    netCfg,
+		Emulate:    b.emulated(),
 	})
 	if err != nil {
 		daemonLog.Close()
@@ -122,6 +124,29 @@ func (b *Builder) start(ctx context.Context) (*instance, error) {
 		inst.stop()
 		return nil, ctx.Err()
 	}
+}
+
+// emulated is the platform of the other architecture when the runtime can
+// emulate it: the builder VM then has its emulator, so that RUN steps of a
+// --platform build for it run (BuildKit finds the emulator registered).
+func (b *Builder) emulated() *platform.Platform {
+	checker, ok := b.cfg.Runtime.(engine.PlatformChecker)
+	if !ok {
+		return nil
+	}
+	name := "linux/arm64"
+	if platform.Host().Architecture == "arm64" {
+		name = "linux/amd64"
+	}
+	other, err := platform.Parse(name)
+	if err != nil {
+		return nil
+	}
+	if err := checker.CheckPlatform(other); err != nil {
+		b.log.Info("builds for another architecture cannot run steps here", "platform", other, "err", err)
+		return nil
+	}
+	return &other
 }
 
 // stopLeftover ends a builder VM that a previous pierd left running (one

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/pier-vm/pier/engine"
+	"github.com/pier-vm/pier/engine/image"
 	"github.com/pier-vm/pier/engine/platform"
 	"github.com/pier-vm/pier/errdefs"
 	"github.com/pier-vm/pier/guest/proto"
@@ -145,7 +146,16 @@ func (l *link) resolve(req proto.BuilderRequest) error {
 	images := l.b.cfg.Images
 	img, err := images.Resolve(req.Ref, plat)
 	if errdefs.IsNotFound(err) {
+		prev, _ := images.Resolve(req.Ref, nil)
 		img, err = images.Pull(l.ctx, req.Ref, plat, nil, nil)
+		if err == nil && prev != nil && prev.ID != img.ID {
+			// The pull moved the tag to another platform's image. As
+			// dockerd's BuildKit pulls into a store of its own, the
+			// user's tag goes on naming what it named, and the image
+			// pulled for the build leaves pier's list once it is in the
+			// builder.
+			defer l.restoreTag(req.Ref, prev.ID, img.ID)
+		}
 	}
 	if err != nil {
 		return err
@@ -185,6 +195,21 @@ func (l *link) resolve(req proto.BuilderRequest) error {
 	err = files.ExtractToDir(l.ctx, path.Dir(req.Path), engine.ExtractOptions{}, pr)
 	pr.CloseWithError(io.ErrClosedPipe)
 	return err
+}
+
+// restoreTag points ref at prevID again and removes the image pulled for
+// a build (pulledID) when nothing else names it.
+func (l *link) restoreTag(ref, prevID, pulledID string) {
+	images := l.b.cfg.Images
+	if err := images.Tag(prevID, ref, ""); err != nil {
+		l.b.log.Warn("giving a tag back its image after a build's pull", "ref", ref, "err", err)
+		return
+	}
+	if img, err := images.Resolve(pulledID, nil); err == nil && len(img.RepoTags) == 0 {
+		if _, err := images.Remove(pulledID, image.RemoveOptions{}); err != nil {
+			l.b.log.Debug("removing the image pulled for a build", "id", pulledID, "err", err)
+		}
+	}
 }
 
 // export loads the docker-save tarball at req.Path in the builder into

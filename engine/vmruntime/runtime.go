@@ -99,8 +99,15 @@ func (r *Runtime) Start(ctx context.Context, req engine.RunRequest) (engine.Sand
 	var emul *proto.EmulationSpec
 	var shares []vm.Share
 	var disks []vm.Disk
-	if req.Image != nil {
-		plan, err := r.emul.plan(req.Image.Platform)
+	var emulated *platform.Platform
+	switch {
+	case req.Image != nil:
+		emulated = &req.Image.Platform
+	case req.Emulate != nil:
+		emulated = req.Emulate
+	}
+	if emulated != nil {
+		plan, err := r.emul.plan(*emulated)
 		if err != nil {
 			return nil, err
 		}

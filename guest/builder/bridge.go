@@ -64,6 +64,7 @@ type Bridge struct {
 
 	mu     sync.Mutex
 	regs   map[string]http.Handler
+	tags   map[string]map[string]tagImage // by host/repo:tag, then platform
 	flight singleflight.Group
 }
 
@@ -230,8 +231,21 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		if r.Header.Get(pushHeader) == "" && !hasManifest(reg, repo, ref) {
-			if err := b.resolve(r.Context(), reg, host, repo, ref, r.Header.Get(platformHeader)); err != nil {
+		if r.Header.Get(pushHeader) == "" {
+			var err error
+			platform := r.Header.Get(platformHeader)
+			switch {
+			case !isDigest(ref):
+				// A tag may stand for several platforms: pierd is asked
+				// for each one the first time it is wanted.
+				if platform == "" {
+					platform = b.platform
+				}
+				err = b.resolveTag(r.Context(), reg, host, repo, ref, platform)
+			case !hasManifest(reg, repo, ref):
+				err = b.resolve(r.Context(), reg, host, repo, ref, platform)
+			}
+			if err != nil {
 				logrus.Warnf("builder: resolving %s: %v", refString(host, repo, ref), err)
 				writeRegError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", err.Error())
 				return

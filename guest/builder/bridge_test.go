@@ -82,7 +82,9 @@ func TestBridgeResolvesOnMiss(t *testing.T) {
 	_, root, dial := serveBridge(t, h)
 	ctx := WithPlatform(context.Background(), "linux/arm64/v8")
 
-	got, err := remote.Image(name.MustParseReference("busybox:latest"), remoteOpt(ctx, dial)...)
+	// A tag is an index of the platforms asked for: the client picks its own.
+	arm64 := remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})
+	got, err := remote.Image(name.MustParseReference("busybox:latest"), append(remoteOpt(ctx, dial), arm64)...)
 	if err != nil {
 		t.Fatal(err)
 	}

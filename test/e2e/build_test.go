@@ -118,6 +118,23 @@ func TestBuild(t *testing.T) {
 		t.Fatalf("--target base has the final stage's entrypoint: %s", out)
 	}
 
+	// A build for the other architecture runs its RUN steps under the
+	// emulator, in the builder VM, and gives an image of that platform.
+	arm := t.TempDir()
+	os.WriteFile(filepath.Join(arm, "Dockerfile"), []byte("FROM "+bb+"\nRUN uname -m > /arch\nCMD [\"cat\", \"/arch\"]\n"), 0o644)
+	defer d.docker(t, "", "rmi", "-f", "built:arm64")
+	d.ok(t, "buildx", "build", "--load", "--platform", "linux/arm64", "-t", "built:arm64", arm)
+	if got := strings.TrimSpace(d.ok(t, "image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", "built:arm64")); got != "linux/arm64" {
+		t.Fatalf("--platform linux/arm64 built an image for %s", got)
+	}
+	if got := d.ok(t, "run", "--rm", "built:arm64"); got != "aarch64\n" {
+		t.Fatalf("RUN uname -m in a linux/arm64 build printed %q", got)
+	}
+	// The build's pull of the arm64 base left the user's tag alone.
+	if got := strings.TrimSpace(d.ok(t, "image", "inspect", "-f", "{{.Architecture}}", bb)); got != "amd64" {
+		t.Fatalf("after an arm64 build, %s names an image for %s", bb, got)
+	}
+
 	// The classic endpoint, as DOCKER_BUILDKIT=0 and testcontainers use it.
 	classic := *d
 	classic.env = append(append([]string{}, d.env...), "DOCKER_BUILDKIT=0")
