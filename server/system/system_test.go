@@ -58,6 +58,15 @@ func TestPing(t *testing.T) {
 	}
 }
 
+func TestPingSaysBuildKitWhenThereIsABuilder(t *testing.T) {
+	s := server.New(slog.New(slog.NewTextHandler(io.Discard, nil)), NewRouter(fakeBackend{}, Options{BuildKit: true}))
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodHead, "/_ping", nil))
+	if got := rec.Header().Get("Builder-Version"); got != "2" {
+		t.Fatalf("Builder-Version with a builder: %q, want 2", got)
+	}
+}
+
 func TestVersion(t *testing.T) {
 	rec := serve(t, http.MethodGet, "/v1.41/version")
 	var v types.Version
