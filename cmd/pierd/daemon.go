@@ -23,7 +23,6 @@ import (
 	"github.com/pier-vm/pier/engine/vmruntime"
 	"github.com/pier-vm/pier/server"
 	"github.com/pier-vm/pier/server/apiroutes"
-	buildrouter "github.com/pier-vm/pier/server/build"
 	systemrouter "github.com/pier-vm/pier/server/system"
 )
 
@@ -89,7 +88,7 @@ func runDaemon(ctx context.Context, o options) error {
 		eng.Shutdown(context.Background())
 		return err
 	}
-	var buildKit buildrouter.Backend
+	var buildKit apiroutes.Builder
 	if builder.Available() {
 		buildKit = builder
 	} else {

@@ -18,20 +18,32 @@ import (
 )
 
 // Routers returns the routers of the Docker Engine API over eng.
-// builder serves BuildKit (nil: the build routes are only the cache prune).
-func Routers(eng *engine.Engine, builder buildrouter.Backend, opts systemrouter.Options) []httputils.Router {
+// Builder is the image builder the build routes and docker system df use.
+type Builder interface {
+	buildrouter.Backend
+	systemrouter.BuildCacheBackend
+}
+
+// builder serves BuildKit (nil: the build routes are only the prune of an
+// empty cache).
+func Routers(eng *engine.Engine, builder Builder, opts systemrouter.Options) []httputils.Router {
 	opts.BuildKit = builder != nil
+	var buildBackend buildrouter.Backend
+	var cache systemrouter.BuildCacheBackend
+	if builder != nil {
+		buildBackend, cache = builder, builder
+	}
 	return []httputils.Router{
 		systemrouter.NewRouter(eng, opts),
 		systemrouter.NewAuthRouter(eng),
-		systemrouter.NewDiskUsageRouter(eng),
+		systemrouter.NewDiskUsageRouter(eng, cache),
 		imagerouter.NewRouter(eng),
 		containerrouter.NewRouter(eng),
 		execrouter.NewRouter(eng),
 		networkrouter.NewRouter(eng),
 		volumerouter.NewRouter(eng),
 		eventsrouter.NewRouter(eng),
-		buildrouter.NewRouter(builder),
+		buildrouter.NewRouter(buildBackend),
 		unsupported.NewRouter(), // last: the first matching route wins
 	}
 }

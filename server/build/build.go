@@ -13,7 +13,6 @@ import (
 
 	buildtypes "github.com/docker/docker/api/types/build"
 
-	"github.com/pier-vm/pier/compat"
 	enginebuild "github.com/pier-vm/pier/engine/build"
 	"github.com/pier-vm/pier/errdefs"
 	"github.com/pier-vm/pier/server/httputils"
@@ -28,6 +27,8 @@ type Backend interface {
 	Session(ctx context.Context, hdr http.Header) (net.Conn, error)
 	// Build runs a classic build (POST /build); out gets its progress.
 	Build(ctx context.Context, req enginebuild.Request, out func(string)) (string, error)
+	// Prune removes build cache (POST /build/prune).
+	Prune(ctx context.Context, opts enginebuild.PruneOptions) (enginebuild.PruneReport, error)
 }
 
 // Router serves the build routes.
@@ -41,7 +42,7 @@ func NewRouter(b Backend) *Router { return &Router{backend: b} }
 
 // Routes lists the build routes.
 func (r *Router) Routes() []httputils.Route {
-	routes := []httputils.Route{{Method: http.MethodPost, Path: "/build/prune", Handler: postBuildPrune}}
+	routes := []httputils.Route{{Method: http.MethodPost, Path: "/build/prune", Handler: r.postBuildPrune}}
 	if r.backend != nil {
 		routes = append(routes,
 			httputils.Route{Method: http.MethodPost, Path: "/grpc", Handler: r.postGRPC},
@@ -52,13 +53,23 @@ func (r *Router) Routes() []httputils.Route {
 	return routes
 }
 
-// postBuildPrune prunes the build cache: filters must parse, as in
-// dockerd.
-func postBuildPrune(w http.ResponseWriter, req *http.Request, _ map[string]string) error {
-	if _, err := compat.ParseFilters(req.FormValue("filters")); err != nil {
+// postBuildPrune prunes the build cache (docker builder prune, the last
+// step of docker system prune). Without a builder the cache is empty.
+func (r *Router) postBuildPrune(w http.ResponseWriter, req *http.Request, _ map[string]string) error {
+	opts, err := pruneOptions(req)
+	if err != nil {
 		return err
 	}
-	return httputils.WriteJSON(w, http.StatusOK, buildtypes.CachePruneReport{})
+	report := buildtypes.CachePruneReport{}
+	if r.backend != nil {
+		got, err := r.backend.Prune(req.Context(), opts)
+		if err != nil {
+			return err
+		}
+		report.CachesDeleted = got.Deleted
+		report.SpaceReclaimed = uint64(max(got.Reclaimed, 0))
+	}
+	return httputils.WriteJSON(w, http.StatusOK, report)
 }
 
 // postGRPC upgrades the connection to h2c and hands it to the builder's

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	enginebuild "github.com/pier-vm/pier/engine/build"
 	"github.com/pier-vm/pier/errdefs"
@@ -19,7 +20,10 @@ import (
 
 // echoBackend is a builder whose gRPC server and session manager echo
 // what they get, upper-cased, and remember the session headers.
-type echoBackend struct{ hdr http.Header }
+type echoBackend struct {
+	hdr    http.Header
+	pruned *enginebuild.PruneOptions
+}
 
 func (b *echoBackend) Dial(ctx context.Context) (net.Conn, error) {
 	ours, theirs := net.Pipe()
@@ -141,6 +145,33 @@ func TestClassicBuildStream(t *testing.T) {
 			if !strings.Contains(rec.Body.String(), w) {
 				t.Fatalf("%s: %s\nwant it to hold %s", c.query, rec.Body, w)
 			}
+		}
+	}
+}
+
+func (b *echoBackend) Prune(ctx context.Context, opts enginebuild.PruneOptions) (enginebuild.PruneReport, error) {
+	b.pruned = &opts
+	return enginebuild.PruneReport{Deleted: []string{"rec1", "rec2"}, Reclaimed: 4096}, nil
+}
+
+func TestBuildPruneAsksTheBuilder(t *testing.T) {
+	backend := &echoBackend{}
+	s := server.New(slog.New(slog.DiscardHandler), NewRouter(backend))
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost,
+		`/v1.51/build/prune?all=1&reserved-space=1000&filters={"until":{"24h":true},"type":{"regular":true}}`, nil))
+	if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != `{"CachesDeleted":["rec1","rec2"],"SpaceReclaimed":4096}` {
+		t.Fatalf("prune: %d %s", rec.Code, rec.Body)
+	}
+	o := backend.pruned
+	if o == nil || !o.All || o.ReservedSpace != 1000 || o.KeepDuration != 24*time.Hour || len(o.Filters) != 1 || o.Filters[0] != "type==regular" {
+		t.Fatalf("prune options: %+v", o)
+	}
+	for _, q := range []string{`filters={"color":{"red":true}}`, `filters={"until":{"soon":true}}`, `reserved-space=-1`} {
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1.51/build/prune?"+q, nil))
+		if rec.Code != 400 {
+			t.Fatalf("prune?%s: %d %s, want 400", q, rec.Code, rec.Body)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pier-vm/pier/compat"
 	"github.com/pier-vm/pier/engine"
+	enginebuild "github.com/pier-vm/pier/engine/build"
 	"github.com/pier-vm/pier/errdefs"
 	"github.com/pier-vm/pier/server/httputils"
 )
@@ -23,11 +24,22 @@ type DiskUsageBackend interface {
 	DiskUsage(ctx context.Context, opts engine.DiskUsageOptions) (*engine.DiskUsage, error)
 }
 
+// BuildCacheBackend lists the build cache for GET /system/df.
+type BuildCacheBackend interface {
+	CacheUsage(ctx context.Context) ([]enginebuild.CacheRecord, error)
+}
+
 // DiskUsageRouter serves GET /system/df (`docker system df`).
-type DiskUsageRouter struct{ backend DiskUsageBackend }
+type DiskUsageRouter struct {
+	backend DiskUsageBackend
+	cache   BuildCacheBackend
+}
 
 // NewDiskUsageRouter returns the disk usage router over b.
-func NewDiskUsageRouter(b DiskUsageBackend) *DiskUsageRouter { return &DiskUsageRouter{backend: b} }
+// cache may be nil (no builder: the build cache is empty).
+func NewDiskUsageRouter(b DiskUsageBackend, cache BuildCacheBackend) *DiskUsageRouter {
+	return &DiskUsageRouter{backend: b, cache: cache}
+}
 
 // Routes lists the disk usage route.
 func (r *DiskUsageRouter) Routes() []httputils.Route {
@@ -38,7 +50,7 @@ func (r *DiskUsageRouter) Routes() []httputils.Route {
 // repeatable: container, image, volume, build-cache) picks some; an
 // unknown type is 400. Images carry SharedSize and the number of
 // containers using them, containers SizeRw and SizeRootFs, volumes
-// UsageData; pier has no builder, so the build cache is always empty.
+// UsageData; the build cache of the builder VM while it runs.
 func (r *DiskUsageRouter) getDiskUsage(w http.ResponseWriter, req *http.Request, _ map[string]string) error {
 	if err := req.ParseForm(); err != nil {
 		return errdefs.InvalidParameter(err)
@@ -105,6 +117,19 @@ func (r *DiskUsageRouter) getDiskUsage(w http.ResponseWriter, req *http.Request,
 	}
 	if buildCache {
 		out.BuildCache = []*build.CacheRecord{}
+		if r.cache != nil {
+			records, err := r.cache.CacheUsage(req.Context())
+			if err != nil {
+				return err
+			}
+			for _, c := range records {
+				out.BuildCache = append(out.BuildCache, &build.CacheRecord{
+					ID: c.ID, Parents: c.Parents, Type: c.Type, Description: c.Description,
+					InUse: c.InUse, Shared: c.Shared, Size: c.Size, CreatedAt: c.CreatedAt,
+					LastUsedAt: c.LastUsedAt, UsageCount: c.UsageCount,
+				})
+			}
+		}
 	}
 	return httputils.WriteJSON(w, http.StatusOK, out)
 }

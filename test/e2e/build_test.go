@@ -3,6 +3,7 @@ package e2e
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -174,5 +175,24 @@ func TestBuild(t *testing.T) {
 	os.WriteFile(filepath.Join(bad, "Dockerfile"), []byte("FROM "+bb+"\nFROBNICATE x\n"), 0o644)
 	if out, errOut, code := d.docker(t, "", "build", bad); code == 0 || !strings.Contains(strings.ToLower(out+errOut), "unknown instruction: frobnicate") {
 		t.Fatalf("an unknown instruction: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	// The build cache shows in docker system df, and a prune empties it.
+	cacheRecords := func() int {
+		_, body := d.rawGET(t, "/v1.51/system/df?type=build-cache")
+		var du struct{ BuildCache []struct{ ID string } }
+		if err := json.Unmarshal([]byte(body), &du); err != nil {
+			t.Fatalf("system df: %v: %s", err, body)
+		}
+		return len(du.BuildCache)
+	}
+	if n := cacheRecords(); n == 0 {
+		t.Fatal("no build cache in system df after the builds")
+	}
+	if out := d.ok(t, "builder", "prune", "-a", "-f"); !strings.Contains(out, "Total:") && !strings.Contains(out, "Total reclaimed space") {
+		t.Fatalf("docker builder prune -a -f: %q", out)
+	}
+	if n := cacheRecords(); n != 0 {
+		t.Fatalf("%d build cache records left after docker builder prune -a", n)
 	}
 }
