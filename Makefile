@@ -36,8 +36,11 @@ run: build
 else
 build: pierd guest guest-assets builder
 
+# pierd is pure Go on Linux; built with the flags of the guest binaries
+# (no cgo, -trimpath), the packages it shares with the builder's daemon
+# (BuildKit's) are compiled once.
 pierd:
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/pierd ./cmd/pierd
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pierd ./cmd/pierd
 
 run: deps build
 	$(BIN)/pierd
