@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # builder-root.sh ARCH OUT — the root file system of pier's builder VM
 # (engine/build) as a tar: pier's BuildKit daemon (guest/cmd/pier-buildkitd,
-# static) and runc with the libraries it links, from Debian's packages for
+# static), the small pier-dial-stdio that connects pierd to it, and runc with the libraries it links, from Debian's packages for
 # ARCH (amd64 or arm64; downloaded into $DEBS, default bin/cache/builder).
 # pierd turns the tar into the builder's root disk. Needs root (or sudo)
 # on Debian when a package is not yet downloaded.
@@ -52,8 +52,10 @@ printf 'root:x:0:0:root:/root:/bin/sh\n' >"$stage/etc/passwd"
 printf 'root:x:0:\n' >"$stage/etc/group"
 : >"$stage/etc/resolv.conf"
 printf '127.0.0.1\tlocalhost\n' >"$stage/etc/hosts"
-CGO_ENABLED=0 GOOS=linux GOARCH="$arch" $GO build -trimpath -ldflags='-s -w' \
-	-o "$stage/usr/local/bin/pier-buildkitd" ./guest/cmd/pier-buildkitd
+for cmd in pier-buildkitd pier-dial-stdio; do
+	CGO_ENABLED=0 GOOS=linux GOARCH="$arch" $GO build -trimpath -ldflags='-s -w' \
+		-o "$stage/usr/local/bin/$cmd" "./guest/cmd/$cmd"
+done
 
 mkdir -p "$(dirname "$out")"
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$stage" -cf "$out.tmp" .

@@ -4,8 +4,8 @@
 // RUN steps inside that VM. pierd reaches it only through the runtime
 // interfaces the containers use: the VM is a sandbox whose root file system
 // is the builder root (a tar made by `make builder`, turned into an ext4
-// disk here), its gRPC API is reached through an exec of `pier-buildkitd
-// dial-stdio` per connection, and images travel between pier's image store
+// disk here), its gRPC API is reached through an exec of `pier-dial-stdio`
+// per connection, and images travel between pier's image store
 // and the builder as docker-save tarballs through the sandbox's file
 // operations, asked for in JSON lines on the main process's stdio
 // (guest/proto/builder.go).
@@ -26,6 +26,8 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/moby/buildkit/client"
+
 	"github.com/pier-vm/pier/engine"
 	"github.com/pier-vm/pier/engine/image"
 	"github.com/pier-vm/pier/errdefs"
@@ -34,6 +36,9 @@ import (
 // The builder daemon's paths in the builder root (scripts/builder-root.sh).
 const (
 	daemonPath = "/usr/local/bin/pier-buildkitd"
+	// dialPath joins an exec's stdio to BuildKit's socket (a small binary:
+	// BuildKit's own takes most of a second to start under TCG).
+	dialPath = "/usr/local/bin/pier-dial-stdio"
 )
 
 // Config says what the builder needs.
@@ -64,6 +69,7 @@ type Builder struct {
 
 	mu  sync.Mutex
 	cur *instance // the running builder VM, nil before the first use
+	ctl *client.Client
 }
 
 // New returns a builder; nothing starts before the first build.
@@ -96,9 +102,12 @@ func (b *Builder) errNoBuilder() error {
 // Close stops the builder VM, if it runs.
 func (b *Builder) Close() {
 	b.mu.Lock()
-	cur := b.cur
-	b.cur = nil
+	cur, ctl := b.cur, b.ctl
+	b.cur, b.ctl = nil, nil
 	b.mu.Unlock()
+	if ctl != nil {
+		ctl.Close()
+	}
 	if cur != nil {
 		cur.stop()
 	}

@@ -57,10 +57,32 @@ func (b *Builder) isRunning() bool {
 	return b.cur != nil && !b.cur.gone()
 }
 
+// client is pierd's own BuildKit client (sessions, prunes, disk usage,
+// classic builds): one gRPC connection, made on first use and again when
+// the builder VM changed, instead of a connection (an exec in the VM) per
+// call.
 func (b *Builder) client(ctx context.Context) (*client.Client, error) {
-	return client.New(ctx, "", client.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+	b.mu.Lock()
+	c := b.ctl
+	b.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	// Made without b.mu: the client may dial at once, and dialing takes it.
+	c, err := client.New(context.WithoutCancel(ctx), "", client.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 		return b.Dial(ctx)
 	}))
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ctl != nil {
+		c.Close()
+		return b.ctl, nil
+	}
+	b.ctl = c
+	return c, nil
 }
 
 // CacheUsage lists the build cache. It does not start the builder VM for
@@ -74,7 +96,6 @@ func (b *Builder) CacheUsage(ctx context.Context) ([]CacheRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
 	usage, err := c.DiskUsage(ctx)
 	if err != nil {
 		return nil, err
@@ -101,7 +122,6 @@ func (b *Builder) Prune(ctx context.Context, opts PruneOptions) (PruneReport, er
 	if err != nil {
 		return PruneReport{}, err
 	}
-	defer c.Close()
 	popts := []client.PruneOption{client.WithKeepOpt(opts.KeepDuration, opts.ReservedSpace, opts.MaxUsedSpace, opts.MinFreeSpace)}
 	if opts.All {
 		popts = append(popts, client.PruneAll)

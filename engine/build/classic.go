@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,13 +89,10 @@ func (b *Builder) Build(ctx context.Context, req Request, out func(string)) (str
 		return "", err
 	}
 
-	c, err := client.New(ctx, "", client.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-		return b.Dial(ctx)
-	}))
+	c, err := b.client(ctx)
 	if err != nil {
 		return "", err
 	}
-	defer c.Close()
 	statuses := make(chan *client.SolveStatus)
 	shown := make(chan struct{})
 	go func() {

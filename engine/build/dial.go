@@ -14,7 +14,7 @@ import (
 
 // Dial connects to the builder's BuildKit API (gRPC over HTTP/2 without
 // TLS), starting the builder VM when it does not run: the connection is the
-// stdio of a `pier-buildkitd dial-stdio` in the VM. Closing the write half
+// stdio of a `pier-dial-stdio` in the VM. Closing the write half
 // ends that process; closing the connection ends both halves.
 func (b *Builder) Dial(ctx context.Context) (net.Conn, error) {
 	inst, err := b.running(ctx)
@@ -45,7 +45,7 @@ func (i *instance) dial(ctx context.Context) (net.Conn, error) {
 	p, err := i.sb.Exec(ctx, engine.ExecRequest{
 		ID: "dial-" + hex.EncodeToString(id[:]),
 		Process: engine.ProcessSpec{
-			Args: []string{daemonPath, "dial-stdio"},
+			Args: []string{dialPath},
 			Env:  []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		},
 		Stdio: engine.Stdio{Stdin: theirs, Stdout: theirs, Stderr: discardWriter{}},

@@ -5,9 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 
-	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session/grpchijack"
 )
 
@@ -28,29 +26,9 @@ func (b *Builder) Session(ctx context.Context, hdr http.Header) (net.Conn, error
 			meta[k] = v
 		}
 	}
-	c, err := client.New(ctx, "", client.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-		return b.Dial(ctx)
-	}))
+	c, err := b.client(ctx)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := grpchijack.Dialer(c.ControlClient())(ctx, "h2c", meta)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	return &sessionConn{Conn: conn, client: c}, nil
-}
-
-// sessionConn is a session stream that also closes its gRPC client.
-type sessionConn struct {
-	net.Conn
-	client *client.Client
-	once   sync.Once
-}
-
-func (c *sessionConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(func() { c.client.Close() })
-	return err
+	return grpchijack.Dialer(c.ControlClient())(ctx, "h2c", meta)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pier-vm/pier/guest/builder/dialstdio"
 	"io"
 	"net"
 	"os"
@@ -55,7 +56,7 @@ func init() {
 
 // Defaults of `pier-buildkitd`.
 const (
-	DefaultSocket = "/run/pier-buildkit/buildkitd.sock"
+	DefaultSocket = dialstdio.DefaultSocket
 	DefaultRoot   = "/var/lib/pier-buildkit"
 )
 

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"context"
 	"fmt"
+	"github.com/pier-vm/pier/guest/builder/dialstdio"
 	"io"
 	"net"
 	"os"
@@ -321,9 +322,9 @@ func layerFiles(path string) (map[string]string, error) {
 	return files, nil
 }
 
-// dialStdioConn is a connection to the daemon through DialStdio, as pierd
+// dialStdioConn is a connection to the daemon through dialstdio.Run, as pierd
 // makes one with `pier-buildkitd dial-stdio`: a socket pair, one end the
-// client's, the other DialStdio's stdin and stdout.
+// client's, the other dialstdio.Run's stdin and stdout.
 func dialStdioConn(t *testing.T, socket string) (net.Conn, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -339,7 +340,7 @@ func dialStdioConn(t *testing.T, socket string) (net.Conn, error) {
 		}
 	}
 	go func() {
-		if err := DialStdio(socket, conns[1], conns[1]); err != nil {
+		if err := dialstdio.Run(socket, conns[1], conns[1]); err != nil {
 			t.Logf("dial-stdio: %v", err)
 		}
 	}()

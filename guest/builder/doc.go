@@ -11,5 +11,5 @@
 // an in-process registry (go-containerregistry's) that asks pierd for an
 // image it lacks (resolve) and hands every image pushed under a tag to
 // pierd (export). Docker clients' gRPC reaches the daemon through
-// `pier-buildkitd dial-stdio` (DialStdio), one exec per connection.
+// `pier-dial-stdio` (package dialstdio), one exec per connection.
 package builder

@@ -173,8 +173,13 @@ func TestBuild(t *testing.T) {
 		}
 	}
 	os.WriteFile(filepath.Join(bad, "Dockerfile"), []byte("FROM "+bb+"\nFROBNICATE x\n"), 0o644)
-	if out, errOut, code := d.docker(t, "", "build", bad); code == 0 || !strings.Contains(strings.ToLower(out+errOut), "unknown instruction: frobnicate") {
+	if out, errOut, code := d.docker(t, "", "build", bad); code == 0 || !strings.Contains(strings.ToLower(out+errOut), "unknown instruction: frobnicate") || !strings.Contains(out+errOut, "line 2") {
 		t.Fatalf("an unknown instruction: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// A COPY source outside the context is not found in it.
+	os.WriteFile(filepath.Join(bad, "Dockerfile"), []byte("FROM "+bb+"\nCOPY ../../etc/passwd /stolen\n"), 0o644)
+	if out, errOut, code := d.docker(t, "", "build", bad); code == 0 || !strings.Contains(out+errOut, "not found") {
+		t.Fatalf("a COPY from outside the context: exit %d\n%s\n%s", code, out, errOut)
 	}
 
 	// The build cache shows in docker system df, and a prune empties it.

@@ -18,6 +18,7 @@ import (
 	"os/signal"
 
 	"github.com/pier-vm/pier/guest/builder"
+	"github.com/pier-vm/pier/guest/builder/dialstdio"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -77,7 +78,7 @@ func dialStdioCmd() *cobra.Command {
 		Short: "connect stdin and stdout to the daemon's gRPC socket",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return builder.DialStdio(socket, os.Stdin, os.Stdout)
+			return dialstdio.Run(socket, os.Stdin, os.Stdout)
 		},
 	}
 	c.Flags().StringVar(&socket, "socket", builder.DefaultSocket, "unix socket of the gRPC API")

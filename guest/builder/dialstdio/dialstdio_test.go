@@ -1,4 +1,4 @@
-package builder
+package dialstdio
 
 import (
 	"bytes"
@@ -32,7 +32,7 @@ func TestDialStdioHalfCloses(t *testing.T) {
 	inR, inW := io.Pipe()
 	var out bytes.Buffer
 	done := make(chan error, 1)
-	go func() { done <- DialStdio(sock, inR, &out) }()
+	go func() { done <- Run(sock, inR, &out) }()
 	payload := bytes.Repeat([]byte("x"), 1<<20)
 	if _, err := inW.Write(payload); err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func TestDialStdioHalfCloses(t *testing.T) {
 }
 
 func TestDialStdioNoDaemon(t *testing.T) {
-	if err := DialStdio(filepath.Join(t.TempDir(), "none.sock"), bytes.NewReader(nil), io.Discard); err == nil {
+	if err := Run(filepath.Join(t.TempDir(), "none.sock"), bytes.NewReader(nil), io.Discard); err == nil {
 		t.Fatal("want an error without a daemon")
 	}
 }

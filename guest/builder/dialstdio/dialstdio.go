@@ -1,4 +1,10 @@
-package builder
+// Package dialstdio joins a process's stdin and stdout to a unix socket,
+// like `buildctl dial-stdio`: pierd reaches the builder VM's BuildKit API
+// through it (an exec per connection). It is small on purpose: the
+// command that runs it (pier-dial-stdio) starts in milliseconds, where
+// BuildKit's own binary spends most of a second in its packages' init
+// under TCG.
+package dialstdio
 
 import (
 	"errors"
@@ -7,12 +13,15 @@ import (
 	"syscall"
 )
 
-// DialStdio connects to the daemon's unix socket and copies in to it and
-// it to out, like `buildctl dial-stdio`: the end of in half-closes the
+// DefaultSocket is where the builder daemon serves BuildKit's API.
+const DefaultSocket = "/run/pier-buildkit/buildkitd.sock"
+
+// Run connects to the daemon's unix socket and copies in to it and it to
+// out, like `buildctl dial-stdio`: the end of in half-closes the
 // connection's write side, the connection's end closes out (when it can
 // be closed). It returns once both directions are done; a client that
 // hung up (out's reader gone) is a normal end.
-func DialStdio(socket string, in io.Reader, out io.Writer) error {
+func Run(socket string, in io.Reader, out io.Writer) error {
 	conn, err := net.Dial("unix", socket)
 	if err != nil {
 		return err
