@@ -18,7 +18,7 @@ bench_start() {
 	"$work/pier-testregistry" -addr "$reg" >"$work/registry.log" 2>&1 &
 	bench_pids+=($!)
 	# --live-restore=false: the benchmark's VMs and network helpers end with it.
-	bin/pierd -H "unix://$sock" --data-root "$work/data" --live-restore=false >"$work/pierd.log" 2>	bin/pierd -H "unix://$sock" --data-root "$work/data" >"$work/pierd.log" 2>&1 &1 &
+	bin/pierd -H "unix://$sock" --data-root "$work/data" --live-restore=false >"$work/pierd.log" 2>&1 &
 	bench_pids+=($!)
 	export DOCKER_CONFIG=$work/docker-config
 }
