@@ -201,6 +201,9 @@ func newEngine(o options, log *slog.Logger) (*engine.Engine, vm.Driver, *build.B
 		Network: eng.BridgeNetwork,
 		Logger:  log,
 	})
+	// A builder VM a killed pierd left running goes (in the background:
+	// taking it over waits for its agent).
+	go builder.Recover(context.Background())
 	return eng, drv, builder, nil
 }
 

@@ -149,6 +149,19 @@ func (b *Builder) emulated() *platform.Platform {
 	return &other
 }
 
+// Recover stops, at daemon start, a builder VM that a killed pierd left
+// running: without it, that VM would hold its memory until the next build.
+func (b *Builder) Recover(ctx context.Context) {
+	if _, err := os.Stat(b.statePath("state")); err != nil {
+		return // no builder ever ran here
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cur == nil {
+		b.stopLeftover(ctx)
+	}
+}
+
 // stopLeftover ends a builder VM that a previous pierd left running (one
 // killed before it could stop it): its disks are about to be used again.
 func (b *Builder) stopLeftover(ctx context.Context) {

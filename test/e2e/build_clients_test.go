@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Compose `up --build` of a service with a build: section (Compose builds
@@ -32,5 +33,40 @@ func TestComposeUpBuild(t *testing.T) {
 	}
 	if out := d.ok(t, compose("logs", "--no-log-prefix", "app")...); strings.TrimSpace(out) != "built-by-compose" {
 		t.Fatalf("compose logs app: %q", out)
+	}
+}
+
+// A builder VM that a SIGKILLed pierd left running is stopped by the next
+// pierd as it starts, not only when it next builds.
+func TestBuilderOfAKilledDaemonIsStopped(t *testing.T) {
+	sharedDaemon(t) // the registry
+	d := startDaemon(t)
+	defer d.stop(t)
+	bb := busybox(t, d)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+bb+"\nRUN true\n"), 0o644)
+	d.ok(t, "buildx", "build", "-q", dir)
+	builderVMs := func() []int {
+		return processes(d.dataDir, func(args []string) bool {
+			cmdline := strings.Join(args, " ")
+			return strings.Contains(cmdline, "qemu-system") && strings.Contains(cmdline, filepath.Join(d.dataDir, "builder"))
+		})
+	}
+	if n := len(builderVMs()); n != 1 {
+		t.Fatalf("%d builder VMs after a build, want 1", n)
+	}
+	args := d.cmd.Args[1:]
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+	if n := len(builderVMs()); n != 1 {
+		t.Fatalf("%d builder VMs after pierd was killed, want the one it left", n)
+	}
+	d.launch(t, args)
+	deadline := time.Now().Add(60 * time.Second)
+	for len(builderVMs()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the builder VM of the killed pierd still runs a minute after the next one started:\n%s", tail(d.log.String(), 20))
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
