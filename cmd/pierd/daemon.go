@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -200,6 +201,8 @@ func newEngine(o options, log *slog.Logger) (*engine.Engine, vm.Driver, *build.B
 		Dir:     filepath.Join(o.dataRoot, "builder"),
 		Network: eng.BridgeNetwork,
 		Logger:  log,
+		// 0 on the command line is "never"; in build.Config a negative.
+		IdleTimeout: cmp.Or(o.builderIdle, -1),
 	})
 	// A builder VM a killed pierd left running goes (in the background:
 	// taking it over waits for its agent).

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 )
 
 // options are pierd's command-line settings.
@@ -20,6 +21,9 @@ type options struct {
 	// liveRestore keeps containers running while pierd is stopped,
 	// killed or upgraded; the next pierd adopts them.
 	liveRestore bool
+	// builderIdle stops the image builder's VM after that long without a
+	// build (0: never).
+	builderIdle time.Duration
 	// tls is how tcp:// hosts serve TLS (dockerd's --tls* flags).
 	tls apiTLS
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/pier-vm/pier/engine/build"
 
 	"github.com/spf13/cobra"
 
@@ -58,6 +59,7 @@ func newRootCommand() *cobra.Command {
 	f.StringVar(&o.guestDir, "guest-dir", defaultGuestDir(), "directory with the guest kernel, modules and init (made by make build)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.BoolVar(&o.liveRestore, "live-restore", true, "keep containers running while pierd is stopped or upgraded; the next pierd adopts them (false: stopping pierd stops them)")
+	f.DurationVar(&o.builderIdle, "builder-idle-timeout", build.DefaultIdleTimeout, "stop the image builder's VM (docker build) after this long without a build; its cache stays on disk (0: never)")
 	f.StringVar(&o.vmTemplates, "vm-templates", "on", "start VMs as clones of a template VM per guest shape (on) or boot each one (off)")
 	addTLSFlags(f, &o.tls)
 	cmd.CompletionOptions.DisableDefaultCmd = true

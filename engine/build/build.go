@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/moby/buildkit/client"
 
@@ -56,6 +57,9 @@ type Config struct {
 	// MemoryMiB and CPUs size the builder VM (defaults 2048 and 2).
 	MemoryMiB int
 	CPUs      int
+	// IdleTimeout stops the builder VM after that long without a use
+	// (0: DefaultIdleTimeout; negative: never).
+	IdleTimeout time.Duration
 	// Network gives the builder VM its network (the default bridge, as
 	// RUN steps have under dockerd); nil: loopback only.
 	Network func(owner string) (*engine.NetworkConfig, func(), error)
@@ -70,6 +74,8 @@ type Builder struct {
 	mu  sync.Mutex
 	cur *instance // the running builder VM, nil before the first use
 	ctl *client.Client
+
+	use usage
 }
 
 // New returns a builder; nothing starts before the first build.
@@ -82,6 +88,9 @@ func New(cfg Config) *Builder {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
 	}
 	return &Builder{cfg: cfg, log: cfg.Logger.With("part", "builder")}
 }
@@ -133,6 +142,7 @@ func (b *Builder) running(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("starting the builder: %w", err)
 	}
 	b.cur = inst
+	go b.watchIdle(inst)
 	return inst, nil
 }
 

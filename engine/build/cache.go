@@ -70,7 +70,7 @@ func (b *Builder) client(ctx context.Context) (*client.Client, error) {
 	}
 	// Made without b.mu: the client may dial at once, and dialing takes it.
 	c, err := client.New(context.WithoutCancel(ctx), "", client.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-		return b.Dial(ctx)
+		return b.dial(ctx)
 	}))
 	if err != nil {
 		return nil, err
@@ -92,6 +92,7 @@ func (b *Builder) CacheUsage(ctx context.Context) ([]CacheRecord, error) {
 	if !b.Available() || !b.isRunning() {
 		return nil, nil
 	}
+	defer b.use.begin()()
 	c, err := b.client(ctx)
 	if err != nil {
 		return nil, err
@@ -118,6 +119,7 @@ func (b *Builder) Prune(ctx context.Context, opts PruneOptions) (PruneReport, er
 	if !b.Available() || (!b.isRunning() && !b.hasCache()) {
 		return PruneReport{}, nil
 	}
+	defer b.use.begin()()
 	c, err := b.client(ctx)
 	if err != nil {
 		return PruneReport{}, err

@@ -47,6 +47,7 @@ func (b *Builder) Build(ctx context.Context, req Request, out func(string)) (str
 	if !b.Available() {
 		return "", b.errNoBuilder()
 	}
+	defer b.use.begin()()
 	names := make([]string, 0, len(req.Tags))
 	for _, t := range req.Tags {
 		named, err := reference.ParseNormalizedNamed(t)

@@ -17,6 +17,17 @@ import (
 // stdio of a `pier-dial-stdio` in the VM. Closing the write half
 // ends that process; closing the connection ends both halves.
 func (b *Builder) Dial(ctx context.Context) (net.Conn, error) {
+	end := b.use.begin()
+	conn, err := b.dial(ctx)
+	if err != nil {
+		end()
+		return nil, err
+	}
+	return &usedConn{Conn: conn, end: end}, nil
+}
+
+// dial connects without counting a use (pierd's shared client).
+func (b *Builder) dial(ctx context.Context) (net.Conn, error) {
 	inst, err := b.running(ctx)
 	if err != nil {
 		return nil, err

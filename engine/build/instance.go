@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pier-vm/pier/engine"
@@ -19,8 +20,9 @@ const readyTimeout = 2 * time.Minute
 
 // instance is one run of the builder VM.
 type instance struct {
-	sb   engine.Sandbox
-	link *link
+	sb     engine.Sandbox
+	link   *link
+	marker string // removed after a clean stop
 
 	done    chan struct{} // closed when the main process ended
 	doneErr error
@@ -42,10 +44,44 @@ func (i *instance) endErr() error {
 	return nil
 }
 
+// stopTimeout bounds a graceful stop of the builder VM.
+const stopTimeout = 20 * time.Second
+
 func (i *instance) stop() {
+	if stopSandbox(i.sb) {
+		i.markClean()
+	}
 	i.link.close()
-	_ = i.sb.Kill()
 }
+
+// stopSandbox ends the builder daemon with SIGTERM, so that BuildKit
+// closes its databases and the guest flushes the writable disk before it
+// powers off, and kills the VM only if that takes longer than
+// stopTimeout. A kill alone loses what the guest had not written yet: the
+// cache's records would then name snapshots whose files are empty.
+// It says whether the VM ended by itself (its disk is whole).
+func stopSandbox(sb engine.Sandbox) (clean bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	if err := sb.Signal(ctx, syscall.SIGTERM); err == nil {
+		select {
+		case <-sb.Done():
+			clean = true
+		case <-ctx.Done():
+		}
+	}
+	_ = sb.Kill()
+	return clean
+}
+
+// The "unclean" marker is there while a builder VM runs and goes when it
+// stopped cleanly. A builder VM that ended otherwise (killed, crashed, a
+// host crash) may have left the cache's records naming half-written
+// snapshots: its writable disk is then dropped at the next start, and
+// the cache with it.
+func (b *Builder) uncleanMarker() string { return b.statePath("unclean") }
+
+func (i *instance) markClean() { os.Remove(i.marker) }
 
 // start boots the builder VM and waits for its daemon's ready line.
 func (b *Builder) start(ctx context.Context) (*instance, error) {
@@ -55,6 +91,15 @@ func (b *Builder) start(ctx context.Context) (*instance, error) {
 		}
 	}
 	b.stopLeftover(ctx)
+	if _, err := os.Stat(b.uncleanMarker()); err == nil {
+		b.log.Warn("the last builder VM did not stop cleanly: its build cache is dropped")
+		if err := os.Remove(b.statePath("rw.ext4")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
+	if err := os.WriteFile(b.uncleanMarker(), nil, 0o600); err != nil {
+		return nil, err
+	}
 	root, err := b.rootDisk()
 	if err != nil {
 		return nil, fmt.Errorf("the builder's root disk: %w", err)
@@ -96,7 +141,7 @@ func (b *Builder) start(ctx context.Context) (*instance, error) {
 		release()
 		return nil, err
 	}
-	inst := &instance{sb: sb, link: l, done: make(chan struct{})}
+	inst := &instance{sb: sb, link: l, marker: b.uncleanMarker(), done: make(chan struct{})}
 	l.setFiles(sb.Files())
 	go func() {
 		st, err := sb.Wait(context.Background())
@@ -181,7 +226,9 @@ func (b *Builder) stopLeftover(ctx context.Context) {
 	switch {
 	case err == nil:
 		b.log.Info("stopping the builder VM a previous pierd left running")
-		_ = sb.Kill()
+		if stopSandbox(sb) {
+			os.Remove(b.uncleanMarker())
+		}
 	case errors.As(err, &gone):
 	default:
 		b.log.Warn("cannot check for a builder VM a previous pierd left running", "err", err)

@@ -26,9 +26,16 @@ func (b *Builder) Session(ctx context.Context, hdr http.Header) (net.Conn, error
 			meta[k] = v
 		}
 	}
+	end := b.use.begin()
 	c, err := b.client(ctx)
 	if err != nil {
+		end()
 		return nil, err
 	}
-	return grpchijack.Dialer(c.ControlClient())(ctx, "h2c", meta)
+	conn, err := grpchijack.Dialer(c.ControlClient())(ctx, "h2c", meta)
+	if err != nil {
+		end()
+		return nil, err
+	}
+	return &usedConn{Conn: conn, end: end}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -37,10 +38,12 @@ func TestComposeUpBuild(t *testing.T) {
 }
 
 // A builder VM that a SIGKILLed pierd left running is stopped by the next
-// pierd as it starts, not only when it next builds.
+// pierd as it starts, not only when it next builds; an idle builder VM
+// stops after --builder-idle-timeout, and the next build starts it again
+// (its cache kept).
 func TestBuilderOfAKilledDaemonIsStopped(t *testing.T) {
 	sharedDaemon(t) // the registry
-	d := startDaemon(t)
+	d := startDaemon(t, "--builder-idle-timeout=6s")
 	defer d.stop(t)
 	bb := busybox(t, d)
 	dir := t.TempDir()
@@ -62,11 +65,37 @@ func TestBuilderOfAKilledDaemonIsStopped(t *testing.T) {
 		t.Fatalf("%d builder VMs after pierd was killed, want the one it left", n)
 	}
 	d.launch(t, args)
-	deadline := time.Now().Add(60 * time.Second)
-	for len(builderVMs()) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the builder VM of the killed pierd still runs a minute after the next one started:\n%s", tail(d.log.String(), 20))
+	gone := func(why string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for len(builderVMs()) > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s:\n%s", why, tail(d.log.String(), 20))
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
-		time.Sleep(200 * time.Millisecond)
+	}
+	gone("the builder VM of the killed pierd still runs a minute after the next one started")
+
+	// Idle: the VM goes, the next build brings it back and uses the cache.
+	d.ok(t, "buildx", "build", "-q", dir)
+	if n := len(builderVMs()); n != 1 {
+		t.Fatalf("%d builder VMs after a build, want 1", n)
+	}
+	gone("the builder VM still runs a minute after its last build (idle timeout 6 s)")
+	_, progress, code := d.docker(t, "", "buildx", "build", "--progress=plain", dir)
+	if code != 0 || !strings.Contains(progress, "CACHED") {
+		t.Fatalf("a build after the idle stop: exit %d\n%s", code, progress)
+	}
+
+	// A builder VM that dies (its disk not flushed) costs the cache, never
+	// a build: the next one starts from a fresh disk.
+	for _, pid := range builderVMs() {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	gone("the killed builder VM is still there")
+	d.ok(t, "buildx", "build", "-q", dir)
+	if !strings.Contains(d.log.String(), "did not stop cleanly: its build cache is dropped") {
+		t.Fatalf("the builder after a killed one kept the cache it may have torn:\n%s", tail(d.log.String(), 20))
 	}
 }
