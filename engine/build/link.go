@@ -92,6 +92,8 @@ func (l *link) dispatch(line []byte) {
 		go l.answer(req, func() (string, error) { return "", l.resolve(req) })
 	case proto.BuilderExport:
 		go l.answer(req, func() (string, error) { return l.export(req) })
+	case proto.BuilderLookup:
+		go l.answer(req, func() (string, error) { return l.lookup(req) })
 	default:
 		go l.reply(proto.BuilderReply{ID: req.ID, Error: "unknown request " + req.Op})
 	}
@@ -129,16 +131,37 @@ func (l *link) fs() (engine.Files, error) {
 	return l.files, nil
 }
 
+// lookup says which image pier has for req's reference and platform.
+func (l *link) lookup(req proto.BuilderRequest) (string, error) {
+	plat, err := requestPlatform(req)
+	if err != nil {
+		return "", err
+	}
+	img, err := l.b.cfg.Images.Resolve(req.Ref, plat)
+	if err != nil {
+		return "", err
+	}
+	return img.ID, nil
+}
+
+// requestPlatform is req's platform (nil: any).
+func requestPlatform(req proto.BuilderRequest) (*platform.Platform, error) {
+	if req.Platform == "" {
+		return nil, nil
+	}
+	p, err := platform.Parse(req.Platform)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
 // resolve puts the image req names (pulled when pier does not have it)
 // into the builder as a docker-save tarball at req.Path.
 func (l *link) resolve(req proto.BuilderRequest) error {
-	var plat *platform.Platform
-	if req.Platform != "" {
-		p, err := platform.Parse(req.Platform)
-		if err != nil {
-			return err
-		}
-		plat = &p
+	plat, err := requestPlatform(req)
+	if err != nil {
+		return err
 	}
 	if !path.IsAbs(req.Path) {
 		return fmt.Errorf("resolve: path %q is not absolute", req.Path)

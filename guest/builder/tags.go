@@ -22,6 +22,19 @@ import (
 type tagImage struct {
 	manifest
 	platform v1.Platform
+	config   v1.Hash // the image's ID in pierd
+}
+
+// changedInPierd says whether pierd's image for key and platform is no
+// longer the one the bridge got (config digest config): the tag was
+// rebuilt or pulled again since. When pierd cannot say (it has no such
+// image any more), the bridge keeps what it has.
+func (b *Bridge) changedInPierd(ctx context.Context, key, platform string, config v1.Hash) bool {
+	reply, err := b.host.Request(ctx, proto.BuilderRequest{Op: proto.BuilderLookup, Ref: key, Platform: platform})
+	if err != nil {
+		return false
+	}
+	return reply.Image != config.String()
 }
 
 // manifest describes a stored manifest (mutate.Appendable).
@@ -44,9 +57,9 @@ func (b *Bridge) resolveTag(ctx context.Context, reg http.Handler, host, repo, t
 	key := refString(host, repo, tag)
 	_, err, _ := b.flight.Do(key+"|"+platform, func() (any, error) {
 		b.mu.Lock()
-		_, have := b.tags[key][platform]
+		cached, have := b.tags[key][platform]
 		b.mu.Unlock()
-		if have {
+		if have && !b.changedInPierd(ctx, key, platform, cached.config) {
 			return nil, nil
 		}
 		return nil, b.resolveTagOnce(ctx, reg, host, repo, tag, platform)
@@ -111,7 +124,11 @@ func (b *Bridge) resolveTagOnce(ctx context.Context, reg http.Handler, host, rep
 	if b.tags[key] == nil {
 		b.tags[key] = map[string]tagImage{}
 	}
-	b.tags[key][platform] = tagImage{manifest: manifest{mt: mt, digest: dig, size: size}, platform: p}
+	cfgName, err := img.ConfigName()
+	if err != nil {
+		return err
+	}
+	b.tags[key][platform] = tagImage{manifest: manifest{mt: mt, digest: dig, size: size}, platform: p, config: cfgName}
 	// One entry per distinct image (a platform asked for under two
 	// spellings gets the same image once).
 	idx := v1.ImageIndex(empty.Index)

@@ -53,3 +53,48 @@ func TestBridgeTagHasAnImagePerPlatform(t *testing.T) {
 		t.Fatalf("pierd was asked %d times, want once per platform (2)", n)
 	}
 }
+
+// A tag pierd's image of which changed (the base was rebuilt or pulled
+// again) is resolved again: the bridge asks which image pierd has now
+// before it serves what it got earlier.
+func TestBridgeTagFollowsPierd(t *testing.T) {
+	var current v1.Image
+	set := func(size int64) {
+		current = loaded(t, must(random.Image(size, 1)))
+	}
+	set(300)
+	f, h := newFakeHost(t, func(req proto.BuilderRequest) proto.BuilderReply {
+		switch req.Op {
+		case proto.BuilderLookup:
+			return proto.BuilderReply{Image: must(current.ConfigName()).String()}
+		case proto.BuilderResolve:
+			if err := tarball.WriteToFile(req.Path, name.MustParseReference("some/name:tag"), current); err != nil {
+				return proto.BuilderReply{Error: err.Error()}
+			}
+			return proto.BuilderReply{}
+		}
+		return proto.BuilderReply{Error: "unexpected " + req.Op}
+	})
+	_, _, dial := serveBridge(t, h)
+	get := func() v1.Hash {
+		ctx := WithPlatform(context.Background(), "linux/amd64")
+		img, err := remote.Image(name.MustParseReference("base:latest"), append(remoteOpt(ctx, dial), remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mustDigest(t, img)
+	}
+	if get() != mustDigest(t, current) || get() != mustDigest(t, current) {
+		t.Fatal("the bridge does not serve pierd's image")
+	}
+	if n := len(f.requests(proto.BuilderResolve)); n != 1 {
+		t.Fatalf("an unchanged image was resolved %d times, want once", n)
+	}
+	set(400) // rebuilt in pierd
+	if get() != mustDigest(t, current) {
+		t.Fatal("the bridge serves the image pierd had before")
+	}
+	if n := len(f.requests(proto.BuilderResolve)); n != 2 {
+		t.Fatalf("resolves after the change: %d, want 2", n)
+	}
+}

@@ -32,6 +32,11 @@ const (
 	// only then, so that the image is in pierd when the client is told the
 	// build is done.
 	BuilderExport = "export"
+	// BuilderLookup asks which image pierd has now for Ref and Platform:
+	// the reply's Image is its ID (config digest), an Error when pierd has
+	// none. A tag resolved earlier is resolved again when pierd's image
+	// changed (a rebuilt or re-pulled base).
+	BuilderLookup = "lookup"
 )
 
 // BuilderRequest is one line the builder daemon writes on its stdout.

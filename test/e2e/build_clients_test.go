@@ -99,3 +99,21 @@ func TestBuilderOfAKilledDaemonIsStopped(t *testing.T) {
 		t.Fatalf("the builder after a killed one kept the cache it may have torn:\n%s", tail(d.log.String(), 20))
 	}
 }
+
+// A build FROM a local image that was rebuilt since the last build uses
+// the new one (the builder asks pierd which image a tag names now).
+func TestBuildFromARebuiltLocalBase(t *testing.T) {
+	d := sharedDaemon(t)
+	bb := busybox(t, d)
+	base, child := t.TempDir(), t.TempDir()
+	defer d.docker(t, "", "rmi", "-f", "pierbase:1", "pierchild:1")
+	os.WriteFile(filepath.Join(child, "Dockerfile"), []byte("FROM pierbase:1\nCMD [\"cat\", \"/v\"]\n"), 0o644)
+	for _, v := range []string{"one", "two"} {
+		os.WriteFile(filepath.Join(base, "Dockerfile"), []byte("FROM "+bb+"\nRUN echo "+v+" > /v\n"), 0o644)
+		d.ok(t, "buildx", "build", "-q", "-t", "pierbase:1", base)
+		d.ok(t, "buildx", "build", "-q", "-t", "pierchild:1", child)
+		if got := d.ok(t, "run", "--rm", "pierchild:1"); got != v+"\n" {
+			t.Fatalf("the child of base %q printed %q", v, got)
+		}
+	}
+}
