@@ -148,6 +148,8 @@ func readResponse(c *net.UnixConn) (response, *os.File, error) {
 			buf = append(buf, make([]byte, len(buf))...)[:len(buf)]
 		}
 		n, oobn, _, _, err := c.ReadMsgUnix(buf[len(buf):cap(buf)], oob)
+		// A failed read can report -1 bytes (the recvmsg result as it is).
+		n, oobn = max(n, 0), max(oobn, 0)
 		if oobn > 0 {
 			fds = append(fds, parseRights(oob[:oobn])...)
 		}
