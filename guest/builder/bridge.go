@@ -323,6 +323,14 @@ func (b *Bridge) resolve(ctx context.Context, reg http.Handler, host, repo, ref,
 }
 
 func (b *Bridge) resolveOnce(ctx context.Context, reg http.Handler, host, repo, ref, platform string) error {
+	return b.fromPierd(ctx, refString(host, repo, ref), platform, func(img v1.Image) error {
+		return b.store(ctx, reg, repo, ref, img)
+	})
+}
+
+// fromPierd asks pierd for its image of name and platform and hands it to
+// use while its docker-save tarball exists (use must store what it needs).
+func (b *Bridge) fromPierd(ctx context.Context, name, platform string, use func(v1.Image) error) error {
 	f, err := os.CreateTemp(b.imports, "resolve-*.tar")
 	if err != nil {
 		return err
@@ -330,7 +338,6 @@ func (b *Bridge) resolveOnce(ctx context.Context, reg http.Handler, host, repo, 
 	path := f.Name()
 	f.Close()
 	defer os.Remove(path)
-	name := refString(host, repo, ref)
 	if _, err := b.host.Request(ctx, proto.BuilderRequest{
 		Op: proto.BuilderResolve, Ref: name, Platform: platform, Path: path,
 	}); err != nil {
@@ -340,7 +347,7 @@ func (b *Bridge) resolveOnce(ctx context.Context, reg http.Handler, host, repo, 
 	if err != nil {
 		return fmt.Errorf("loading pierd's image for %s: %w", name, err)
 	}
-	return b.store(ctx, reg, repo, ref, img)
+	return use(img)
 }
 
 // store writes img's blobs to the blob store and its manifest under

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/pier-vm/pier/guest/proto"
@@ -69,22 +67,14 @@ func (b *Bridge) resolveTag(ctx context.Context, reg http.Handler, host, repo, t
 
 func (b *Bridge) resolveTagOnce(ctx context.Context, reg http.Handler, host, repo, tag, platform string) error {
 	key := refString(host, repo, tag)
-	f, err := os.CreateTemp(b.imports, "resolve-*.tar")
-	if err != nil {
-		return err
-	}
-	path := f.Name()
-	f.Close()
-	defer os.Remove(path)
-	if _, err := b.host.Request(ctx, proto.BuilderRequest{
-		Op: proto.BuilderResolve, Ref: key, Platform: platform, Path: path,
-	}); err != nil {
-		return err
-	}
-	img, err := tarball.ImageFromPath(path, nil)
-	if err != nil {
-		return fmt.Errorf("loading pierd's image for %s: %w", key, err)
-	}
+	return b.fromPierd(ctx, key, platform, func(img v1.Image) error {
+		return b.addToTag(ctx, reg, key, repo, tag, platform, img)
+	})
+}
+
+// addToTag stores img (pierd's image of key for platform) and rewrites the
+// tag's index with it.
+func (b *Bridge) addToTag(ctx context.Context, reg http.Handler, key, repo, tag, platform string, img v1.Image) error {
 	dig, err := img.Digest()
 	if err != nil {
 		return err
