@@ -82,13 +82,7 @@ func (r *Router) postGRPC(w http.ResponseWriter, req *http.Request, _ map[string
 	if err != nil {
 		return err
 	}
-	conn, err := upgrade(w)
-	if err != nil {
-		remote.Close()
-		return err
-	}
-	splice(conn, remote)
-	return nil
+	return upgradeTo(w, remote)
 }
 
 // postSession upgrades the connection and joins it to the builder's session
@@ -108,6 +102,12 @@ func (r *Router) postSession(w http.ResponseWriter, req *http.Request, _ map[str
 	if err != nil {
 		return err
 	}
+	return upgradeTo(w, remote)
+}
+
+// upgradeTo answers 101 and joins the client's connection to remote until
+// either side ends (remote is closed either way).
+func upgradeTo(w http.ResponseWriter, remote net.Conn) error {
 	conn, err := upgrade(w)
 	if err != nil {
 		remote.Close()
