@@ -3,7 +3,7 @@ package build
 import (
 	"context"
 	"net"
-	"net/http"
+	"net/textproto"
 	"strings"
 
 	"github.com/moby/buildkit/session/grpchijack"
@@ -15,14 +15,14 @@ import (
 const sessionHeaderPrefix = "X-Docker-Expose-Session-"
 
 // Session opens the builder's end of a client's BuildKit session (POST
-// /session, whose request carried hdr): bytes the caller copies between it
+// /session, whose request carried the headers hdr): bytes the caller copies between it
 // and the client's hijacked connection reach the builder's session
 // manager, which then calls the client's session services (the build
 // context, credentials, …) over it. ctx bounds the session's life.
-func (b *Builder) Session(ctx context.Context, hdr http.Header) (net.Conn, error) {
+func (b *Builder) Session(ctx context.Context, hdr map[string][]string) (net.Conn, error) {
 	meta := map[string][]string{}
 	for k, v := range hdr {
-		if strings.HasPrefix(http.CanonicalHeaderKey(k), sessionHeaderPrefix) {
+		if strings.HasPrefix(textproto.CanonicalMIMEHeaderKey(k), sessionHeaderPrefix) {
 			meta[k] = v
 		}
 	}

@@ -24,7 +24,7 @@ type Backend interface {
 	Dial(ctx context.Context) (net.Conn, error)
 	// Session opens the builder's end of a client's session (POST
 	// /session, whose request carried hdr); ctx bounds its life.
-	Session(ctx context.Context, hdr http.Header) (net.Conn, error)
+	Session(ctx context.Context, hdr map[string][]string) (net.Conn, error)
 	// Build runs a classic build (POST /build); out gets its progress.
 	Build(ctx context.Context, req enginebuild.Request, out func(string)) (string, error)
 	// Prune removes build cache (POST /build/prune).

@@ -31,8 +31,8 @@ func (b *echoBackend) Dial(ctx context.Context) (net.Conn, error) {
 	return ours, nil
 }
 
-func (b *echoBackend) Session(ctx context.Context, hdr http.Header) (net.Conn, error) {
-	b.hdr = hdr
+func (b *echoBackend) Session(ctx context.Context, hdr map[string][]string) (net.Conn, error) {
+	b.hdr = http.Header(hdr)
 	return b.Dial(ctx)
 }
 
