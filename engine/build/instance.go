@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"syscall"
 	"time"
 
@@ -234,11 +233,3 @@ func (b *Builder) stopLeftover(ctx context.Context) {
 		b.log.Warn("cannot check for a builder VM a previous pierd left running", "err", err)
 	}
 }
-
-// onceCloser closes a channel once.
-type onceCloser struct {
-	once sync.Once
-	ch   chan struct{}
-}
-
-func (o *onceCloser) close() { o.once.Do(func() { close(o.ch) }) }

@@ -30,9 +30,9 @@ type link struct {
 	replyW *io.PipeWriter
 	wmu    sync.Mutex
 
-	partial []byte
-	ready   chan struct{}
-	readyCl onceCloser
+	partial   []byte
+	ready     chan struct{}
+	readyOnce sync.Once
 
 	fmu   sync.Mutex
 	files engine.Files
@@ -45,7 +45,6 @@ func newLink(b *Builder) *link {
 	r, w := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &link{b: b, stdin: r, replyW: w, ready: make(chan struct{}), ctx: ctx, cancel: cancel}
-	l.readyCl.ch = l.ready
 	return l
 }
 
@@ -87,7 +86,7 @@ func (l *link) dispatch(line []byte) {
 	}
 	switch req.Op {
 	case proto.BuilderReady:
-		l.readyCl.close()
+		l.readyOnce.Do(func() { close(l.ready) })
 	case proto.BuilderResolve:
 		go l.answer(req, func() (string, error) { return "", l.resolve(req) })
 	case proto.BuilderExport:
