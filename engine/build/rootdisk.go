@@ -1,37 +1,34 @@
 package build
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/Microsoft/hcsshim/ext4/tar2ext4"
+
+	"github.com/pier-vm/pier/engine/vm"
 )
 
 // rootDisk returns the builder's read-only root disk: RootTar as ext4,
 // made once per content of the tar (a rebuilt builder gets a new disk, the
-// old one goes).
+// old one goes). The tar is hashed again only when its size or time
+// changed (vm.FileDigest).
 func (b *Builder) rootDisk() (string, error) {
+	sum, err := vm.FileDigest(b.cfg.RootTar)
+	if err != nil {
+		return "", err
+	}
+	name := "root-" + sum[:16] + ".ext4"
+	path := b.statePath(name)
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
 	f, err := os.Open(b.cfg.RootTar)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	name := "root-" + hex.EncodeToString(h.Sum(nil))[:16] + ".ext4"
-	path := b.statePath(name)
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return "", err
-	}
 	tmp, err := os.CreateTemp(b.cfg.Dir, ".tmp-root-*")
 	if err != nil {
 		return "", err
