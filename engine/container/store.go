@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/pier-vm/pier/internal/atomicfile"
 )
 
 // configFile is the name of the persisted container in its directory.
@@ -28,8 +30,7 @@ func NewStore(root string) (*Store, error) {
 // there too).
 func (s *Store) Dir(id string) string { return filepath.Join(s.root, id) }
 
-// Save writes c atomically: a temp file in the same directory, synced, then
-// renamed over the previous version.
+// Save writes c atomically (internal/atomicfile).
 func (s *Store) Save(c Container) error {
 	dir := s.Dir(c.ID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -39,23 +40,8 @@ func (s *Store) Save(c Container) error {
 	if err != nil {
 		return fmt.Errorf("save container %s: %w", c.ID, err)
 	}
-	tmp, err := os.CreateTemp(dir, configFile+".tmp-*")
-	if err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, configFile), b, 0o600); err != nil {
 		return fmt.Errorf("save container %s: %w", c.ID, err)
-	}
-	_, werr := tmp.Write(b)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), filepath.Join(dir, configFile))
-	}
-	if werr != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("save container %s: %w", c.ID, werr)
 	}
 	return nil
 }
@@ -84,10 +70,7 @@ func (s *Store) LoadAll() ([]Container, []error) {
 		if !e.IsDir() {
 			continue
 		}
-		stale, _ := filepath.Glob(filepath.Join(s.root, e.Name(), configFile+".tmp-*"))
-		for _, f := range stale {
-			_ = os.Remove(f)
-		}
+		atomicfile.SweepTemps(filepath.Join(s.root, e.Name(), configFile))
 		b, err := os.ReadFile(filepath.Join(s.root, e.Name(), configFile))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("load container %s: %w", e.Name(), err))

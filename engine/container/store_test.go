@@ -17,7 +17,7 @@ func TestLoadAllRemovesHalfWrittenSaves(t *testing.T) {
 	if err := s.Save(Container{ID: id, Name: "/c"}); err != nil {
 		t.Fatal(err)
 	}
-	stale := filepath.Join(s.Dir(id), configFile+".tmp-123")
+	stale := filepath.Join(s.Dir(id), ".tmp-"+configFile+"123") // atomicwriter's temp name
 	if err := os.WriteFile(stale, []byte(`{"ID":`), 0o600); err != nil {
 		t.Fatal(err)
 	}
