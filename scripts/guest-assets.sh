@@ -8,6 +8,11 @@
 #   kernel.release   <kver>
 #   kernel.package   the .deb the files came from (name_version)
 #   busybox          static busybox (its mke2fs formats writable disks)
+# For the host's own architecture it also builds the 9p modules Debian's
+# cloud kernel lacks (scripts/guest-9p-modules.sh): with them, containers
+# with shares start as clones of a VM template. A guest without them
+# (the other architecture, built here only for rehearsals) serves shares
+# over virtio-fs, with a cold boot.
 # Idempotent: when OUTDIR already holds the assets of the current package it
 # does nothing. The .deb is cached under $PIER_GUEST_CACHE (default
 # ${XDG_CACHE_HOME:-$HOME/.cache}/pier/guest-assets).
@@ -85,6 +90,11 @@ PKG=$(image_package)
 VERSION=$(apt-cache show "$(pkg_spec "$PKG")" | awk '$1 == "Version:" { print $2; exit }')
 [[ -n "$VERSION" ]] || die "no version known for $PKG"
 STAMP="${PKG}_${VERSION}"
+NINEP=false
+if [[ "$ARCH" == "$(dpkg --print-architecture)" ]]; then
+	NINEP=true
+	STAMP="$STAMP+9p"
+fi
 
 if [[ -f "$OUTDIR/kernel.package" && "$(cat "$OUTDIR/kernel.package")" == "$STAMP" &&
 	-f "$OUTDIR/vmlinux" && -f "$OUTDIR/kernel.release" &&
@@ -125,6 +135,10 @@ esac
 
 # The modules: resolve the wanted ones and their dependencies against the
 # full tree's modules.dep, copy only those, then depmod the small tree.
+if $NINEP; then
+	bash "$REPO_ROOT/scripts/guest-9p-modules.sh" "$KVER" "$VERSION" "$CACHE" "$SRC/extra"
+	WANTED_MODULES+=(9pnet_virtio 9p)
+fi
 depmod -b "$WORK/deb" "$KVER"
 declare -A PICKED=()
 # module_path NAME prints the .ko path (relative to SRC) of module NAME.

@@ -16,8 +16,10 @@ esac
 # mke2fs and the test images; e2fsprogs checks root disks in tests; kmod
 # (depmod) prepares the guest kernel's modules; util-linux gives unshare
 # (read-only virtio-fs shares) and script (the TTY test); runc runs the RUN
-# steps of the builder daemon's tests (guest/builder) on the host.
-packages=("$qemu_system" qemu-system-common qemu-user-static busybox-static kmod e2fsprogs ca-certificates util-linux runc)
+# steps of the builder daemon's tests (guest/builder) on the host; gcc-12,
+# make and xz-utils build the guest's 9p modules from Debian's kernel
+# source (scripts/guest-9p-modules.sh).
+packages=("$qemu_system" qemu-system-common qemu-user-static busybox-static kmod e2fsprogs ca-certificates util-linux runc gcc-12 make xz-utils)
 # qemu-system-arm (qemu-system-aarch64) also on x86-64 hosts: make
 # e2e-arm64-guest boots the Mac's arm64 guest under it.
 [[ "$qemu_system" == qemu-system-arm ]] || packages+=(qemu-system-arm)

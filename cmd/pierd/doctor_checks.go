@@ -73,7 +73,7 @@ func checkVirtiofsd(env doctorEnv) finding {
 	const name = "virtiofsd"
 	fi, err := os.Stat(env.virtiofsd)
 	if err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
-		return warn(name, "%s missing: images of another architecture cannot run (install qemu-system-common)", env.virtiofsd)
+		return warn(name, "%s missing: bind mounts and volumes cannot be served over virtio-fs (--vm-shares virtiofs, or a guest without 9p) (install qemu-system-common)", env.virtiofsd)
 	}
 	return ok(name, "%s", env.virtiofsd)
 }
@@ -151,7 +151,11 @@ func checkGuestAssets(env doctorEnv) finding {
 	if err != nil {
 		return fail(name, "%v", err)
 	}
-	return ok(name, "kernel %s, %d %s, pier-init in %s", inv.KernelRelease, inv.Modules, plural(inv.Modules, "module"), env.guestDir)
+	shares := "shares over virtio-fs only (no 9p modules)"
+	if inv.NinePShares {
+		shares = "shares over 9p or virtio-fs"
+	}
+	return ok(name, "kernel %s, %d %s (%s), pier-init in %s", inv.KernelRelease, inv.Modules, plural(inv.Modules, "module"), shares, env.guestDir)
 }
 
 func checkDataRoot(env doctorEnv) finding {

@@ -7,7 +7,7 @@ import (
 )
 
 // checkTemplates reports the VM templates under the data root: how
-// containers without shares will start.
+// containers will start.
 func checkTemplates(env doctorEnv) finding {
 	const name = "vm templates"
 	if env.vmTemplates == "off" {
@@ -15,7 +15,7 @@ func checkTemplates(env doctorEnv) finding {
 	}
 	list := template.List(templatesDir(env.dataRoot))
 	if len(list) == 0 {
-		return ok(name, "none yet: pierd makes one per guest shape, at start and on first use (3-5 s under TCG); containers without bind mounts or volumes then start as clones")
+		return ok(name, "none yet: pierd makes one per guest shape, at start and on first use (3-5 s under TCG); containers then start as clones (with bind mounts or volumes: up to 4, served over 9p)")
 	}
 	var bytes int64
 	newest := list[0].Created
@@ -25,6 +25,6 @@ func checkTemplates(env doctorEnv) finding {
 			newest = t.Created
 		}
 	}
-	return ok(name, "%d %s ready (%d MiB on disk, newest made %s ago): containers without bind mounts or volumes start as clones",
+	return ok(name, "%d %s ready (%d MiB on disk, newest made %s ago): containers start as clones (with bind mounts or volumes: up to 4, served over 9p)",
 		len(list), plural(len(list), "template"), bytes>>20, time.Since(newest).Round(time.Second))
 }

@@ -165,7 +165,7 @@ func TestDoctorLinuxAllGood(t *testing.T) {
 	line(t, out, "ok", "kvm", "KVM works")
 	line(t, out, "ok", "virtiofsd", "virtiofsd")
 	line(t, out, "ok", "qemu-user-static", "linux/arm64 images run under /usr/bin/qemu-aarch64-static")
-	line(t, out, "ok", "guest assets", "kernel 6.1.0-test, 1 module,")
+	line(t, out, "ok", "guest assets", "kernel 6.1.0-test, 1 module (shares over virtio-fs only (no 9p modules)),")
 	line(t, out, "ok", "data root", "(pierd creates it)")
 	line(t, out, "ok", "socket", "no daemon yet")
 	line(t, out, "ok", "published ports", "clients here dial localhost")

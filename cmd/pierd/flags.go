@@ -18,6 +18,10 @@ type options struct {
 	// vmTemplates is "on" (VMs start as clones of template VMs, made at
 	// first use and for the common shape at start) or "off" (cold boots).
 	vmTemplates string
+	// vmShares is how bind mounts and volumes reach a VM: "9p" (QEMU's
+	// 9p server; VMs with shares start as clones too) or "virtiofs" (a
+	// virtiofsd per share; special files work in shares; cold boots).
+	vmShares string
 	// liveRestore keeps containers running while pierd is stopped,
 	// killed or upgraded; the next pierd adopts them.
 	liveRestore bool

@@ -21,6 +21,11 @@ func (o options) validate() error {
 	default:
 		return fmt.Errorf("invalid --vm-templates %q: want on or off", o.vmTemplates)
 	}
+	switch o.vmShares {
+	case "", "9p", "virtiofs": // "": 9p
+	default:
+		return fmt.Errorf("invalid --vm-shares %q: want 9p or virtiofs", o.vmShares)
+	}
 	for _, h := range o.hosts {
 		if _, _, err := server.ParseAddr(h); err != nil {
 			return err
@@ -61,6 +66,7 @@ func newRootCommand() *cobra.Command {
 	f.BoolVar(&o.liveRestore, "live-restore", true, "keep containers running while pierd is stopped or upgraded; the next pierd adopts them (false: stopping pierd stops them)")
 	f.DurationVar(&o.builderIdle, "builder-idle-timeout", build.DefaultIdleTimeout, "stop the image builder's VM (docker build) after this long without a build; its cache stays on disk (0: never)")
 	f.StringVar(&o.vmTemplates, "vm-templates", "on", "start VMs as clones of a template VM per guest shape (on) or boot each one (off)")
+	f.StringVar(&o.vmShares, "vm-shares", "9p", "how bind mounts and volumes reach a VM (QEMU driver): 9p (QEMU's own server; such containers start as clones too) or virtiofs (a virtiofsd each; FIFOs and sockets can be made in them; such containers boot cold)")
 	addTLSFlags(f, &o.tls)
 	cmd.CompletionOptions.DisableDefaultCmd = true
 	cmd.AddCommand(newDoctorCommand(), newShimCommand(), newNetHelperCommand())

@@ -21,6 +21,7 @@ func (templaterDriver) Start(context.Context, vm.Spec) (vm.Machine, error) {
 	return nil, errors.New("not used")
 }
 func (templaterDriver) TemplateKey(vm.Shape) (string, error)                 { return "k", nil }
+func (templaterDriver) ShareSlots() int                                      { return 0 }
 func (templaterDriver) SaveTemplate(context.Context, vm.Shape, string) error { return nil }
 func (templaterDriver) StartClone(context.Context, vm.Spec, string) (vm.Machine, error) {
 	return nil, errors.New("not used")

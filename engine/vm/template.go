@@ -2,6 +2,7 @@ package vm
 
 import (
 	"context"
+	"fmt"
 	"os"
 )
 
@@ -18,7 +19,17 @@ type Shape struct {
 	Disks     []DiskSlot
 	// NICs is the number of network interfaces.
 	NICs int
+	// Shares is the number of share slots (0 or the driver's
+	// ShareSlots): slot k carries the tag ShareSlotTag(k), and a clone's
+	// share k is served in slot k (the unused ones by an empty
+	// placeholder).
+	Shares int
 }
+
+// ShareSlotTag is the tag of share slot k. A Spec's shares can be cloned
+// only when share k is tagged ShareSlotTag(k): the guest learnt the
+// slots' tags when the template booted.
+func ShareSlotTag(k int) string { return fmt.Sprintf("pier-m%d", k) }
 
 // DiskSlot is one disk of a Shape. The guest sees the template's disk
 // size, so a clone's read-only disk must be at most Size (its filesystem
@@ -35,14 +46,23 @@ type DiskSlot struct {
 const ReadOnlySlotSize = 64 << 30
 
 // ShapeOf returns the template shape spec (normalised) can be cloned
-// from, or false when it has none: a VM with shares (virtio-fs cannot be
-// carried by a template) or a read-only disk larger than a slot.
-func ShapeOf(spec Spec) (Shape, bool) {
-	if len(spec.Shares) > 0 {
+// from, given that the driver's templates carry shareSlots share slots,
+// or false when it has none: more shares than slots, a share not tagged
+// by its slot, or a read-only disk larger than a slot. A spec with shares
+// gets a shape with all shareSlots slots, so that one template serves
+// every container with up to that many shares.
+func ShapeOf(spec Spec, shareSlots int) (Shape, bool) {
+	if len(spec.Shares) > shareSlots {
 		return Shape{}, false
 	}
 	shape := Shape{Kernel: spec.Kernel, Initramfs: spec.Initramfs, Cmdline: spec.Cmdline,
 		MemoryMiB: spec.MemoryMiB, CPUs: spec.CPUs, NICs: len(spec.NICs)}
+	for k, s := range spec.Shares {
+		if s.Tag != ShareSlotTag(k) || s.Rosetta {
+			return Shape{}, false
+		}
+		shape.Shares = shareSlots
+	}
 	for _, d := range spec.Disks {
 		fi, err := os.Stat(d.Path)
 		if err != nil {
@@ -69,6 +89,9 @@ type Templater interface {
 	// (hypervisor version, acceleration, kernel and initramfs content,
 	// the device set).
 	TemplateKey(shape Shape) (string, error)
+	// ShareSlots is how many share slots the driver's templates of a VM
+	// with shares carry (0: a VM with shares boots cold).
+	ShareSlots() int
 	// SaveTemplate boots a VM of shape in dir (which it owns), waits
 	// until its guest is ready for a container and saves it there.
 	SaveTemplate(ctx context.Context, shape Shape, dir string) error

@@ -385,7 +385,7 @@ func TestEmulatedShapeHasTheEmulatorSlot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shape, ok := vm.ShapeOf(norm)
+	shape, ok := vm.ShapeOf(norm, 0)
 	if !ok {
 		t.Fatalf("an emulated container's VM has no template shape: %+v", norm)
 	}

@@ -11,9 +11,6 @@ import (
 	"github.com/pier-vm/pier/guest/proto"
 )
 
-// mountTag is the virtio-fs tag of the container's i-th mount share.
-func mountTag(i int) string { return fmt.Sprintf("pier-m%d", i) }
-
 // guestMounts is what a container's mount points become.
 type guestMounts struct {
 	shares []vm.Share
@@ -29,7 +26,7 @@ type guestMounts struct {
 // sockets (virtio-fs carries files, not connections).
 func mounts(mps []container.MountPoint) (guestMounts, error) {
 	var g guestMounts
-	for i, mp := range mps {
+	for _, mp := range mps {
 		if mp.Type == container.MountTmpfs {
 			g.specs = append(g.specs, proto.MountSpec{Type: proto.MountTmpfs, Target: mp.Destination, Options: mp.TmpfsOptions})
 			continue
@@ -43,7 +40,9 @@ func mounts(mps []container.MountPoint) (guestMounts, error) {
 			g.hostSockets = append(g.hostSockets, mp.Source)
 			continue
 		}
-		spec := proto.MountSpec{Type: proto.MountVirtiofs, Tag: mountTag(i), Target: mp.Destination, ReadOnly: !mp.RW}
+		// Share k is tagged as template share slot k, so that a container
+		// with shares can start as a clone (vm.ShapeOf).
+		spec := proto.MountSpec{Type: proto.MountVirtiofs, Tag: vm.ShareSlotTag(len(g.shares)), Target: mp.Destination, ReadOnly: !mp.RW}
 		share := vm.Share{Tag: spec.Tag, HostPath: mp.Source, ReadOnly: !mp.RW}
 		switch {
 		case fi.IsDir():

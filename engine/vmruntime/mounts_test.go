@@ -52,14 +52,14 @@ func TestMountsBecomeSharesAndGuestMounts(t *testing.T) {
 	if len(shares) != 4 || len(specs) != 5 {
 		t.Fatalf("%d shares, %d specs", len(shares), len(specs))
 	}
-	if s := shares[1]; s.HostPath != dir || !s.ReadOnly || s.Tag != "pier-m2" {
+	if s := shares[1]; s.HostPath != dir || !s.ReadOnly || s.Tag != "pier-m1" {
 		t.Fatalf("file share: %+v", s)
 	}
 	want := []proto.MountSpec{
-		{Type: proto.MountVirtiofs, Tag: "pier-m1", Target: "/h"},
-		{Type: proto.MountVirtiofs, Tag: "pier-m2", SubPath: "app.conf", Target: "/etc/app.conf", ReadOnly: true},
-		{Type: proto.MountVirtiofs, Tag: "pier-m3", Target: "/data", CopyUp: true},
-		{Type: proto.MountVirtiofs, Tag: "pier-m4", Target: "/nocopy"},
+		{Type: proto.MountVirtiofs, Tag: "pier-m0", Target: "/h"},
+		{Type: proto.MountVirtiofs, Tag: "pier-m1", SubPath: "app.conf", Target: "/etc/app.conf", ReadOnly: true},
+		{Type: proto.MountVirtiofs, Tag: "pier-m2", Target: "/data", CopyUp: true},
+		{Type: proto.MountVirtiofs, Tag: "pier-m3", Target: "/nocopy"},
 		{Type: proto.MountTmpfs, Target: "/run", Options: "size=1m"},
 	}
 	for i := range want {

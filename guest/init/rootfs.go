@@ -231,7 +231,7 @@ func mountEmulator(e *proto.EmulationSpec, dir string, flags uintptr) error {
 			return fmt.Errorf("mount the emulator disk %s on %s: %w", dev, dir, err)
 		}
 	case e.ShareTag != "":
-		if err := unix.Mount(e.ShareTag, dir, "virtiofs", flags, ""); err != nil {
+		if err := mountShareFS(e.ShareTag, dir, flags); err != nil {
 			return fmt.Errorf("mount the emulator share %q on %s: %w", e.ShareTag, dir, err)
 		}
 	default:

@@ -53,7 +53,7 @@ func mountTmpfs(target, options string) error {
 	return unix.Mount("tmpfs", target, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, options)
 }
 
-// mountShare mounts a virtio-fs share at target: directly for a plain
+// mountShare mounts a host share (virtio-fs or 9p) at target: directly for a plain
 // directory mount, through a staging mount for one file of the share or
 // for a volume that is first filled with the image's content (copy-up).
 func mountShare(i int, target string, m proto.MountSpec) error {
@@ -65,13 +65,13 @@ func mountShare(i int, target string, m proto.MountSpec) error {
 		if err := os.MkdirAll(target, 0o755); err != nil {
 			return err
 		}
-		return unix.Mount(m.Tag, target, "virtiofs", flags, "")
+		return mountShareFS(m.Tag, target, flags)
 	}
 	stage := filepath.Join(mountStage, strconv.Itoa(i))
 	if err := os.MkdirAll(stage, 0o755); err != nil {
 		return err
 	}
-	if err := unix.Mount(m.Tag, stage, "virtiofs", flags, ""); err != nil {
+	if err := mountShareFS(m.Tag, stage, flags); err != nil {
 		return err
 	}
 	src := stage

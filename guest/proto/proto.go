@@ -188,7 +188,8 @@ type ForwardHeader struct {
 	Socket int `json:"socket"`
 }
 
-// Mount types of MountSpec.
+// Mount types of MountSpec. MountVirtiofs is any host share: the guest
+// mounts it over virtio-fs or virtio-9p, whichever carries its tag.
 const (
 	MountVirtiofs = "virtiofs"
 	MountTmpfs    = "tmpfs"

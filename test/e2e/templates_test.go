@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -120,5 +121,91 @@ func TestDamagedTemplateFallsBackToAColdBoot(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Dir(states[0])); !os.IsNotExist(err) {
 		t.Errorf("damaged template still there (%v)", err)
+	}
+}
+
+// qemuCmdline is the command line of the QEMU process that runs a
+// container (its State.Pid).
+func qemuCmdline(t *testing.T, d *daemon, name string) string {
+	t.Helper()
+	pid := strings.TrimSpace(d.ok(t, "inspect", "-f", "{{.State.Pid}}", name))
+	b, err := os.ReadFile("/proc/" + pid + "/cmdline")
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return strings.ReplaceAll(string(b), "\x00", " ")
+}
+
+// Containers with bind mounts and volumes start as clones of a template
+// whose share slots (9p) are pointed at each clone's own directories:
+// two clones at once each see their own host directory, writes reach the
+// host with the guest's owner, the host's later writes are seen at once,
+// a read-only mount refuses writes; more shares than a template has
+// slots boot cold and work the same.
+func TestContainersWithSharesAreClones(t *testing.T) {
+	d := sharedDaemon(t)
+	bb := busybox(t, d)
+	dirs := []string{t.TempDir(), t.TempDir()}
+	for i, dir := range dirs {
+		if err := os.WriteFile(filepath.Join(dir, "x"), []byte("dir"+strconv.Itoa(i)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(filepath.Join(dir, "open"), 0o777); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(filepath.Join(dir, "open"), 0o777)
+	}
+	d.ok(t, "volume", "create", "sharesvol")
+	defer d.docker(t, "", "volume", "rm", "-f", "sharesvol")
+	d.ok(t, "run", "-d", "--name", "shares-0", "-v", dirs[0]+":/d", "-v", "sharesvol:/v", bb, "sleep", "600")
+	defer d.docker(t, "", "rm", "-f", "shares-0")
+	d.ok(t, "run", "-d", "--name", "shares-1", "-v", dirs[1]+":/d:ro", bb, "sleep", "600")
+	defer d.docker(t, "", "rm", "-f", "shares-1")
+	for i, name := range []string{"shares-0", "shares-1"} {
+		if c := qemuCmdline(t, d, name); !strings.Contains(c, "-incoming") || !strings.Contains(c, "virtio-9p-device") {
+			t.Errorf("%s is not a clone with 9p shares: %s", name, c)
+		}
+		if out := d.ok(t, "exec", name, "cat", "/d/x"); out != "dir"+strconv.Itoa(i)+"\n" {
+			t.Errorf("%s reads %q from its bind mount, want its own directory's", name, out)
+		}
+	}
+	d.ok(t, "exec", "shares-0", "sh", "-c", "echo w > /d/new && echo v > /v/f")
+	if b, err := os.ReadFile(filepath.Join(dirs[0], "new")); err != nil || string(b) != "w\n" {
+		t.Errorf("the guest's write reached the host as %q (%v)", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(dirs[1], "new")); err == nil {
+		t.Error("one clone's write reached the other clone's directory")
+	}
+	d.ok(t, "exec", "-u", "1000:1000", "shares-0", "sh", "-c", "echo u > /d/open/u")
+	if fi, err := os.Stat(filepath.Join(dirs[0], "open", "u")); err != nil {
+		t.Error(err)
+	} else if st := fi.Sys().(*syscall.Stat_t); st.Uid != 1000 || st.Gid != 1000 {
+		t.Errorf("a file made by uid 1000 is owned by %d:%d on the host", st.Uid, st.Gid)
+	}
+	if err := os.WriteFile(filepath.Join(dirs[0], "late"), []byte("late\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := d.ok(t, "exec", "shares-0", "cat", "/d/late"); out != "late\n" {
+		t.Errorf("the host's later write reads %q in the guest", out)
+	}
+	if _, stderr, code := d.docker(t, "", "exec", "shares-1", "sh", "-c", "echo no > /d/no"); code == 0 || !strings.Contains(stderr, "Read-only file system") {
+		t.Errorf("write to a read-only bind mount: exit %d, stderr %q", code, stderr)
+	}
+	if out := d.ok(t, "run", "--rm", "-v", "sharesvol:/v", bb, "cat", "/v/f"); out != "v\n" {
+		t.Errorf("the volume holds %q, want what the first container wrote", out)
+	}
+
+	// Five shares, one more than a template's slots: a cold boot.
+	args := []string{"run", "-d", "--name", "shares-5"}
+	for i := range 5 {
+		args = append(args, "-v", dirs[0]+":/m"+strconv.Itoa(i))
+	}
+	d.ok(t, append(args, bb, "sleep", "600")...)
+	defer d.docker(t, "", "rm", "-f", "shares-5")
+	if c := qemuCmdline(t, d, "shares-5"); strings.Contains(c, "-incoming") {
+		t.Errorf("a container with 5 shares was cloned: %s", c)
+	}
+	if out := d.ok(t, "exec", "shares-5", "cat", "/m4/x", "/m0/new"); out != "dir0\nw\n" {
+		t.Errorf("the cold VM's shares read %q", out)
 	}
 }

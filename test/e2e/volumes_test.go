@@ -28,7 +28,7 @@ func TestVolumesAndBindMounts(t *testing.T) {
 	defer d.docker(t, "", "volume", "rm", "-f", "etcvol")
 	script := "cat /h/in.txt /conf/single.conf; echo from-vm > /h/out.txt; " +
 		"touch /ro/x 2>/dev/null || echo ro-refused; ls /etc/passwd; echo kept > /etc/kept.txt; " +
-		"grep -q ' /scratch tmpfs ' /proc/mounts && echo tmpfs-ok; grep -q ' /anon virtiofs ' /proc/mounts && echo anon-ok"
+		"grep -q ' /scratch tmpfs ' /proc/mounts && echo tmpfs-ok; grep -Eq ' /anon (9p|virtiofs) ' /proc/mounts && echo anon-ok"
 	out := d.ok(t, "run", "--name", "vols", "-v", host+":/h", "-v", host+":/ro:ro", "-v", single+":/conf/single.conf:ro",
 		"-v", "etcvol:/etc", "--mount", "type=tmpfs,dst=/scratch", "-v", "/anon", bb, "sh", "-c", script)
 	defer d.docker(t, "", "rm", "-f", "vols")

@@ -54,6 +54,10 @@ type Assets struct {
 	KernelRelease string
 	// Modules are the module paths inside the initramfs, in load order.
 	Modules []string
+	// NinePShares says whether the guest loads the 9p modules (9p and
+	// its virtio transport), so that shares can be served over virtio-9p
+	// (scripts/guest-9p-modules.sh builds them for Debian's kernel).
+	NinePShares bool
 }
 
 // Prepare returns the assets of guestDir, with <guestDir>/pier-init as the
@@ -91,6 +95,7 @@ func PrepareWithInit(guestDir, initPath, cacheDir string) (*Assets, error) {
 		Initramfs:     initramfs,
 		KernelRelease: kver,
 		Modules:       mods.guestPaths(),
+		NinePShares:   mods.hasNineP(),
 	}, nil
 }
 

@@ -16,6 +16,8 @@ type Inventory struct {
 	Modules int
 	// Busybox says whether the optional static busybox is there.
 	Busybox bool
+	// NinePShares says whether the modules include 9p (Assets.NinePShares).
+	NinePShares bool
 }
 
 // Check tells whether guestDir holds what Prepare needs for guests of
@@ -41,7 +43,8 @@ func Check(guestDir, arch string) (Inventory, error) {
 	if err := checkELF(initPath, arch); err != nil {
 		return inv, fmt.Errorf("guest init: %w", err)
 	}
-	return Inventory{KernelRelease: kver, Modules: len(mods.ordered), Busybox: fileExists(filepath.Join(guestDir, BusyboxName))}, nil
+	return Inventory{KernelRelease: kver, Modules: len(mods.ordered), Busybox: fileExists(filepath.Join(guestDir, BusyboxName)),
+		NinePShares: mods.hasNineP()}, nil
 }
 
 // arm64ImageMagic is at offset 56 of an arm64 kernel Image

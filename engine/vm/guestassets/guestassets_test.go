@@ -272,3 +272,30 @@ func TestRealGuestDir(t *testing.T) {
 		t.Errorf("only %d entries", n)
 	}
 }
+
+// A guest whose modules include 9p and its virtio transport can have its
+// shares served over 9p; one with 9p but not the transport, or neither,
+// cannot.
+func TestPrepareSaysWhetherTheGuestHasNineP(t *testing.T) {
+	for _, c := range []struct {
+		dep  string
+		want bool
+	}{
+		{fakeDep, false},
+		{fakeDep + "\nextra/9p.ko: extra/9pnet.ko kernel/fs/netfs/netfs.ko\nextra/9pnet.ko:\nkernel/fs/netfs/netfs.ko:\n", false},
+		{fakeDep + "\nextra/9p.ko: extra/9pnet.ko kernel/fs/netfs/netfs.ko\nextra/9pnet.ko:\nkernel/fs/netfs/netfs.ko:\nextra/9pnet_virtio.ko: extra/9pnet.ko kernel/virtio/virtio.ko\n", true},
+	} {
+		dir := fakeGuestDir(t, c.dep)
+		a, err := Prepare(dir, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.NinePShares != c.want {
+			t.Errorf("NinePShares %v, want %v, for modules.dep:\n%s", a.NinePShares, c.want, c.dep)
+		}
+		inv, err := Check(dir, "amd64")
+		if err == nil && inv.NinePShares != c.want {
+			t.Errorf("Check: NinePShares %v, want %v", inv.NinePShares, c.want)
+		}
+	}
+}

@@ -33,6 +33,21 @@ func (s *moduleSet) guestPaths() []string {
 	return out
 }
 
+// has says whether the set holds the module called name (its file name
+// without .ko; modules.dep spells some with '-' where the name has '_').
+func (s *moduleSet) has(name string) bool {
+	for _, rel := range s.ordered {
+		base := strings.ReplaceAll(strings.TrimSuffix(path.Base(rel), ".ko"), "-", "_")
+		if base == name {
+			return true
+		}
+	}
+	return false
+}
+
+// hasNineP says whether the set holds 9p and its virtio transport.
+func (s *moduleSet) hasNineP() bool { return s.has("9p") && s.has("9pnet_virtio") }
+
 func (s *moduleSet) guestPath(rel string) string {
 	return path.Join("/lib/modules", s.kver, rel)
 }

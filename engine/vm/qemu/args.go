@@ -40,6 +40,9 @@ type machineConfig struct {
 	// ready: templates and clones are driven through it, and every
 	// container VM is paused and resumed through it.
 	qmp bool
+	// nineP serves shares over virtio-9p (QEMU's own server) instead of
+	// vhost-user-fs and virtiofsd.
+	nineP bool
 }
 
 // kernelCmdline is the driver's kernel arguments followed by spec's.
@@ -149,20 +152,39 @@ func qemuArgs(spec vm.Spec, mc machineConfig) []string {
 			"-object", fmt.Sprintf("memory-backend-file,id=mem,size=%dM,mem-path=%s,share=%s", spec.MemoryMiB, escape(mc.ramFile), share),
 			"-machine", "memory-backend=mem",
 		)
-	case len(spec.Shares) > 0:
+	case len(spec.Shares) > 0 && !mc.nineP:
 		// vhost-user-fs needs guest RAM that virtiofsd can map.
 		a = append(a,
 			"-object", fmt.Sprintf("memory-backend-memfd,id=mem,size=%dM,share=on", spec.MemoryMiB),
 			"-machine", "memory-backend=mem",
 		)
 	}
-	if len(spec.Shares) > 0 {
+	switch {
+	case mc.nineP:
+		a = append(a, ninePArgs(spec.Shares)...)
+	case len(spec.Shares) > 0:
 		for i, s := range spec.Shares {
 			a = append(a,
 				"-chardev", fmt.Sprintf("socket,id=fs%d,path=%s", i, shareSocketName(i)),
 				"-device", fmt.Sprintf("vhost-user-fs-device,chardev=fs%d,tag=%s", i, escape(s.Tag)),
 			)
 		}
+	}
+	return a
+}
+
+// ninePArgs serves each share from QEMU's 9p server: passthrough (QEMU
+// runs as root, so the guest's owners and modes are the host files'),
+// device numbers remapped so that a share spanning host file systems
+// keeps distinct inode numbers, read-only ones refused writes by QEMU.
+func ninePArgs(shares []vm.Share) []string {
+	var a []string
+	for i, s := range shares {
+		fsdev := fmt.Sprintf("local,id=fs%d,path=%s,security_model=passthrough,multidevs=remap", i, escape(s.HostPath))
+		if s.ReadOnly {
+			fsdev += ",readonly=on"
+		}
+		a = append(a, "-fsdev", fsdev, "-device", fmt.Sprintf("virtio-9p-device,fsdev=fs%d,mount_tag=%s", i, escape(s.Tag)))
 	}
 	return a
 }

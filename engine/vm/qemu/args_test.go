@@ -59,6 +59,35 @@ func TestQEMUArgsMicrovmTCG(t *testing.T) {
 	}
 }
 
+// With 9p, shares are QEMU's own 9p devices: no vhost-user-fs, and guest
+// RAM needs no shared backend (a clone's private RAM serves them).
+func TestQEMUArgsNinePShares(t *testing.T) {
+	spec := vm.Spec{ID: "a", StateDir: "/s", Kernel: "/k", Initramfs: "/i", MemoryMiB: 256, CPUs: 1, ConsoleLog: "/c",
+		Shares: []vm.Share{{Tag: "pier-m0", HostPath: "/h,1"}, {Tag: "pier-m1", HostPath: "/ro", ReadOnly: true}}}
+	args := qemuArgs(spec, machineConfig{arch: "amd64", accel: AccelTCG, nineP: true})
+	wantFsdev := []string{
+		"local,id=fs0,path=/h,,1,security_model=passthrough,multidevs=remap",
+		"local,id=fs1,path=/ro,security_model=passthrough,multidevs=remap,readonly=on",
+	}
+	if got := argAfter(args, "-fsdev"); !slices.Equal(got, wantFsdev) {
+		t.Errorf("-fsdev %q, want %q", got, wantFsdev)
+	}
+	devs := argAfter(args, "-device")
+	for _, want := range []string{"virtio-9p-device,fsdev=fs0,mount_tag=pier-m0", "virtio-9p-device,fsdev=fs1,mount_tag=pier-m1"} {
+		if !slices.Contains(devs, want) {
+			t.Errorf("no %s in %q", want, devs)
+		}
+	}
+	for _, d := range devs {
+		if strings.HasPrefix(d, "vhost-user-fs") {
+			t.Errorf("vhost-user-fs device with 9p: %s", d)
+		}
+	}
+	if len(argAfter(args, "-object")) != 0 {
+		t.Errorf("memory backend for 9p shares: %q", argAfter(args, "-object"))
+	}
+}
+
 func TestQEMUArgsKVMWithoutShares(t *testing.T) {
 	spec := vm.Spec{ID: "a", StateDir: "/s", Kernel: "/k", Initramfs: "/i", MemoryMiB: 512, CPUs: 1, ConsoleLog: "/c"}
 	args := qemuArgs(spec, machineConfig{arch: "amd64", accel: AccelKVM, tscKHz: 2300000})

@@ -1,7 +1,8 @@
 // Package qemu is the Linux VM driver: each VM is a qemu-system process
-// (microvm on x86-64, virt on arm64) in its own session, plus one virtiofsd
-// process per shared directory. Guests run under KVM when a real probe boot
-// shows it works, else under TCG.
+// (microvm on x86-64, virt on arm64) in its own session. Shared
+// directories are served by QEMU's own 9p server when the guest kernel has
+// 9p (WithNinePShares), else by one virtiofsd process per share. Guests
+// run under KVM when a real probe boot shows it works, else under TCG.
 //
 // A VM's StateDir holds its sockets (agent.sock, qmp.sock, fs<N>.sock), pid files
 // (qemu.pid, virtiofsd<N>.pid) and logs (qemu.log, virtiofsd<N>.log).
@@ -38,6 +39,7 @@ type Driver struct {
 	dataRoot       string
 	tscKHz         int
 	rosettaStandIn string // served for Rosetta shares; see WithRosettaStandIn
+	ninePShares    bool   // see WithNinePShares
 	accelReason    string // why accel was chosen; see AccelReason
 
 	versionOnce sync.Once // see version
@@ -102,10 +104,10 @@ func (d *Driver) start(ctx context.Context, spec vm.Spec, accel string) (*machin
 
 // machineConfig is the command line's settings for a VM under accel.
 func (d *Driver) machineConfig(accel string) machineConfig {
-	return machineConfig{arch: d.arch, accel: accel, tscKHz: d.tscKHz, qmp: true}
+	return machineConfig{arch: d.arch, accel: accel, tscKHz: d.tscKHz, qmp: true, nineP: d.ninePShares}
 }
 
-// launch starts spec's (normalised) virtiofsd helpers and QEMU with mc and
+// launch starts spec's (normalised) virtiofsd helpers (none with 9p) and QEMU with mc and
 // extraArgs; extra files are QEMU's fds after the NICs'. It returns the
 // supervised machine, or an error with nothing left running.
 func (d *Driver) launch(ctx context.Context, spec vm.Spec, mc machineConfig, extraArgs []string, extra ...*os.File) (*machine, error) {
@@ -124,6 +126,9 @@ func (d *Driver) launch(ctx context.Context, spec vm.Spec, mc machineConfig, ext
 		return nil, fmt.Errorf("vm %s: %w", spec.ID, err)
 	}
 	for i, share := range spec.Shares {
+		if mc.nineP {
+			break
+		}
 		f, err := d.startVirtiofsd(ctx, spec.StateDir, i, share)
 		if err != nil {
 			return abort(err)

@@ -60,6 +60,18 @@ func WithVirtiofsd(path string) Option {
 	}
 }
 
+// WithNinePShares serves every share through QEMU's own 9p server
+// (virtio-9p) instead of a virtiofsd per share, for guests whose kernel
+// has the 9p modules (guestassets.Assets.NinePShares). A template can
+// carry 9p devices (virtio-fs blocks QEMU 7.2's migration), so VMs with
+// shares start as clones too (ShareSlots). Default: virtio-fs.
+func WithNinePShares(on bool) Option {
+	return func(d *Driver) error {
+		d.ninePShares = on
+		return nil
+	}
+}
+
 // WithLogger sets the logger. Default: slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return func(d *Driver) error {

@@ -26,6 +26,23 @@ const (
 	TemplateStateName = "state"
 )
 
+// sharePlaceholderName is the empty directory of a template that its
+// share slots serve, and a clone's unused ones.
+const sharePlaceholderName = "share-placeholder"
+
+// shareSlots is how many shares a template carries with 9p: a container
+// with more boots cold.
+const shareSlots = 4
+
+// ShareSlots is the number of share slots of a template of a VM with
+// shares: 4 with 9p, none with virtio-fs.
+func (d *Driver) ShareSlots() int {
+	if d.ninePShares {
+		return shareSlots
+	}
+	return 0
+}
+
 // templateFormat changes when what a template directory holds changes.
 const templateFormat = "qemu-template-1"
 
@@ -78,6 +95,9 @@ func templateSpec(shape vm.Shape) vm.Spec {
 	for i := range shape.NICs {
 		spec.NICs = append(spec.NICs, vm.NIC{MAC: vm.PlaceholderMAC(i)})
 	}
+	for k := range shape.Shares {
+		spec.Shares = append(spec.Shares, vm.Share{Tag: vm.ShareSlotTag(k), HostPath: sharePlaceholderName, ReadOnly: true})
+	}
 	return spec
 }
 
@@ -93,6 +113,14 @@ func (d *Driver) templateArgs(shape vm.Shape) []string {
 // saves its device state to dir/state without the RAM (x-ignore-shared).
 // Placeholders are removed afterwards; QEMU is gone when it returns.
 func (d *Driver) SaveTemplate(ctx context.Context, shape vm.Shape, dir string) (err error) {
+	if shape.Shares > 0 {
+		if !d.ninePShares {
+			return fmt.Errorf("a template with shares needs 9p")
+		}
+		if err := os.Mkdir(filepath.Join(dir, sharePlaceholderName), 0o755); err != nil {
+			return err
+		}
+	}
 	for i, s := range shape.Disks {
 		if err := vm.CreatePlaceholderDisk(filepath.Join(dir, fmt.Sprintf("disk%d.img", i)), s.Size); err != nil {
 			return err
@@ -187,19 +215,25 @@ func waitMigration(ctx context.Context, mon *monitor, exited <-chan struct{}) er
 	}, func() string { return "saving the template: migration " + last })
 }
 
-// StartClone starts spec's VM (no shares; disks and NICs in the template's
-// slots) from the template in dir: the template's command line with the
-// clone's own disks, NICs, agent socket and console, guest RAM mapped
-// privately from dir/ram, and the device state read from dir/state
-// (inherited as the fd after the NICs). It returns once the restored
-// guest runs.
+// StartClone starts spec's VM (disks, NICs and 9p shares in the
+// template's slots) from the template in dir: the template's command line
+// with the clone's own disks, NICs, shares, agent socket and console
+// (share slots it does not use serve the template's empty placeholder),
+// guest RAM mapped privately from dir/ram, and the device state read from
+// dir/state (inherited as the fd after the NICs). It returns once the
+// restored guest runs.
 func (d *Driver) StartClone(ctx context.Context, spec vm.Spec, dir string) (vm.Machine, error) {
 	spec, err := normalize(spec)
 	if err != nil {
 		return nil, err
 	}
-	if len(spec.Shares) > 0 {
-		return nil, fmt.Errorf("vm %s: a clone cannot have shares", spec.ID)
+	if n := len(spec.Shares); n > 0 {
+		if n > d.ShareSlots() {
+			return nil, fmt.Errorf("vm %s: %d shares do not fit a template's %d share slots", spec.ID, n, d.ShareSlots())
+		}
+		for k := n; k < d.ShareSlots(); k++ {
+			spec.Shares = append(spec.Shares, vm.Share{Tag: vm.ShareSlotTag(k), HostPath: filepath.Join(dir, sharePlaceholderName), ReadOnly: true})
+		}
 	}
 	state, err := os.Open(filepath.Join(dir, TemplateStateName))
 	if err != nil {

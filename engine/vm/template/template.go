@@ -110,7 +110,7 @@ func (c *Cache) Start(ctx context.Context, spec vm.Spec) (vm.Machine, error) {
 	if err != nil {
 		return nil, err
 	}
-	shape, ok := vm.ShapeOf(norm)
+	shape, ok := vm.ShapeOf(norm, c.drv.ShareSlots())
 	if !ok {
 		return c.cold(ctx, spec)
 	}

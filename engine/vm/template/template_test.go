@@ -19,6 +19,9 @@ type fakeTemplater struct {
 	saveErr, cloneErr    error
 	saveDelay            time.Duration
 	key                  string
+	shareSlots           int
+	savedShapes          []vm.Shape
+	mu                   sync.Mutex
 }
 
 type fakeMachine struct{ vm.Machine }
@@ -35,8 +38,12 @@ func (f *fakeTemplater) TemplateKey(shape vm.Shape) (string, error) {
 	}
 	return "k1", nil
 }
+func (f *fakeTemplater) ShareSlots() int { return f.shareSlots }
 func (f *fakeTemplater) SaveTemplate(ctx context.Context, shape vm.Shape, dir string) error {
 	f.saves.Add(1)
+	f.mu.Lock()
+	f.savedShapes = append(f.savedShapes, shape)
+	f.mu.Unlock()
 	time.Sleep(f.saveDelay)
 	if f.saveErr != nil {
 		return f.saveErr
@@ -102,6 +109,38 @@ func TestSharesBootCold(t *testing.T) {
 	}
 	if drv.saves.Load() != 0 || drv.colds.Load() != 1 {
 		t.Fatalf("saves %d colds %d", drv.saves.Load(), drv.colds.Load())
+	}
+}
+
+func TestSharesInSlotsAreCloned(t *testing.T) {
+	drv := &fakeTemplater{shareSlots: 2}
+	c := New(drv, t.TempDir(), nil)
+	slotted := func(n int) vm.Spec {
+		s := testSpec(t, false)
+		for k := range n {
+			s.Shares = append(s.Shares, vm.Share{Tag: vm.ShareSlotTag(k), HostPath: s.StateDir})
+		}
+		return s
+	}
+	for _, s := range []vm.Spec{slotted(1), slotted(2)} {
+		if _, err := c.Start(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if drv.clones.Load() != 2 || drv.colds.Load() != 0 {
+		t.Fatalf("clones %d colds %d; want 2 0", drv.clones.Load(), drv.colds.Load())
+	}
+	if len(drv.savedShapes) != 1 || drv.savedShapes[0].Shares != 2 {
+		t.Fatalf("saved shapes %+v; want one with 2 share slots", drv.savedShapes)
+	}
+	// More shares than slots, or a share not tagged by its slot: cold.
+	for _, s := range []vm.Spec{slotted(3), testSpec(t, true)} {
+		if _, err := c.Start(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if drv.clones.Load() != 2 || drv.colds.Load() != 2 {
+		t.Fatalf("clones %d colds %d; want 2 2", drv.clones.Load(), drv.colds.Load())
 	}
 }
 

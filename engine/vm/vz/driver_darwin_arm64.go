@@ -92,6 +92,11 @@ func (d *Driver) TemplateKey(shape vm.Shape) (string, error) {
 	return templateKey(shape, d.macOS+" "+d.osBuild)
 }
 
+// ShareSlots is 0: a vz VM with shares (virtio-fs, Rosetta) boots cold;
+// whether Virtualization.framework restores a saved VM with its shares
+// pointed elsewhere has not been tried.
+func (d *Driver) ShareSlots() int { return 0 }
+
 // SaveTemplate boots a VM of shape in dir, waits for pier-init's ready
 // point and saves it there (state and machine identifier).
 func (d *Driver) SaveTemplate(ctx context.Context, shape vm.Shape, dir string) error {
