@@ -125,7 +125,13 @@ func mountWritableDisk(spec *proto.ContainerSpec) error {
 	if err := os.MkdirAll(rwDir, 0o755); err != nil {
 		return err
 	}
-	if err := unix.Mount(dev, rwDir, "ext4", 0, ""); err != nil {
+	// noinit_itable: no ext4lazyinit thread zeroing the inode tables in
+	// the background (128 MiB of them on an 8 GiB disk, competing with
+	// the container for the VM's CPU from its first moment): the disk
+	// starts as a sparse file whose unwritten blocks read as zeros
+	// (engine/rwlayer), and the kernel writes an inode whole when it
+	// allocates it.
+	if err := unix.Mount(dev, rwDir, "ext4", 0, "noinit_itable,no_prefetch_block_bitmaps"); err != nil {
 		if err2 := unix.Mount(dev, rwDir, "ext2", 0, ""); err2 != nil {
 			return errors.Join(err, err2)
 		}
