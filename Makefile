@@ -39,8 +39,11 @@ build: pierd guest guest-assets builder
 # pierd is pure Go on Linux; built with the flags of the guest binaries
 # (no cgo, -trimpath), the packages it shares with the builder's daemon
 # (BuildKit's) are compiled once.
+# bin/pier-net-helper (a network's datapath: cmd/pier-net-helper) is built
+# with it; pierd starts it from beside its own binary.
 pierd:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pierd ./cmd/pierd
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pier-net-helper ./cmd/pier-net-helper
 
 run: deps build
 	$(BIN)/pierd

@@ -102,7 +102,7 @@ sleep 5
 ppid=$(DOCKER_HOST=$pier docker inspect --format '{{.State.Pid}}' idle)
 rpid=$(DOCKER_HOST=$ref docker inspect --format '{{.State.Pid}}' idle)
 rshim=$(ps -o ppid= -p "$rpid" | tr -d ' ')
-# The default network's helper (pierd net-helper) serves the container
+# The default network's helper (pier-net-helper) serves the container
 # too: its switch, NAT and DNS.
 helper=$(pgrep -f "net-helper --dir $work/data/networks" | tr '\n' ' ')
 echo "idle_pss_kib pier=$(bench_pss "$ppid" $helper) ref=$(bench_pss "$rpid" "$rshim") (pier: QEMU and the network helper; ref: the process and its containerd shim)"

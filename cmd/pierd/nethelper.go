@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -40,13 +41,23 @@ func newNetHelperCommand() *cobra.Command {
 	return cmd
 }
 
-// netHelper is the command the engine runs a network's helper with: this
-// very binary, so that a helper and the daemon that started it speak the
-// same protocol.
+// netHelperBinary is the helper's own binary (cmd/pier-net-helper), which
+// the build puts beside pierd.
+const netHelperBinary = "pier-net-helper"
+
+// netHelper is the command the engine runs a network's helper with: the
+// pier-net-helper beside this binary (built with it, so that a helper and
+// the daemon that started it speak the same protocol; it links only the
+// datapath, so it costs about half the memory), else this very binary's
+// net-helper subcommand.
 func netHelper() ([]string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
+	}
+	own := filepath.Join(filepath.Dir(exe), netHelperBinary)
+	if fi, err := os.Stat(own); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return []string{own}, nil
 	}
 	return []string{exe, netHelperCommand}, nil
 }

@@ -66,3 +66,34 @@ func TestNetHelperCommand(t *testing.T) {
 		t.Fatalf("helper command %q, %v", helper, err)
 	}
 }
+
+// pierd runs the pier-net-helper beside its binary when there is one, and
+// its own net-helper subcommand when not.
+func TestNetHelperPrefersTheBinaryBesidePierd(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := filepath.Join(filepath.Dir(exe), netHelperBinary)
+	if _, err := os.Stat(own); err == nil {
+		t.Fatalf("%s exists beside the test binary already", own)
+	}
+	got, err := netHelper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] != exe || got[1] != netHelperCommand {
+		t.Errorf("without %s: %q, want [%s net-helper]", netHelperBinary, got, exe)
+	}
+	if err := os.WriteFile(own, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(own)
+	got, err = netHelper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != own {
+		t.Errorf("with %s beside pierd: %q", netHelperBinary, got)
+	}
+}

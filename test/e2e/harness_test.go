@@ -251,10 +251,13 @@ func vmProcesses(dataDir string) []int {
 	})
 }
 
-// netHelpers lists the network helper processes (pierd net-helper) whose
-// command line mentions dataDir.
+// netHelpers lists the network helper processes (pier-net-helper, or
+// pierd net-helper where that binary is missing) whose command line
+// mentions dataDir.
 func netHelpers(dataDir string) []int {
-	return processes(dataDir, func(args []string) bool { return slices.Contains(args, "net-helper") })
+	return processes(dataDir, func(args []string) bool {
+		return filepath.Base(args[0]) == "pier-net-helper" || slices.Contains(args, "net-helper")
+	})
 }
 
 // processes lists the processes whose command line mentions dataDir and
