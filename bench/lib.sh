@@ -53,6 +53,16 @@ bench_reference_start() {
 	return 1
 }
 
+# bench_remove_containers SOCKET... removes every container of the daemons
+# on those unix sockets (missing ones are skipped).
+bench_remove_containers() {
+	local s
+	for s in "$@"; do
+		[ -S "$s" ] || continue
+		DOCKER_HOST=unix://$s docker rm -f $(DOCKER_HOST=unix://$s docker ps -aq 2>/dev/null) >/dev/null 2>&1 || true
+	done
+}
+
 # bench_median reads numbers, one per line, and prints their median.
 bench_median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 

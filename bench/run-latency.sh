@@ -15,11 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs=${1:-7}
-cleanup() {
-	for h in "unix://$sock" "unix://${ref_sock:-/nonexistent}"; do
-		DOCKER_HOST=$h docker rm -f $(DOCKER_HOST=$h docker ps -aq 2>/dev/null) >/dev/null 2>&1 || true
-	done
-}
+cleanup() { bench_remove_containers "$sock" "${ref_sock:-}"; }
 . bench/lib.sh
 bench_start 127.0.0.1:5077 cleanup
 export DOCKER_HOST=unix://$sock
