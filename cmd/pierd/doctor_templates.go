@@ -3,6 +3,7 @@ package main
 import (
 	"time"
 
+	"github.com/pier-vm/pier/engine/vm/guestassets"
 	"github.com/pier-vm/pier/engine/vm/template"
 )
 
@@ -15,7 +16,7 @@ func checkTemplates(env doctorEnv) finding {
 	}
 	list := template.List(templatesDir(env.dataRoot))
 	if len(list) == 0 {
-		return ok(name, "none yet: pierd makes one per guest shape, at start and on first use (3-5 s under TCG); containers then start as clones (with bind mounts or volumes: up to 4, served over 9p)")
+		return ok(name, "none yet: pierd makes one per guest shape, at start and on first use (3-5 s under TCG); %s then", clonesScope(env))
 	}
 	var bytes int64
 	newest := list[0].Created
@@ -25,6 +26,18 @@ func checkTemplates(env doctorEnv) finding {
 			newest = t.Created
 		}
 	}
-	return ok(name, "%d %s ready (%d MiB on disk, newest made %s ago): containers start as clones (with bind mounts or volumes: up to 4, served over 9p)",
-		len(list), plural(len(list), "template"), bytes>>20, time.Since(newest).Round(time.Second))
+	return ok(name, "%d %s ready (%d MiB on disk, newest made %s ago): %s",
+		len(list), plural(len(list), "template"), bytes>>20, time.Since(newest).Round(time.Second), clonesScope(env))
+}
+
+// clonesScope says which containers start as clones: with the QEMU driver
+// and a guest with 9p (unless --vm-shares virtiofs), those with bind
+// mounts or volumes too; else only those without.
+func clonesScope(env doctorEnv) string {
+	if env.goos == "linux" && env.vmShares != "virtiofs" {
+		if inv, err := guestassets.Check(env.guestDir, env.goarch); err == nil && inv.NinePShares {
+			return "containers start as clones (with bind mounts or volumes: up to 4, served over 9p)"
+		}
+	}
+	return "containers without bind mounts or volumes start as clones"
 }

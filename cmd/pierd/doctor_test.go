@@ -381,6 +381,28 @@ func TestDoctorVMTemplates(t *testing.T) {
 	out, _ := doctor(env)
 	line(t, out, "ok", "vm templates", "1 template ready")
 	line(t, out, "ok", "vm templates", "newest made 1m")
+	line(t, out, "ok", "vm templates", "containers without bind mounts or volumes start as clones")
+	// A guest with the 9p modules: containers with shares are cloned too,
+	// unless --vm-shares virtiofs.
+	mods := filepath.Join(env.guestDir, "modules", "6.1.0-test")
+	dep := "kernel/fs/fuse.ko:\nextra/9pnet.ko:\nextra/9pnet_virtio.ko: extra/9pnet.ko\nextra/9p.ko: extra/9pnet.ko\n"
+	for _, f := range []string{"extra/9pnet.ko", "extra/9pnet_virtio.ko", "extra/9p.ko"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(mods, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(mods, f), []byte("ko"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(mods, "modules.dep"), []byte(dep), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = doctor(env)
+	line(t, out, "ok", "vm templates", "with bind mounts or volumes: up to 4, served over 9p")
+	line(t, out, "ok", "guest assets", "shares over 9p or virtio-fs")
+	env.vmShares = "virtiofs"
+	out, _ = doctor(env)
+	line(t, out, "ok", "vm templates", "containers without bind mounts or volumes start as clones")
 	env.vmTemplates = "off"
 	out, _ = doctor(env)
 	line(t, out, "ok", "vm templates", "off (--vm-templates off)")

@@ -10,8 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ninePTagsGlob finds the tags of the guest's virtio-9p devices.
-const ninePTagsGlob = "/sys/bus/virtio/drivers/9pnet_virtio/virtio*/mount_tag"
+// ninePTagsGlob finds the tags of the guest's virtio-9p devices (a
+// variable for tests).
+var ninePTagsGlob = "/sys/bus/virtio/drivers/9pnet_virtio/virtio*/mount_tag"
 
 // ninePOptions: the 9P2000.L dialect; large messages; no page cache but
 // for mmap, so what the host or another container writes is seen at once
