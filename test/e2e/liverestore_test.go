@@ -35,14 +35,15 @@ func TestContainersOutliveTheDaemon(t *testing.T) {
 		`i=0; while true; do echo "line $i"; i=$((i+1)); usleep 10000; done`)
 	defer d.docker(t, "", "rm", "-f", "counter", "short", "withvol", "doomed")
 	pid := vmPid(t, d, "counter")
-	// One with a volume (its virtiofsd is adopted too), one whose VM will
-	// die while no pierd runs (its restart policy then applies).
+	// One with a volume (served by its QEMU over 9p, or by a virtiofsd
+	// that is adopted too), one whose VM will die while no pierd runs (its
+	// restart policy then applies).
 	d.ok(t, "run", "-d", "--name", "withvol", "-v", "lrvol:/data", "--health-cmd", "date >> /tmp/probes",
 		"--health-interval", "1s", bb, "sh", "-c", "echo kept > /data/f; sleep 600")
 	d.ok(t, "run", "-d", "--name", "doomed", "--restart", "on-failure", bb, "sleep", "600")
 	doomedPid := vmPid(t, d, "doomed")
 	// One on a user network with a published port: the network's helper
-	// (pierd net-helper) keeps serving while no pierd runs.
+	// (pier-net-helper) keeps serving while no pierd runs.
 	d.ok(t, "network", "create", "lrnet")
 	defer d.docker(t, "", "network", "rm", "lrnet")
 	webAddr := freeTCPAddr(t)
