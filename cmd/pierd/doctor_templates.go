@@ -16,7 +16,7 @@ func checkTemplates(env doctorEnv) finding {
 	}
 	list := template.List(templatesDir(env.dataRoot))
 	if len(list) == 0 {
-		return ok(name, "none yet: pierd makes one per guest shape, at start and on first use (3-5 s under TCG); %s then", clonesScope(env))
+		return ok(name, "none yet: pierd makes one per guest shape, at start and on first use (3-5 s under TCG); then %s", clonesScope(env))
 	}
 	var bytes int64
 	newest := list[0].Created
