@@ -168,15 +168,15 @@ func (l *link) resolve(req proto.BuilderRequest) error {
 	images := l.b.cfg.Images
 	img, err := images.Resolve(req.Ref, plat)
 	if errdefs.IsNotFound(err) {
-		prev, _ := images.Resolve(req.Ref, nil)
-		img, err = images.Pull(l.ctx, req.Ref, plat, nil, nil)
-		if err == nil && prev != nil && prev.ID != img.ID {
-			// The pull moved the tag to another platform's image. As
-			// dockerd's BuildKit pulls into a store of its own, the
-			// user's tag goes on naming what it named, and the image
-			// pulled for the build leaves pier's list once it is in the
-			// builder.
-			defer l.restoreTag(req.Ref, prev.ID, img.ID)
+		// Fetched without moving the user's tag. When that tag names
+		// another platform's image, the one fetched for the build leaves
+		// pier's list once it is in the builder, as dockerd's BuildKit
+		// keeps its pulls apart.
+		img, err = images.Fetch(l.ctx, req.Ref, plat)
+		if err == nil {
+			if named, nerr := images.Resolve(req.Ref, nil); nerr == nil && named.ID != img.ID {
+				defer l.dropUntagged(img.ID)
+			}
 		}
 	}
 	if err != nil {
@@ -219,17 +219,13 @@ func (l *link) resolve(req proto.BuilderRequest) error {
 	return err
 }
 
-// restoreTag points ref at prevID again and removes the image pulled for
-// a build (pulledID) when nothing else names it.
-func (l *link) restoreTag(ref, prevID, pulledID string) {
+// dropUntagged removes the image fetched for a build (id) when no tag
+// names it.
+func (l *link) dropUntagged(id string) {
 	images := l.b.cfg.Images
-	if err := images.Tag(prevID, ref, ""); err != nil {
-		l.b.log.Warn("giving a tag back its image after a build's pull", "ref", ref, "err", err)
-		return
-	}
-	if img, err := images.Resolve(pulledID, nil); err == nil && len(img.RepoTags) == 0 {
-		if _, err := images.Remove(pulledID, image.RemoveOptions{}); err != nil {
-			l.b.log.Debug("removing the image pulled for a build", "id", pulledID, "err", err)
+	if img, err := images.Resolve(id, nil); err == nil && len(img.RepoTags) == 0 {
+		if _, err := images.Remove(id, image.RemoveOptions{}); err != nil {
+			l.b.log.Debug("removing the image fetched for a build", "id", id, "err", err)
 		}
 	}
 }

@@ -174,7 +174,7 @@ func (s *Service) Commit(ctx context.Context, req CommitRequest) (_ *Image, err 
 	if req.Tag != "" {
 		tags = []string{req.Tag}
 	}
-	return s.commit(rec, tags, "", "")
+	return s.commit(rec, tags, false, "", "")
 }
 
 // writeLayerBlob gzips the layer tar r into the blob store and returns the

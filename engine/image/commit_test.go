@@ -68,7 +68,7 @@ func storeParent(t *testing.T, s *Service, oci bool) *Image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored, _, err := s.store(context.Background(), img, *mustPlatform(t, "linux/amd64"), []string{"base:1"}, "", "", func(Progress) {})
+	stored, _, err := s.store(context.Background(), img, *mustPlatform(t, "linux/amd64"), []string{"base:1"}, false, "", "", func(Progress) {})
 	if err != nil {
 		t.Fatal(err)
 	}

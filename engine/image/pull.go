@@ -59,6 +59,19 @@ func classifyRemote(p parsed, err error) error {
 // Pull pulls ref for plat; see API. Concurrent pulls of the same reference
 // and platform share one download and see the same progress lines.
 func (s *Service) Pull(ctx context.Context, ref string, plat *platform.Platform, auth *Auth, progress func(Progress)) (*Image, error) {
+	return s.pullRef(ctx, ref, plat, auth, progress, false)
+}
+
+// Fetch is Pull for plat without moving a tag: ref's tag is recorded only
+// when it names no image yet, so an image of another platform that it
+// names keeps it, whatever else reads the tag meanwhile (the image
+// builder fetches base images so: dockerd's BuildKit pulls into a store of
+// its own and leaves the user's tags alone).
+func (s *Service) Fetch(ctx context.Context, ref string, plat *platform.Platform) (*Image, error) {
+	return s.pullRef(ctx, ref, plat, nil, nil, true)
+}
+
+func (s *Service) pullRef(ctx context.Context, ref string, plat *platform.Platform, auth *Auth, progress func(Progress), keepTags bool) (*Image, error) {
 	p, err := s.parseRef(ref)
 	if err != nil {
 		return nil, err
@@ -70,13 +83,15 @@ func (s *Service) Pull(ctx context.Context, ref string, plat *platform.Platform,
 	if progress == nil {
 		progress = func(Progress) {}
 	}
-	key := fmt.Sprintf("%s|%s|%t", p.named, want, explicit)
+	key := fmt.Sprintf("%s|%s|%t|%t", p.named, want, explicit, keepTags)
 	return s.join(ctx, key, progress, func(emit func(Progress)) (*Image, error) {
-		return s.pull(ctx, p, want, explicit, auth, emit)
+		return s.pull(ctx, p, want, explicit, auth, emit, keepTags)
 	})
 }
 
-func (s *Service) pull(ctx context.Context, p parsed, want platform.Platform, explicit bool, auth *Auth, progress func(Progress)) (*Image, error) {
+// pull downloads and stores p for want; keepTags leaves a tag that names
+// an image already as it is (Fetch).
+func (s *Service) pull(ctx context.Context, p parsed, want platform.Platform, explicit bool, auth *Auth, progress func(Progress), keepTags bool) (*Image, error) {
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuth(authenticator(auth)), remote.WithPlatform(want.V1())}
 	desc, err := remote.Get(p.ref, opts...)
 	if err != nil {
@@ -134,7 +149,7 @@ func (s *Service) pull(ctx context.Context, p parsed, want platform.Platform, ex
 	if _, ok := p.ref.(name.Tag); ok {
 		tags = []string{p.familiar()}
 	}
-	out, upToDate, err := s.store(ctx, img, got, tags, digestRef(p.familiarName(), pulledDigest), pulledDigest, progress)
+	out, upToDate, err := s.store(ctx, img, got, tags, keepTags, digestRef(p.familiarName(), pulledDigest), pulledDigest, progress)
 	if err != nil {
 		return nil, err
 	}

@@ -212,7 +212,7 @@ func TestFailedLayerRemovesEarlierLayers(t *testing.T) {
 		t.Fatal(err)
 	}
 	amd := *mustPlatform(t, "linux/amd64")
-	_, _, err = f.s.store(context.Background(), thirdLayerFails{img}, amd, []string{"x:latest"}, "", "", func(Progress) {})
+	_, _, err = f.s.store(context.Background(), thirdLayerFails{img}, amd, []string{"x:latest"}, false, "", "", func(Progress) {})
 	if err == nil || !strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("store: %v", err)
 	}
@@ -220,7 +220,7 @@ func TestFailedLayerRemovesEarlierLayers(t *testing.T) {
 		t.Fatalf("left behind: %v %v", blobs, temps)
 	}
 	// The same image whole is stored fine afterwards.
-	if _, _, err := f.s.store(context.Background(), img, amd, []string{"x:latest"}, "", "", func(Progress) {}); err != nil {
+	if _, _, err := f.s.store(context.Background(), img, amd, []string{"x:latest"}, false, "", "", func(Progress) {}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -299,5 +299,33 @@ func TestPullByDigest(t *testing.T) {
 	again, err := f.s.Pull(context.Background(), withTag, mustPlatform(t, "linux/arm64"), nil, progress)
 	if err != nil || again.ID != img.ID || len(again.RepoTags) != 0 || !strings.HasSuffix(statuses(*lines), "Status: Image is up to date for "+ref+"\n") {
 		t.Fatalf("pull %s: %+v %v\n%s", withTag, again, err, statuses(*lines))
+	}
+}
+
+// Fetch stores another platform's image without taking the tag from the
+// image it names, and records the tag when it names nothing yet.
+func TestFetchLeavesATagAlone(t *testing.T) {
+	f := newFixture(t)
+	ref := f.reg.Ref(testimages.Busybox, testimages.Latest)
+	_, armConfig := f.childOf(t, testimages.Busybox, testimages.Latest, "linux/arm64")
+	amd := f.pull(t, ref, "linux/amd64")
+	arm, err := f.s.Fetch(context.Background(), ref, mustPlatform(t, "linux/arm64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if arm.ID != armConfig || len(arm.RepoTags) != 0 {
+		t.Fatalf("fetched arm64 image: ID %s tags %v; want %s, untagged", arm.ID, arm.RepoTags, armConfig)
+	}
+	if got, err := f.s.Resolve(ref, nil); err != nil || got.ID != amd.ID {
+		t.Fatalf("after the fetch the tag resolves to %v (%v), want the amd64 image", got, err)
+	}
+
+	other := newFixture(t)
+	fetched, err := other.s.Fetch(context.Background(), other.reg.Ref(testimages.Busybox, testimages.Latest), mustPlatform(t, "linux/arm64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{other.reg.Ref(testimages.Busybox, testimages.Latest)}; !reflect.DeepEqual(fetched.RepoTags, want) {
+		t.Fatalf("a fetch of a tag that named nothing: tags %v, want %v", fetched.RepoTags, want)
 	}
 }

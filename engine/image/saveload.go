@@ -150,7 +150,7 @@ func (s *Service) Load(ctx context.Context, r io.Reader, progress func(Progress)
 		if err != nil {
 			return loaded, err
 		}
-		stored, _, err := s.store(ctx, img, plat, tags, "", "", func(Progress) {})
+		stored, _, err := s.store(ctx, img, plat, tags, false, "", "", func(Progress) {})
 		if err != nil {
 			return loaded, err
 		}

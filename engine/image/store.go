@@ -27,7 +27,7 @@ const progressEvery = 512 << 10
 // when set, is the digest the user pulled by. It reports whether the image was
 // stored already with every tag pointing at it. On failure it removes the
 // blobs it wrote that nothing else uses, so the store is as it was.
-func (s *Service) store(ctx context.Context, img v1.Image, plat platform.Platform, tags []string, digestRef, pulledDigest string, progress func(Progress)) (_ *Image, _ bool, err error) {
+func (s *Service) store(ctx context.Context, img v1.Image, plat platform.Platform, tags []string, keepTags bool, digestRef, pulledDigest string, progress func(Progress)) (_ *Image, _ bool, err error) {
 	manifestDigest, err := img.Digest()
 	if err != nil {
 		return nil, false, err
@@ -156,13 +156,14 @@ func (s *Service) store(ctx context.Context, img v1.Image, plat platform.Platfor
 		rec.Size += n
 	}
 	var out *Image
-	out, err = s.commit(rec, tags, digestRef, pulledDigest)
+	out, err = s.commit(rec, tags, keepTags, digestRef, pulledDigest)
 	return out, upToDate, err
 }
 
 // commit records rec and its references, on disk first (record, then the
-// reference map), then in memory; on failure neither changes.
-func (s *Service) commit(rec *record, tags []string, digestRef, pulledDigest string) (*Image, error) {
+// reference map), then in memory; on failure neither changes. With
+// keepTags a tag that names an image already stays as it is.
+func (s *Service) commit(rec *record, tags []string, keepTags bool, digestRef, pulledDigest string) (*Image, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old := s.images[rec.ManifestDigest]; old != nil {
@@ -173,6 +174,9 @@ func (s *Service) commit(rec *record, tags []string, digestRef, pulledDigest str
 	}
 	refs := maps.Clone(s.refs)
 	for _, t := range tags {
+		if _, named := refs[t]; named && keepTags {
+			continue
+		}
 		refs[t] = rec.ManifestDigest
 	}
 	if digestRef != "" {
