@@ -61,6 +61,8 @@ func ShapeOf(spec Spec, shareSlots int) (Shape, bool) {
 		if s.Tag != ShareSlotTag(k) || s.Rosetta {
 			return Shape{}, false
 		}
+	}
+	if len(spec.Shares) > 0 {
 		shape.Shares = shareSlots
 	}
 	for _, d := range spec.Disks {

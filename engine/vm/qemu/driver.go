@@ -125,15 +125,14 @@ func (d *Driver) launch(ctx context.Context, spec vm.Spec, mc machineConfig, ext
 		m.removeRuntimeFiles()
 		return nil, fmt.Errorf("vm %s: %w", spec.ID, err)
 	}
-	for i, share := range spec.Shares {
-		if mc.nineP {
-			break
+	if !mc.nineP {
+		for i, share := range spec.Shares {
+			f, err := d.startVirtiofsd(ctx, spec.StateDir, i, share)
+			if err != nil {
+				return abort(err)
+			}
+			m.fsds = append(m.fsds, f)
 		}
-		f, err := d.startVirtiofsd(ctx, spec.StateDir, i, share)
-		if err != nil {
-			return abort(err)
-		}
-		m.fsds = append(m.fsds, f)
 	}
 	nics, err := attachNICs(spec.NICs)
 	if err != nil {
