@@ -43,10 +43,14 @@ type PruneReport struct {
 	Reclaimed int64
 }
 
+// cacheDiskName is the builder VM's writable disk in the builder's
+// directory: BuildKit's state and cache.
+const cacheDiskName = "rw.ext4"
+
 // hasCache says whether a builder ever ran here (its writable disk, which
 // holds the cache, exists).
 func (b *Builder) hasCache() bool {
-	_, err := os.Stat(b.statePath("rw.ext4"))
+	_, err := os.Stat(b.statePath(cacheDiskName))
 	return err == nil
 }
 

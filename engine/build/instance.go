@@ -92,7 +92,7 @@ func (b *Builder) start(ctx context.Context) (*instance, error) {
 	b.stopLeftover(ctx)
 	if _, err := os.Stat(b.uncleanMarker()); err == nil {
 		b.log.Warn("the last builder VM did not stop cleanly: its build cache is dropped")
-		if err := os.Remove(b.statePath("rw.ext4")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(b.statePath(cacheDiskName)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
 	}
@@ -120,7 +120,7 @@ func (b *Builder) start(ctx context.Context) (*instance, error) {
 	sb, err := b.cfg.Runtime.Start(ctx, engine.RunRequest{
 		ContainerID:  sandboxID,
 		RootDisk:     root,
-		WritableDisk: b.statePath("rw.ext4"),
+		WritableDisk: b.statePath(cacheDiskName),
 		Process: engine.ProcessSpec{
 			Args: []string{daemonPath, "serve"},
 			Env:  []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
