@@ -108,18 +108,29 @@ func (b *Builder) errNoBuilder() error {
 	return errdefs.NotImplemented(fmt.Errorf("pier has no builder: %s is missing (`make builder` makes it)", b.cfg.RootTar))
 }
 
+// detachLocked takes the running builder VM and pierd's shared client
+// off b (b.mu held) and returns what ends them: the client goes with the
+// VM, so that nothing reconnects (and starts the VM again) before the
+// next use.
+func (b *Builder) detachLocked() (end func()) {
+	cur, ctl := b.cur, b.ctl
+	b.cur, b.ctl = nil, nil
+	return func() {
+		if ctl != nil {
+			ctl.Close()
+		}
+		if cur != nil {
+			cur.stop()
+		}
+	}
+}
+
 // Close stops the builder VM, if it runs.
 func (b *Builder) Close() {
 	b.mu.Lock()
-	cur, ctl := b.cur, b.ctl
-	b.cur, b.ctl = nil, nil
+	end := b.detachLocked()
 	b.mu.Unlock()
-	if ctl != nil {
-		ctl.Close()
-	}
-	if cur != nil {
-		cur.stop()
-	}
+	end()
 }
 
 // running returns the builder VM, starting it when it does not run.

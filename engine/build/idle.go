@@ -87,16 +87,10 @@ func (b *Builder) watchIdle(inst *instance) {
 				b.mu.Unlock()
 				continue
 			}
-			// pierd's shared client goes too, so that nothing reconnects
-			// (and starts the VM again) before the next use.
-			ctl := b.ctl
-			b.cur, b.ctl = nil, nil
+			end := b.detachLocked()
 			b.mu.Unlock()
 			b.log.Info("stopping the idle builder VM", "idle-for", b.cfg.IdleTimeout)
-			inst.stop()
-			if ctl != nil {
-				ctl.Close()
-			}
+			end()
 			return
 		}
 	}
