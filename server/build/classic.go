@@ -32,8 +32,8 @@ func (r *Router) postBuild(w http.ResponseWriter, req *http.Request, _ map[strin
 		Tags:       q["t"],
 		Target:     q.Get("target"),
 		Platform:   q.Get("platform"),
-		NoCache:    boolValue(q.Get("nocache")),
-		Pull:       q.Get("pull") != "" && q.Get("pull") != "0" && q.Get("pull") != "false",
+		NoCache:    httputils.BoolValue(req, "nocache"),
+		Pull:       httputils.BoolValue(req, "pull"),
 	}
 	var err error
 	if breq.BuildArgs, err = jsonStringMap(q.Get("buildargs"), "buildargs"); err != nil {
@@ -42,7 +42,7 @@ func (r *Router) postBuild(w http.ResponseWriter, req *http.Request, _ map[strin
 	if breq.Labels, err = jsonStringMap(q.Get("labels"), "labels"); err != nil {
 		return err
 	}
-	quiet := boolValue(q.Get("q"))
+	quiet := httputils.BoolValue(req, "q")
 	out := httputils.NewJSONStream(w)
 	show := func(line string) {
 		if !quiet {
@@ -82,11 +82,6 @@ func jsonStringMap(s, what string) (map[string]string, error) {
 		}
 	}
 	return out, nil
-}
-
-func boolValue(s string) bool {
-	s = strings.ToLower(s)
-	return s != "" && s != "0" && s != "false" && s != "no"
 }
 
 func shortID(id string) string {

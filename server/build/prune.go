@@ -8,6 +8,7 @@ import (
 	"github.com/pier-vm/pier/compat"
 	enginebuild "github.com/pier-vm/pier/engine/build"
 	"github.com/pier-vm/pier/errdefs"
+	"github.com/pier-vm/pier/server/httputils"
 )
 
 // cacheFilters maps docker builder prune's filters to BuildKit's filter
@@ -25,7 +26,7 @@ func pruneOptions(req *http.Request) (enginebuild.PruneOptions, error) {
 		return opts, errdefs.InvalidParameter(err)
 	}
 	q := req.Form
-	opts.All = boolValue(q.Get("all"))
+	opts.All = httputils.BoolValue(req, "all")
 	for _, f := range []struct {
 		names []string
 		dst   *int64
