@@ -61,10 +61,7 @@ measure_case() { # name, docker args...
 		p+=("$(DOCKER_HOST=$pier bench_time "$@")")
 		r+=("$(DOCKER_HOST=$ref bench_time "$@")")
 	done
-	local pm rm
-	pm=$(printf '%s\n' "${p[@]}" | bench_median)
-	rm=$(printf '%s\n' "${r[@]}" | bench_median)
-	awk -v n="$name" -v p="$pm" -v r="$rm" -v k="$runs" 'BEGIN { printf "case=%s pier_median_s=%.2f ref_median_s=%.2f ratio=%.1f runs=%d\n", n, p, r, p / r, k }'
+	bench_case_line "$name" "$runs" "$(printf '%s\n' "${p[@]}")" "$(printf '%s\n' "${r[@]}")"
 }
 
 measure_case nocache docker buildx build -q --no-cache -t bench:1 "$ctx"

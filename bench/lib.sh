@@ -66,6 +66,16 @@ bench_remove_containers() {
 # bench_median reads numbers, one per line, and prints their median.
 bench_median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# bench_case_line NAME RUNS PIER_TIMES REF_TIMES prints a case's line from
+# the two targets' times (newline-separated seconds):
+#   case=NAME pier_median_s=… ref_median_s=… ratio=… runs=RUNS
+bench_case_line() {
+	local pm rm
+	pm=$(printf '%s\n' "$3" | bench_median)
+	rm=$(printf '%s\n' "$4" | bench_median)
+	awk -v n="$1" -v p="$pm" -v r="$rm" -v k="$2" 'BEGIN { printf "case=%s pier_median_s=%.2f ref_median_s=%.2f ratio=%.1f runs=%d\n", n, p, r, p / r, k }'
+}
+
 # bench_time CMD... prints how long CMD took, in seconds (its output is dropped).
 bench_time() {
 	local start end

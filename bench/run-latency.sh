@@ -36,8 +36,11 @@ for h in "$pier" "$ref"; do
 	DOCKER_HOST=$h docker tag "$image" "$other_image"
 	DOCKER_HOST=$h docker pull -q --platform "linux/$(go env GOARCH)" "$image" >/dev/null
 	DOCKER_HOST=$h docker volume create benchvol >/dev/null
-	# Warm both: root disks, templates, page cache.
+	# Warm both: root disks, templates (pier makes one per shape: plain,
+	# with shares, emulated), page cache.
 	DOCKER_HOST=$h docker run --rm "$image" true
+	DOCKER_HOST=$h docker run --rm -v "$work/bind:/d" "$image" true
+	DOCKER_HOST=$h docker run --rm "$other_image" true >/dev/null 2>&1 || true
 done
 accel=$(docker info --format '{{range .Labels}}{{println .}}{{end}}' | sed -n 's/^pier.accel=//p')
 start_mode=$(docker info --format '{{range .Labels}}{{println .}}{{end}}' | sed -n 's/^pier.vm-start=//p')
@@ -58,10 +61,7 @@ measure_case() { # name, docker run args...
 			r+=("$(DOCKER_HOST=$ref bench_time docker run --rm "$@")")
 		fi
 	done
-	local pm rm
-	pm=$(printf '%s\n' "${p[@]}" | bench_median)
-	rm=$(printf '%s\n' "${r[@]}" | bench_median)
-	awk -v n="$name" -v p="$pm" -v r="$rm" -v k="$runs" 'BEGIN { printf "case=%s pier_median_s=%.2f ref_median_s=%.2f ratio=%.1f runs=%d\n", n, p, r, p / r, k }'
+	bench_case_line "$name" "$runs" "$(printf '%s\n' "${p[@]}")" "$(printf '%s\n' "${r[@]}")"
 }
 
 measure_case plain "$image" true
