@@ -113,6 +113,7 @@ func (ns *Registry) reconnect() {
 		c, err := netd.Connect(context.Background(), dir)
 		switch {
 		case errors.Is(err, netd.ErrNotRunning):
+			netd.Sweep(dir) // a config write the killed pierd did not finish
 		case err != nil:
 			ns.log.Warn("reconnecting to a network helper", "dir", dir, "err", err)
 			continue
@@ -125,6 +126,7 @@ func (ns *Registry) reconnect() {
 				ns.log.Warn("stopping a network helper that serves no network as it is", "dir", dir, "err", err)
 				continue
 			}
+			netd.Sweep(dir)
 		}
 		if st == nil {
 			_ = os.RemoveAll(dir)

@@ -194,3 +194,26 @@ func waitGone(t *testing.T, pid int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A config write that a killed pierd did not finish, in the directory of a
+// network whose helper does not run, is gone once the next registry opens,
+// before any container asks for that network's switch.
+func TestRegistrySweepsAHalfWrittenHelperConfig(t *testing.T) {
+	root := t.TempDir()
+	r := openWithHelpers(t, root)
+	n := addNetwork(t, r, "front1", "front", "172.20.0.0/16")
+	r.Close()
+	dir := filepath.Join(root, "networks", n.ID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, ".tmp-config.json123456")
+	if err := os.WriteFile(stale, []byte(`{"subn`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r2 := openWithHelpers(t, root)
+	t.Cleanup(r2.Close)
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("half-written config still there after Open: %v", err)
+	}
+}

@@ -49,10 +49,7 @@ func Start(ctx context.Context, dir string, cfg Config, exe string, args ...stri
 			return nil, err
 		}
 	}
-	// No helper runs here now: what a killed one or a killed pierd left
-	// half-written goes.
-	atomicfile.SweepTemps(filepath.Join(dir, configFile))
-	atomicfile.SweepTemps(filepath.Join(dir, pidFile))
+	Sweep(dir)
 	if err := writeConfig(dir, cfg); err != nil {
 		return nil, err
 	}
@@ -75,6 +72,14 @@ func Start(ctx context.Context, dir string, cfg Config, exe string, args ...stri
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// Sweep removes what a killed helper or a killed pierd left half-written
+// in dir. Only for a dir where no helper runs (Connect said
+// ErrNotRunning, or it was stopped).
+func Sweep(dir string) {
+	atomicfile.SweepTemps(filepath.Join(dir, configFile))
+	atomicfile.SweepTemps(filepath.Join(dir, pidFile))
 }
 
 // spawn starts the helper process detached; exited is closed when it
