@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pier-vm/pier/internal/atomicfile"
 )
 
 // KillLeftovers ends what a previous daemon that was killed (SIGKILL, a
@@ -23,11 +26,20 @@ import (
 func (d *Driver) KillLeftovers(ctx context.Context, stateDir string) (int, error) {
 	pidFiles, _ := filepath.Glob(filepath.Join(stateDir, "*.pid"))
 	var live []int
+	torn := false
 	for _, f := range pidFiles {
 		pid, ok := leftoverPid(f, stateDir)
 		if ok {
 			live = append(live, pid)
 		}
+		torn = torn || startCutShort(f)
+	}
+	if torn {
+		// A daemon killed between starting a helper and recording its
+		// pid: whatever runs in stateDir is that helper.
+		live = append(live, processesIn(stateDir)...)
+		slices.Sort(live)
+		live = slices.Compact(live)
 	}
 	for _, pid := range live {
 		_ = unix.Kill(-pid, unix.SIGKILL) // its session's group
@@ -44,7 +56,46 @@ func (d *Driver) KillLeftovers(ctx context.Context, stateDir string) (int, error
 			_ = os.Remove(n)
 		}
 	}
+	for _, f := range pidFiles {
+		atomicfile.SweepTemps(f) // a pid write the killed daemon did not finish
+	}
 	return len(live), nil
+}
+
+// startCutShort says whether pidFile was left by a start that did not get
+// as far as recording the pid (startHelper's mark, or less of it).
+func startCutShort(pidFile string) bool {
+	b, err := os.ReadFile(pidFile)
+	return err == nil && strings.HasPrefix(startingMark, string(b))
+}
+
+// processesIn lists the processes whose working directory is dir.
+func processesIn(dir string) []int {
+	want := realPath(dir)
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 1 {
+			continue
+		}
+		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err == nil && filepath.Clean(cwd) == want {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// realPath is dir made absolute, with symlinks resolved where it exists.
+func realPath(dir string) string {
+	want, err := filepath.Abs(dir)
+	if err != nil {
+		return filepath.Clean(dir)
+	}
+	if real, err := filepath.EvalSymlinks(want); err == nil {
+		want = real
+	}
+	return filepath.Clean(want)
 }
 
 // leftoverPid reads a helper's pid file and says whether that process
@@ -62,14 +113,7 @@ func leftoverPid(pidFile, stateDir string) (int, bool) {
 	if err != nil {
 		return 0, false
 	}
-	want, err := filepath.Abs(stateDir)
-	if err != nil {
-		return 0, false
-	}
-	if real, err := filepath.EvalSymlinks(want); err == nil {
-		want = real
-	}
-	return pid, filepath.Clean(cwd) == filepath.Clean(want)
+	return pid, filepath.Clean(cwd) == realPath(stateDir)
 }
 
 // waitGone waits until pid no longer exists (a zombie of another parent

@@ -54,3 +54,50 @@ func TestKillLeftoversOnlyKillsWhatRunsInTheStateDir(t *testing.T) {
 		t.Fatalf("pid file left: %v", err)
 	}
 }
+
+// A daemon killed between starting a helper and recording its pid leaves
+// the pid file's start mark (or less of it) and maybe the pid write's
+// temporary file: the next KillLeftovers finds the helper by its working
+// directory, kills it and leaves no file behind; a process elsewhere is
+// not touched.
+func TestKillLeftoversFindsAHelperWhosePidWasNotRecorded(t *testing.T) {
+	for _, mark := range []string{startingMark, "sta", ""} {
+		stateDir, elsewhere := t.TempDir(), t.TempDir()
+		start := func(dir string) *exec.Cmd {
+			cmd := exec.Command("sleep", "60")
+			cmd.Dir = dir
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			return cmd
+		}
+		stranger, ours := start(elsewhere), start(stateDir)
+		pidFile := filepath.Join(stateDir, qemuPidName)
+		if err := os.WriteFile(pidFile, []byte(mark), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		temp := filepath.Join(stateDir, ".tmp-"+qemuPidName+"123")
+		if err := os.WriteFile(temp, []byte("4"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- ours.Wait() }()
+		n, err := (&Driver{}).KillLeftovers(context.Background(), stateDir)
+		if err != nil || n != 1 {
+			t.Fatalf("mark %q: KillLeftovers = %d, %v; want 1", mark, n, err)
+		}
+		if err := <-done; err == nil {
+			t.Fatalf("mark %q: the helper exited cleanly: it was not killed", mark)
+		}
+		if err := stranger.Process.Signal(syscall.Signal(0)); err != nil {
+			t.Fatalf("mark %q: the process elsewhere was hit: %v", mark, err)
+		}
+		for _, f := range []string{pidFile, temp} {
+			if _, err := os.Stat(f); !os.IsNotExist(err) {
+				t.Fatalf("mark %q: %s left: %v", mark, filepath.Base(f), err)
+			}
+		}
+	}
+}

@@ -26,6 +26,9 @@ type helper struct {
 	err        error         // Wait's result, set before exited closes
 }
 
+// startingMark is a pid file's content while its helper starts.
+const startingMark = "starting\n"
+
 // startHelper starts bin in dir with its output appended to logPath and
 // records its pid in pidFile (atomically). extra files become the child's
 // fds 3, 4, ...
@@ -41,7 +44,15 @@ func startHelper(bin string, args []string, dir, logPath, pidFile string, extra 
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.ExtraFiles = extra
+	// Until the pid is known the pid file says a start is under way: a
+	// daemon killed before the pid is recorded leaves that word, and the
+	// next one looks for the process by its working directory instead
+	// (KillLeftovers). No sync: only the daemon's death is guarded here.
+	if err := os.WriteFile(pidFile, []byte(startingMark), 0o600); err != nil {
+		return nil, err
+	}
 	if err := cmd.Start(); err != nil {
+		_ = os.Remove(pidFile)
 		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)
 	}
 	h := &helper{cmd: cmd, pidFile: pidFile, logPath: logPath, exited: make(chan struct{})}
