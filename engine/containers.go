@@ -17,6 +17,7 @@ import (
 	"github.com/pier-vm/pier/engine/image"
 	"github.com/pier-vm/pier/engine/network"
 	"github.com/pier-vm/pier/engine/volume"
+	"github.com/pier-vm/pier/internal/atomicfile"
 )
 
 // Container resource defaults, documented for `docker create` users: a
@@ -196,6 +197,9 @@ func NewContainers(cfg ContainersConfig) (*Containers, error) {
 		s.log.Warn("skipping unreadable container", "err", err)
 	}
 	for _, c := range loaded {
+		// A writable disk a killed pierd was writing: never linked into
+		// place, it goes (the next start writes it anew).
+		atomicfile.SweepTemps(s.writableDisk(c.ID))
 		adopt := canAdopt && (c.State.Running || c.State.Paused) && c.State.Status != container.StatusRemoving
 		if !adopt && (c.State.Running || c.State.Paused || c.State.Restarting || c.State.Status == container.StatusRemoving) {
 			c.State.SetExited(255, false, "", time.Now().UTC())

@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -47,5 +49,20 @@ func TestContainersThatEndedWhileTheDaemonWasAway(t *testing.T) {
 	}
 	if _, err := c.ContainerInspect(rm); !errdefs.IsNotFound(err) {
 		t.Fatalf("the --rm container after the restart: %v", err)
+	}
+}
+
+// A writable disk that a killed daemon was still writing (never linked
+// into place) is gone when the next daemon loads its containers.
+func TestUnfinishedWritableDiskIsSweptAtLoad(t *testing.T) {
+	f := newFixture(t)
+	id := f.createCfg(t, "torn", container.Config{Cmd: []string{"true"}}, container.HostConfig{})
+	torn := filepath.Join(f.root, id, ".tmp-rw.img123456")
+	if err := os.WriteFile(torn, []byte("half an ext4"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.reopen(t)
+	if _, err := os.Stat(torn); !os.IsNotExist(err) {
+		t.Fatalf("unfinished writable disk still there: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pier-vm/pier/engine"
 	"github.com/pier-vm/pier/engine/platform"
+	"github.com/pier-vm/pier/internal/atomicfile"
 )
 
 // readyTimeout bounds the wait for the builder daemon's ready line after
@@ -194,8 +195,10 @@ func (b *Builder) emulated() *platform.Platform {
 }
 
 // Recover stops, at daemon start, a builder VM that a killed pierd left
-// running: without it, that VM would hold its memory until the next build.
+// running (without it, that VM would hold its memory until the next
+// build) and removes an unfinished cache disk.
 func (b *Builder) Recover(ctx context.Context) {
+	atomicfile.SweepTemps(b.statePath(cacheDiskName)) // a cache disk a killed pierd was writing
 	if _, err := os.Stat(b.statePath("state")); err != nil {
 		return // no builder ever ran here
 	}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 //go:embed template.ext4.gz
@@ -40,12 +41,17 @@ const TemplateSize = 128 << 20
 const blockSize = 4096
 
 // Create writes a new writable disk of size bytes at path. It refuses to
-// overwrite an existing file.
+// overwrite an existing file. The disk is written beside path (tempPrefix)
+// and linked into place once complete, so a process killed half-way never
+// leaves a torn disk at path that a later start would mount.
 func Create(path string, size int64) (err error) {
 	if size < TemplateSize {
 		return fmt.Errorf("writable disk of %d bytes is smaller than the minimum %d", size, TemplateSize)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if _, err := os.Lstat(path); err == nil {
+		return &os.PathError{Op: "create", Path: path, Err: os.ErrExist}
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), tempPrefix(path)+"*")
 	if err != nil {
 		return err
 	}
@@ -53,10 +59,14 @@ func Create(path string, size int64) (err error) {
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
-		if err != nil {
-			os.Remove(path)
+		if err == nil {
+			err = os.Link(f.Name(), path) // fails if path appeared meanwhile
 		}
+		os.Remove(f.Name())
 	}()
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
 	if size == FullTemplateSize {
 		if _, err := readSparseImage(f, fullTemplate); err != nil {
 			return fmt.Errorf("writing %s: %w", path, err)
@@ -75,6 +85,11 @@ func Create(path string, size int64) (err error) {
 	}
 	return f.Sync()
 }
+
+// tempPrefix is how the unfinished disk of a Create of path is named in
+// path's directory (as internal/atomicfile names its temporary files, so
+// its SweepTemps removes what a killed Create left).
+func tempPrefix(path string) string { return ".tmp-" + filepath.Base(path) }
 
 // copySparse copies r into f, seeking over all-zero blocks so they take
 // no space on disk.

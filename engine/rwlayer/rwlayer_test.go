@@ -91,6 +91,18 @@ func TestCreateRefusesSmallOrExisting(t *testing.T) {
 	if err := Create(path, TemplateSize); err == nil {
 		t.Fatal("Create overwrote an existing disk")
 	}
+	// Only the finished disk is left: the unfinished one was written
+	// beside it and removed.
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "rw.img" {
+		t.Fatalf("directory holds %v, want only rw.img", entries)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != TemplateSize || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("disk: %v, %v", fi, err)
+	}
 }
 
 // superblock reads the ext4 superblock of the disk at path.
