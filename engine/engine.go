@@ -45,7 +45,7 @@ type Config struct {
 // Engine ties containers, images and events together.
 type Engine struct {
 	*Containers
-	images image.API
+	images imageEvents
 	cfg    Config
 }
 
@@ -58,6 +58,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Logger = slog.Default()
 	}
 	bus := events.NewBus()
+	images := imageEvents{API: cfg.Images, bus: bus}
 	netOpts := []network.Option{network.WithLogger(cfg.Logger)}
 	if len(cfg.NetworkHelper) > 0 {
 		netOpts = append(netOpts, network.WithHelpers(filepath.Join(cfg.Root, "networks"), cfg.NetworkHelper...))
@@ -65,7 +66,7 @@ func New(cfg Config) (*Engine, error) {
 	containers, err := NewContainers(ContainersConfig{
 		Root:    filepath.Join(cfg.Root, "containers"),
 		Runtime: cfg.Runtime,
-		Images:  cfg.Images,
+		Images:  images,
 		Events:  bus,
 		Log:     cfg.Logger,
 		// Networks and volumes are the data root's, beside containers/.
@@ -81,7 +82,7 @@ func New(cfg Config) (*Engine, error) {
 	// The containers are loaded (those still running taken back): the
 	// network helpers a previous daemon left serve only them.
 	containers.nets.StopIdle()
-	return &Engine{Containers: containers, images: cfg.Images, cfg: cfg}, nil
+	return &Engine{Containers: containers, images: images, cfg: cfg}, nil
 }
 
 // Images is the image service.

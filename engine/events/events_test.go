@@ -33,6 +33,35 @@ func TestFilterMatch(t *testing.T) {
 	}
 }
 
+// Image filters as dockerd's: an image event is known by its ID and its
+// name attribute, each with or without its tag; a container event by its
+// image attribute.
+func TestFilterImageAsDockerd(t *testing.T) {
+	pull := Event{Type: TypeImage, Action: "pull", Actor: Actor{ID: "busybox:1.36", Attributes: map[string]string{"name": "busybox"}}}
+	tag := Event{Type: TypeImage, Action: "tag", Actor: Actor{ID: "sha256:25e17299dde6", Attributes: map[string]string{"name": "other/bb:2"}}}
+	run := Event{Type: TypeContainer, Action: "start", Actor: Actor{ID: "abc", Attributes: map[string]string{"image": "busybox:1.36", "name": "bb"}}}
+	cases := []struct {
+		e     Event
+		image string
+		want  bool
+	}{
+		{pull, "busybox", true},
+		{pull, "busybox:1.36", true},
+		{pull, "busybox:latest", false},
+		{tag, "other/bb", true},
+		{tag, "other/bb:2", true},
+		{tag, "sha256:25e17299dde6", true},
+		{tag, "bb", false},
+		{run, "busybox", true},
+		{run, "bb", false}, // a container's name is not an image
+	}
+	for i, c := range cases {
+		if got := (Filter{Images: []string{c.image}}).Match(c.e); got != c.want {
+			t.Errorf("case %d: %s on %s %s: got %v", i, c.image, c.e.Type, c.e.Actor.ID, got)
+		}
+	}
+}
+
 func TestBusHistoryAndSlowSubscriber(t *testing.T) {
 	b := NewBus()
 	b.max = 3

@@ -1,6 +1,10 @@
 package events
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/distribution/reference"
+)
 
 // Filter selects events. Within one field any value may match; every
 // non-empty field must match. The zero Filter matches everything.
@@ -13,8 +17,8 @@ type Filter struct {
 	// and "exec_start" also match the actions they prefix
 	// ("exec_start: sh -c ls").
 	Actions []string
-	// Images match the image attribute (with or without ":latest"), or the
-	// actor of image events.
+	// Images match the actor's ID or image name, with or without its tag
+	// (matchImage).
 	Images []string
 	// Labels are "key" or "key=value"; all of them must match the actor's
 	// attributes.
@@ -71,20 +75,31 @@ func matchAction(want, action string) bool {
 	return false
 }
 
+// matchImage is dockerd's rule: want equals the actor's ID or its image
+// name (the image attribute; the name attribute of image events), either
+// as it is or as a repository without its tag ("busybox" matches
+// "busybox:1.36").
 func matchImage(want string, e Event) bool {
-	candidates := []string{e.Actor.Attributes["image"]}
+	nameAttr := "image"
 	if e.Type == TypeImage {
-		candidates = append(candidates, e.Actor.ID)
+		nameAttr = "name"
 	}
-	for _, c := range candidates {
-		if c == "" {
-			continue
-		}
-		if c == want || c == want+":latest" || strings.TrimSuffix(c, ":latest") == want {
+	for _, c := range []string{e.Actor.ID, e.Actor.Attributes[nameAttr]} {
+		if c != "" && (c == want || stripTag(c) == want) {
 			return true
 		}
 	}
 	return false
+}
+
+// stripTag is ref's repository in familiar form, or ref when it does not
+// parse.
+func stripTag(ref string) string {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return ref
+	}
+	return reference.FamiliarName(named)
 }
 
 func matchLabel(want string, attrs map[string]string) bool {

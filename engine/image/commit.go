@@ -17,14 +17,19 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/pier-vm/pier/engine/platform"
 	"github.com/pier-vm/pier/errdefs"
 )
 
 // CommitRequest is a new image made of a stored image and one more layer
-// (docker commit).
+// (docker commit), or of that layer alone (docker import).
 type CommitRequest struct {
-	// Parent is the ID of the image the layer goes on top of.
+	// Parent is the ID of the image the layer goes on top of; "" for an
+	// image of the layer alone, for Platform.
 	Parent string
+	// Platform is a parentless image's platform (ignored with a parent:
+	// the parent's).
+	Platform platform.Platform
 	// Layer is the new layer, an uncompressed tar (OCI whiteouts). An
 	// empty tar adds no layer, only a history entry marked empty, as
 	// dockerd does.
@@ -57,18 +62,28 @@ func (s *Service) Commit(ctx context.Context, req CommitRequest) (_ *Image, err 
 	if req.Layer == nil {
 		return nil, errdefs.InvalidParameterf("a commit needs a layer")
 	}
-	s.mu.Lock()
-	parent := s.lookupLocked(req.Parent, nil)
+	var parent *record
+	var rawParentConfig []byte
+	var manifest v1.Manifest
 	var parentBlobs []string
-	if parent != nil {
-		parentBlobs = append(layerDigests(parent), parent.ID, parent.ManifestDigest)
-		for _, b := range parentBlobs {
-			s.pending[b]++ // a concurrent removal keeps them until we are done
+	if req.Parent == "" {
+		parent, rawParentConfig, manifest, err = scratch(req.Platform)
+		if err != nil {
+			return nil, err
 		}
-	}
-	s.mu.Unlock()
-	if parent == nil {
-		return nil, errdefs.NotFoundf("No such image: %s", req.Parent)
+	} else {
+		s.mu.Lock()
+		parent = s.lookupLocked(req.Parent, nil)
+		if parent != nil {
+			parentBlobs = append(layerDigests(parent), parent.ID, parent.ManifestDigest)
+			for _, b := range parentBlobs {
+				s.pending[b]++ // a concurrent removal keeps them until we are done
+			}
+		}
+		s.mu.Unlock()
+		if parent == nil {
+			return nil, errdefs.NotFoundf("No such image: %s", req.Parent)
+		}
 	}
 	var written []string
 	defer func() {
@@ -89,17 +104,17 @@ func (s *Service) Commit(ctx context.Context, req CommitRequest) (_ *Image, err 
 		}
 	}()
 
-	rawParentConfig, err := os.ReadFile(s.blobPath(parent.ID))
-	if err != nil {
-		return nil, err
-	}
-	rawParentManifest, err := os.ReadFile(s.blobPath(parent.ManifestDigest))
-	if err != nil {
-		return nil, err
-	}
-	var manifest v1.Manifest
-	if err := json.Unmarshal(rawParentManifest, &manifest); err != nil {
-		return nil, fmt.Errorf("reading the manifest of %s: %w", parent.ID, err)
+	if req.Parent != "" {
+		if rawParentConfig, err = os.ReadFile(s.blobPath(parent.ID)); err != nil {
+			return nil, err
+		}
+		rawParentManifest, err := os.ReadFile(s.blobPath(parent.ManifestDigest))
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(rawParentManifest, &manifest); err != nil {
+			return nil, fmt.Errorf("reading the manifest of %s: %w", parent.ID, err)
+		}
 	}
 	layerType := types.DockerLayer
 	if types.MediaType(parent.MediaType) == types.OCIManifestSchema1 {
@@ -116,7 +131,9 @@ func (s *Service) Commit(ctx context.Context, req CommitRequest) (_ *Image, err 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	empty := layer.DiffID == emptyLayerDiffID
+	// An empty layer adds none to a parent, but is an imported image's
+	// only layer, as in dockerd.
+	empty := layer.DiffID == emptyLayerDiffID && req.Parent != ""
 	if empty {
 		// No layer: its blob would be referenced by nothing.
 		s.mu.Lock()
@@ -193,7 +210,7 @@ func (s *Service) writeLayerBlob(r io.Reader, mediaType types.MediaType) (Layer,
 	n, err := io.Copy(io.MultiWriter(gz, diff), r)
 	if err != nil {
 		tmp.Close()
-		return Layer{}, 0, fmt.Errorf("reading the container's layer: %w", err)
+		return Layer{}, 0, fmt.Errorf("reading the layer: %w", err)
 	}
 	if err := gz.Close(); err != nil {
 		tmp.Close()
@@ -274,6 +291,31 @@ func childConfig(rawParent []byte, req CommitRequest, diffID string, empty bool,
 		fields["author"] = b
 	}
 	return json.Marshal(fields)
+}
+
+// scratch is the empty base of a parentless image for plat: a config with
+// the platform and no layers, and a Docker manifest without any.
+func scratch(plat platform.Platform) (*record, []byte, v1.Manifest, error) {
+	fields := map[string]any{
+		"architecture": plat.Architecture,
+		"os":           plat.OS,
+		"config":       struct{}{},
+		"rootfs":       v1.RootFS{Type: "layers"},
+	}
+	if plat.Variant != "" {
+		fields["variant"] = plat.Variant
+	}
+	raw, err := json.Marshal(fields)
+	if err != nil {
+		return nil, nil, v1.Manifest{}, err
+	}
+	m := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.DockerManifestSchema2,
+		Config:        v1.Descriptor{MediaType: types.DockerConfigJSON},
+		Layers:        []v1.Descriptor{},
+	}
+	return &record{Platform: plat.String(), MediaType: string(types.DockerManifestSchema2)}, raw, m, nil
 }
 
 func sha256Digest(b []byte) v1.Hash {

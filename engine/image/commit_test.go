@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/pier-vm/pier/engine/platform"
 )
 
 type tarFile struct {
@@ -261,5 +263,62 @@ func TestCommittedImageHasARootDisk(t *testing.T) {
 	etc := debugfs(t, disk, "ls /etc")
 	if !strings.Contains(root, "hello") || !strings.Contains(etc, "motd") || strings.Contains(etc, "gone") {
 		t.Fatalf("root disk: / = %s\n/etc = %s", root, etc)
+	}
+}
+
+// A parentless commit (docker import): one layer, the platform asked for,
+// a Docker manifest, the comment in the only history entry; it survives a
+// reopen of the store, and even an empty tarball makes its one layer.
+func TestCommitWithoutAParentIsAnImport(t *testing.T) {
+	root := t.TempDir()
+	s, err := New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer := layerTarOf(t, tarFile{name: "bin/", dir: true}, tarFile{name: "bin/hello", data: "#!/bin/sh\n"})
+	arm := platform.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}
+	img, err := s.Commit(context.Background(), CommitRequest{
+		Platform: arm, Layer: bytes.NewReader(layer), Comment: "Imported from -",
+		Config: v1.Config{Env: []string{"A=b"}, Labels: map[string]string{"team": "blue"}}, Tag: "imp:v1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s2.Resolve("imp:v1", &arm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := got.Config
+	if got.ID != img.ID || got.Platform != arm || cfg.Architecture != "arm64" || cfg.Variant != "v8" || cfg.OS != "linux" {
+		t.Fatalf("imported %s for %v (config %s/%s/%s)", got.ID, got.Platform, cfg.OS, cfg.Architecture, cfg.Variant)
+	}
+	if len(got.Layers) != 1 || len(cfg.RootFS.DiffIDs) != 1 || cfg.RootFS.DiffIDs[0].String() != sha256Digest(layer).String() || got.Layers[0].MediaType != string(types.DockerLayer) {
+		t.Fatalf("layers %+v, rootfs %v", got.Layers, cfg.RootFS.DiffIDs)
+	}
+	if h := cfg.History; len(h) != 1 || h[0].Comment != "Imported from -" || h[0].EmptyLayer || cfg.Container != "" {
+		t.Fatalf("history %+v, container %q", h, cfg.Container)
+	}
+	if cfg.Config.Labels["team"] != "blue" || len(cfg.Config.Env) != 1 {
+		t.Fatalf("config %+v", cfg.Config)
+	}
+	raw, err := os.ReadFile(s2.blobPath(got.ManifestDigest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil || m.MediaType != types.DockerManifestSchema2 || m.Config.Digest.String() != got.ID || len(m.Layers) != 1 {
+		t.Fatalf("manifest %s (%v)", raw, err)
+	}
+
+	empty, err := s2.Commit(context.Background(), CommitRequest{Platform: platform.Host(), Layer: bytes.NewReader(make([]byte, 1024))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(empty.Layers) != 1 || empty.Layers[0].DiffID != emptyLayerDiffID {
+		t.Fatalf("an empty import has layers %+v", empty.Layers)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/docker/docker/pkg/jsonmessage"
 
 	"github.com/pier-vm/pier/compat"
+	"github.com/pier-vm/pier/engine"
 	engineimage "github.com/pier-vm/pier/engine/image"
 	"github.com/pier-vm/pier/engine/platform"
 	"github.com/pier-vm/pier/errdefs"
@@ -30,6 +31,7 @@ type Backend interface {
 	Images() engineimage.API
 	ImageRemove(ref string, force, noPrune bool) ([]engineimage.DeleteItem, error)
 	ImagePrune(danglingOnly bool) ([]engineimage.DeleteItem, int64, error)
+	ImageImport(ctx context.Context, opts engine.ImportOptions) (string, error)
 }
 
 // Router serves the image routes.
@@ -41,7 +43,8 @@ func NewRouter(b Backend) *Router { return &Router{backend: b} }
 // Routes lists the image routes. Names may contain slashes.
 func (r *Router) Routes() []httputils.Route {
 	return []httputils.Route{
-		{Method: http.MethodPost, Path: "/images/create", Handler: r.postImagesCreate},
+		// An upload: docker import sends the tarball as the body.
+		{Method: http.MethodPost, Path: "/images/create", Handler: r.postImagesCreate, Upload: true},
 		{Method: http.MethodGet, Path: "/images/json", Handler: r.getImagesJSON},
 		{Method: http.MethodGet, Path: "/images/get", Handler: r.getImagesGet},
 		{Method: http.MethodPost, Path: "/images/load", Handler: r.postImagesLoad, Upload: true},
@@ -112,7 +115,7 @@ func (r *Router) postImagesCreate(w http.ResponseWriter, req *http.Request, _ ma
 	from, tag := req.Form.Get("fromImage"), req.Form.Get("tag")
 	if from == "" {
 		if req.Form.Get("fromSrc") != "" {
-			return errdefs.NotImplemented(errNoImport)
+			return r.importImage(w, req)
 		}
 		return errdefs.InvalidParameterf("fromImage is required")
 	}
@@ -140,14 +143,6 @@ func (r *Router) postImagesCreate(w http.ResponseWriter, req *http.Request, _ ma
 	_, err = r.backend.Images().Pull(req.Context(), ref, plat, auth, pw.progress)
 	return pw.finish(err)
 }
-
-type importError struct{}
-
-func (importError) Error() string {
-	return "importing a root filesystem (docker import) is not supported"
-}
-
-var errNoImport = importError{}
 
 func (r *Router) getImagesJSON(w http.ResponseWriter, req *http.Request, _ map[string]string) error {
 	args, err := compat.ParseFilters(req.FormValue("filters"))

@@ -17,6 +17,7 @@ import (
 	imagetypes "github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/pkg/jsonmessage"
 
+	"github.com/pier-vm/pier/engine"
 	engineimage "github.com/pier-vm/pier/engine/image"
 	"github.com/pier-vm/pier/engine/platform"
 	"github.com/pier-vm/pier/errdefs"
@@ -39,6 +40,9 @@ type fakeImages struct {
 	removed []string
 
 	pruned []bool // danglingOnly of each prune
+
+	imported     engine.ImportOptions
+	importedData string
 
 	saveOut string // written by Save before it fails with saveErr
 	saveErr error
@@ -92,6 +96,15 @@ func (b fakeBackend) ImageRemove(ref string, _, _ bool) ([]engineimage.DeleteIte
 func (b fakeBackend) ImagePrune(danglingOnly bool) ([]engineimage.DeleteItem, int64, error) {
 	b.images.pruned = append(b.images.pruned, danglingOnly)
 	return []engineimage.DeleteItem{{Deleted: "sha256:abc"}}, 42, nil
+}
+
+func (b fakeBackend) ImageImport(_ context.Context, opts engine.ImportOptions) (string, error) {
+	data, err := io.ReadAll(opts.Source)
+	if err != nil {
+		return "", err
+	}
+	b.images.imported, b.images.importedData = opts, string(data)
+	return "sha256:1mp0rted", nil
 }
 
 func serve(t *testing.T, f *fakeImages, method, target string, header http.Header) *http.Response {
