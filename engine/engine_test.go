@@ -61,7 +61,7 @@ func TestEngineImagesInUseAndSystemInfo(t *testing.T) {
 	if _, ok := imgs.removeInUse(unused.ID); ok {
 		t.Error("InUse(other) reports a user")
 	}
-	if _, _, err := e.ImagePrune(true); err != nil {
+	if _, _, err := e.ImagePrune(true, engine.PruneOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if !imgs.pruneInUse(used.ID) || imgs.pruneInUse(unused.ID) {

@@ -6,8 +6,10 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pier-vm/pier/engine"
 	"github.com/pier-vm/pier/engine/events"
@@ -89,5 +91,52 @@ func TestImageImportAndImageEvents(t *testing.T) {
 	}
 	if _, err := e.ImageImport(context.Background(), engine.ImportOptions{Source: bytes.NewReader(rootTar(t)), Changes: []string{"BOGUS x"}}); !errdefs.IsInvalidParameter(err) {
 		t.Fatalf("a bad change: %v", err)
+	}
+}
+
+// Image prune with dockerd's filters: only images created before until
+// and matching the labels go; the others stay.
+func TestImagePruneFilters(t *testing.T) {
+	store, err := image.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.Config{Root: t.TempDir(), Images: store, Runtime: fakeruntime.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for _, c := range []struct{ tag, label string }{{"blue:1", "team=blue"}, {"red:1", "team=red"}, {"kept:1", "keep=yes"}} {
+		id, err := e.ImageImport(context.Background(), engine.ImportOptions{Source: bytes.NewReader(rootTar(t)), Tag: c.tag, Changes: []string{"LABEL " + c.label}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[c.tag] = id
+	}
+	left := func() string {
+		imgs, _ := e.Images().List()
+		var tags []string
+		for _, img := range imgs {
+			tags = append(tags, img.RepoTags...)
+		}
+		sort.Strings(tags)
+		return strings.Join(tags, " ")
+	}
+	prune := func(opts engine.PruneOptions) []image.DeleteItem {
+		t.Helper()
+		items, _, err := e.ImagePrune(false, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return items
+	}
+	if items := prune(engine.PruneOptions{Labels: []string{"team=blue"}}); len(items) != 2 || items[1].Deleted != ids["blue:1"] || left() != "kept:1 red:1" {
+		t.Fatalf("label=team=blue pruned %+v, left %q", items, left())
+	}
+	if items := prune(engine.PruneOptions{Until: time.Now().Add(-time.Hour)}); len(items) != 0 || left() != "kept:1 red:1" {
+		t.Fatalf("until an hour ago pruned %+v, left %q", items, left())
+	}
+	if items := prune(engine.PruneOptions{Until: time.Now().Add(time.Hour), NotLabels: []string{"keep"}}); len(items) != 2 || items[1].Deleted != ids["red:1"] || left() != "kept:1" {
+		t.Fatalf("until in an hour, label!=keep pruned %+v, left %q", items, left())
 	}
 }

@@ -8,14 +8,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	imagetypes "github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/registry"
-	timetypes "github.com/docker/docker/api/types/time"
 	"github.com/docker/docker/pkg/jsonmessage"
 
 	"github.com/pier-vm/pier/compat"
@@ -30,7 +28,7 @@ import (
 type Backend interface {
 	Images() engineimage.API
 	ImageRemove(ref string, force, noPrune bool) ([]engineimage.DeleteItem, error)
-	ImagePrune(danglingOnly bool) ([]engineimage.DeleteItem, int64, error)
+	ImagePrune(danglingOnly bool, opts engine.PruneOptions) ([]engineimage.DeleteItem, int64, error)
 	ImageImport(ctx context.Context, opts engine.ImportOptions) (string, error)
 }
 
@@ -203,23 +201,19 @@ func (r *Router) postImagesPrune(w http.ResponseWriter, req *http.Request, _ map
 	if err := args.Validate(map[string]bool{"dangling": true, "until": true, "label": true, "label!": true}); err != nil {
 		return errdefs.InvalidParameter(err)
 	}
-	for _, v := range args.Get("until") {
-		if _, err := timetypes.GetTimestamp(v, time.Now()); err != nil {
-			return errdefs.InvalidParameter(err)
-		}
-	}
-	// Pruning more than asked would delete images the user meant to keep.
-	for _, k := range []string{"until", "label", "label!"} {
-		if args.Contains(k) {
-			return errdefs.NotImplemented(fmt.Errorf("image prune: the %s filter is not supported yet", k))
-		}
-	}
 	// Like dockerd, only dangling images unless dangling=false is asked.
 	danglingOnly, err := args.GetBoolOrDefault("dangling", true)
 	if err != nil {
 		return errdefs.InvalidParameter(err)
 	}
-	items, reclaimed, err := r.backend.ImagePrune(danglingOnly)
+	for _, v := range args.Get("dangling") {
+		args.Del("dangling", v)
+	}
+	opts, err := compat.PruneFilter(args, time.Now())
+	if err != nil {
+		return err
+	}
+	items, reclaimed, err := r.backend.ImagePrune(danglingOnly, opts)
 	if err != nil {
 		return err
 	}

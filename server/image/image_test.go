@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	imagetypes "github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/pkg/jsonmessage"
@@ -39,7 +40,8 @@ type fakeImages struct {
 	tagged  [3]string
 	removed []string
 
-	pruned []bool // danglingOnly of each prune
+	pruned    []bool // danglingOnly of each prune
+	pruneOpts []engine.PruneOptions
 
 	imported     engine.ImportOptions
 	importedData string
@@ -93,8 +95,9 @@ func (b fakeBackend) ImageRemove(ref string, _, _ bool) ([]engineimage.DeleteIte
 	return []engineimage.DeleteItem{{Untagged: ref}, {Deleted: "sha256:abc"}}, nil
 }
 
-func (b fakeBackend) ImagePrune(danglingOnly bool) ([]engineimage.DeleteItem, int64, error) {
+func (b fakeBackend) ImagePrune(danglingOnly bool, opts engine.PruneOptions) ([]engineimage.DeleteItem, int64, error) {
 	b.images.pruned = append(b.images.pruned, danglingOnly)
+	b.images.pruneOpts = append(b.images.pruneOpts, opts)
 	return []engineimage.DeleteItem{{Deleted: "sha256:abc"}}, 42, nil
 }
 
@@ -302,21 +305,35 @@ func TestSaveErrorBeforeFirstByteIsAStatusAfterItATruncatedTar(t *testing.T) {
 	}
 }
 
-func TestPruneHonoursDanglingAndRefusesFiltersItCannotApply(t *testing.T) {
+func TestPruneHonoursDanglingUntilAndLabels(t *testing.T) {
 	f := &fakeImages{}
 	res := serve(t, f, http.MethodPost, "/images/prune", nil)
 	var rep imagetypes.PruneReport
 	if err := json.NewDecoder(res.Body).Decode(&rep); err != nil || res.StatusCode != http.StatusOK || rep.SpaceReclaimed != 42 || len(rep.ImagesDeleted) != 1 {
 		t.Fatalf("prune: status %d, report %+v, %v", res.StatusCode, rep, err)
 	}
-	serve(t, f, http.MethodPost, "/images/prune?filters="+url.QueryEscape(`{"dangling":["false"]}`), nil)
+	before := time.Now()
+	q := `{"dangling":["false"],"until":["24h"],"label":["team=blue"],"label!":["keep"]}`
+	if res := serve(t, f, http.MethodPost, "/images/prune?filters="+url.QueryEscape(q), nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("prune with filters: %d %s", res.StatusCode, errorMessage(t, res))
+	}
 	if len(f.pruned) != 2 || !f.pruned[0] || f.pruned[1] {
 		t.Fatalf("danglingOnly per prune: %v, want [true false]", f.pruned)
 	}
-	for q, want := range map[string]int{`{"until":["24h"]}`: http.StatusNotImplemented, `{"color":["red"]}`: http.StatusBadRequest} {
+	opts := f.pruneOpts[1]
+	if d := before.Add(-24 * time.Hour).Sub(opts.Until); d > time.Second || d < -time.Second ||
+		strings.Join(opts.Labels, ",") != "team=blue" || strings.Join(opts.NotLabels, ",") != "keep" {
+		t.Fatalf("prune options %+v", opts)
+	}
+	for q, want := range map[string]string{
+		`{"color":["red"]}`:      "invalid filter 'color'",
+		`{"until":["someday"]}`:  "someday",
+		`{"until":["1h","2h"]}`:  "more than one until filter specified",
+		`{"dangling":["maybe"]}`: "maybe",
+	} {
 		res := serve(t, f, http.MethodPost, "/images/prune?filters="+url.QueryEscape(q), nil)
-		if res.StatusCode != want {
-			t.Errorf("%s: status %d, want %d", q, res.StatusCode, want)
+		if msg := errorMessage(t, res); res.StatusCode != http.StatusBadRequest || !strings.Contains(msg, want) {
+			t.Errorf("%s: status %d %q, want 400 with %q", q, res.StatusCode, msg, want)
 		}
 	}
 	if len(f.pruned) != 2 {

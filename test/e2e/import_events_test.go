@@ -16,7 +16,8 @@ import (
 // stdin) is an image that runs, with -c and -m applied; what is not a tar
 // archive is refused. And dockerd's image events for it all: tag,
 // import, push, save, untag, pull, delete, load, prune, with `docker
-// events --filter image=` matching a repository without its tag.
+// events --filter image=` matching a repository without its tag; and an
+// image prune with label and until filters.
 func TestImportAndImageEvents(t *testing.T) {
 	d := sharedDaemon(t)
 	bb := busybox(t, d)
@@ -70,7 +71,15 @@ func TestImportAndImageEvents(t *testing.T) {
 	d.ok(t, "rmi", "e2e-imported:v1", pushed)
 	d.ok(t, "load", "-q", "-i", saved)
 	d.ok(t, "rmi", "e2e-imported:stdin")
-	d.ok(t, "rmi", "e2e-imported:v1")
+	// Prune with dockerd's filters: only the unused image labelled blue
+	// goes, not the busybox image nor anything created later than until.
+	if out := d.ok(t, "image", "prune", "-a", "-f", "--filter", "label=team=blue", "--filter", "until=2000-01-01T00:00:00Z"); strings.Contains(out, id) {
+		t.Fatalf("prune until 2000 removed the imported image:\n%s", out)
+	}
+	if out := d.ok(t, "image", "prune", "-a", "-f", "--filter", "label=team=blue"); !strings.Contains(out, "deleted: "+id) {
+		t.Fatalf("prune of label=team=blue:\n%s", out)
+	}
+	d.ok(t, "image", "inspect", bb)
 	d.ok(t, "image", "prune", "-f")
 	until := strconv.FormatInt(time.Now().Unix()+1, 10)
 	format := `{{.Action}} {{.Actor.ID}} {{index .Actor.Attributes "name"}} {{index .Actor.Attributes "team"}}`
