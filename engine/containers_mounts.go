@@ -15,8 +15,8 @@ import (
 	"github.com/pier-vm/pier/errdefs"
 )
 
-// resolveMounts turns create's Binds, Mounts and Tmpfs into the container's
-// mount points, creating named volumes (and -v host directories, as dockerd
+// resolveMounts turns create's Binds, Mounts, Tmpfs and VolumesFrom into
+// the container's mount points, creating named volumes (and -v host directories, as dockerd
 // does) that are missing. Everything is checked before anything is
 // created, so a refused create leaves nothing behind but volumes the user
 // asked for by name (anonymous volumes made before a failure are removed).
@@ -59,6 +59,16 @@ func (s *Containers) resolveMounts(hc container.HostConfig, volumes []string) ([
 		}
 		seen[d] = true
 		out[i].Destination = d
+	}
+	from, err := s.volumesFrom(hc.VolumesFrom)
+	if err != nil {
+		return nil, err
+	}
+	for _, mp := range from {
+		if !seen[mp.Destination] { // the container's own mounts win
+			seen[mp.Destination] = true
+			out = append(out, mp)
+		}
 	}
 	for _, v := range slices.Sorted(slices.Values(volumes)) {
 		d := path.Clean(v)

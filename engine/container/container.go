@@ -210,15 +210,18 @@ type HostConfig struct {
 	CapDrop         []string
 	ReadonlyRootfs  bool
 	Tmpfs           map[string]string
-	ShmSize         int64
-	Memory          int64
-	NanoCPUs        int64
-	CPUCount        int64
-	ConsoleSize     [2]uint
-	LogType         string
-	LogConfig       map[string]string
-	Sysctls         map[string]string
-	Ulimits         []Ulimit
+	// VolumesFrom are "container[:ro|:rw]": that container's mounts are
+	// this one's too (engine/containers_volumesfrom.go).
+	VolumesFrom []string `json:",omitempty"`
+	ShmSize     int64
+	Memory      int64
+	NanoCPUs    int64
+	CPUCount    int64
+	ConsoleSize [2]uint
+	LogType     string
+	LogConfig   map[string]string
+	Sysctls     map[string]string
+	Ulimits     []Ulimit
 }
 
 // PortBinding is one host address a container port is published on.

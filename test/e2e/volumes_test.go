@@ -102,3 +102,42 @@ func staticELF(path string) bool {
 	}
 	return true
 }
+
+// --volumes-from, and dockerd's backup recipe with it: a data container's
+// anonymous volume written by one container and copied out to the host
+// by another that mounts it read-only; the volume goes with `rm -v` of
+// the data container once no other container uses it.
+func TestVolumesFrom(t *testing.T) {
+	d := sharedDaemon(t)
+	bb := busybox(t, d)
+	backup := t.TempDir()
+	d.ok(t, "create", "--name", "vf-data", "-v", "/data", bb, "true")
+	defer d.docker(t, "", "rm", "-f", "-v", "vf-data")
+	d.ok(t, "run", "--rm", "--volumes-from", "vf-data", bb, "sh", "-c", "echo kept > /data/f")
+	out, errOut, code := d.docker(t, "", "run", "--rm", "--volumes-from", "vf-data:ro", "-v", backup+":/backup", bb,
+		"sh", "-c", "tar -cf /backup/data.tar /data && cat /data/f && touch /data/g")
+	if code == 0 || out != "kept\n" || !strings.Contains(errOut, "Read-only file system") {
+		t.Fatalf("the read-only --volumes-from container: code %d, out %q, err %q", code, out, errOut)
+	}
+	list, _, _ := d.docker(t, "", "run", "--rm", "-v", backup+":/backup", bb, "tar", "-tf", "/backup/data.tar")
+	if !strings.Contains(list, "data/f") {
+		t.Fatalf("the backup holds: %q", list)
+	}
+	vol := strings.TrimSpace(d.ok(t, "inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", "vf-data"))
+	if vol == "" {
+		t.Fatal("vf-data has no volume")
+	}
+	d.ok(t, "create", "--name", "vf-user", "--volumes-from", "vf-data:ro", bb, "true")
+	if out := d.ok(t, "inspect", "-f", "{{json .HostConfig.VolumesFrom}} {{range .Mounts}}{{.Name}} {{.RW}}{{end}}", "vf-user"); out != `["vf-data:ro"] `+vol+" false\n" {
+		t.Fatalf("inspect of vf-user: %q", out)
+	}
+	d.ok(t, "rm", "-v", "vf-user")
+	d.ok(t, "volume", "inspect", vol)
+	d.ok(t, "rm", "-v", "vf-data")
+	if _, _, code := d.docker(t, "", "volume", "inspect", vol); code == 0 {
+		t.Fatalf("volume %s outlived rm -v of its container", vol)
+	}
+	if _, errOut, code := d.docker(t, "", "create", "--volumes-from", "vf-nosuch", bb, "true"); code == 0 || !strings.Contains(errOut, "No such container: vf-nosuch") {
+		t.Fatalf("--volumes-from a missing container: %d %s", code, errOut)
+	}
+}
