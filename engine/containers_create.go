@@ -335,6 +335,7 @@ func processSpec(c container.Container) ProcessSpec {
 		Env:         c.Config.Env,
 		WorkingDir:  c.Config.WorkingDir,
 		User:        c.Config.User,
+		Groups:      c.HostConfig.GroupAdd,
 		Tty:         c.Config.Tty,
 		ConsoleSize: c.HostConfig.ConsoleSize,
 	}

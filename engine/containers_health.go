@@ -113,6 +113,7 @@ func (p probeRunner) Probe(ctx context.Context, argv []string, out io.Writer) (i
 			Env:        c.Config.Env,
 			WorkingDir: c.Config.WorkingDir,
 			User:       c.Config.User,
+			Groups:     c.HostConfig.GroupAdd,
 		},
 		Stdio: Stdio{Stdout: out, Stderr: out},
 	})

@@ -165,6 +165,7 @@ func (s *Containers) ExecStart(ctx context.Context, id string, opts ExecStartOpt
 		Env:         mergeEnv(c.Config.Env, e.cfg.Env),
 		WorkingDir:  firstNonEmpty(e.cfg.WorkingDir, c.Config.WorkingDir),
 		User:        firstNonEmpty(e.cfg.User, c.Config.User),
+		Groups:      c.HostConfig.GroupAdd,
 		Tty:         e.cfg.Tty,
 		ConsoleSize: e.cfg.ConsoleSize,
 	}

@@ -49,6 +49,9 @@ type ProcessSpec struct {
 	WorkingDir string
 	// User is "", "name", "uid", "name:group" or "uid:gid".
 	User string
+	// Groups are supplementary groups besides User's (HostConfig.GroupAdd:
+	// names in the container's /etc/group, or gids).
+	Groups []string
 	Tty  bool
 	// ConsoleSize is the initial terminal [height, width] when Tty.
 	ConsoleSize [2]uint

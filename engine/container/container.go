@@ -210,6 +210,9 @@ type HostConfig struct {
 	CapDrop         []string
 	ReadonlyRootfs  bool
 	Tmpfs           map[string]string
+	// GroupAdd are supplementary groups (names in the container's
+	// /etc/group, or gids) for every process of the container.
+	GroupAdd []string `json:",omitempty"`
 	// VolumesFrom are "container[:ro|:rw]": that container's mounts are
 	// this one's too (engine/containers_volumesfrom.go).
 	VolumesFrom []string `json:",omitempty"`

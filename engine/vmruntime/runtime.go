@@ -252,6 +252,7 @@ func processSpec(p engine.ProcessSpec, openStdin bool) proto.ProcessSpec {
 		Env:        p.Env,
 		WorkingDir: p.WorkingDir,
 		User:       p.User,
+		Groups:     p.Groups,
 		Tty:        p.Tty,
 		OpenStdin:  openStdin,
 		Height:     uint16(p.ConsoleSize[0]),

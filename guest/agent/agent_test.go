@@ -5,6 +5,8 @@ package agent
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -244,6 +246,30 @@ func TestLookupUser(t *testing.T) {
 		if err != nil || got.UID != tc.want.UID || got.GID != tc.want.GID || got.Home != tc.want.Home || len(got.Groups) != len(tc.want.Groups) || (len(got.Groups) > 0 && got.Groups[0] != tc.want.Groups[0]) {
 			t.Errorf("%q: got %+v %v, want %+v", tc.spec, got, err, tc.want)
 		}
+	}
+}
+
+// --group-add: names from the container's /etc/group and plain gids join
+// the user's own supplementary groups once each; an unknown name is an
+// unknown-user error.
+func TestAddGroups(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("app:x:1000:1000::/home/app:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc/group"), []byte("app:x:1000:\nextra:x:1001:app\ndocker:x:999:\n"), 0o644)
+	id, err := LookupUser(root, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := id.AddGroups(root, []string{"docker", "4242", "extra"}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(id.Groups) != "[1001 999 4242]" {
+		t.Fatalf("groups %v, want [1001 999 4242]", id.Groups)
+	}
+	var unknown unknownUserError
+	if err := id.AddGroups(root, []string{"ghost"}); !errors.As(err, &unknown) || !strings.Contains(err.Error(), "find group ghost") {
+		t.Fatalf("an unknown group: %v", err)
 	}
 }
 

@@ -110,6 +110,9 @@ func (a *Agent) start(spec proto.ProcessSpec) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := id.AddGroups(a.root, spec.Groups); err != nil {
+		return nil, err
+	}
 	env := buildEnv(spec.Env, id.Home)
 	prog, err := resolveProgram(a.root, spec.Args[0], env)
 	if err != nil {

@@ -4,6 +4,7 @@ package agent
 
 import (
 	"path/filepath"
+	"slices"
 
 	"github.com/moby/sys/user"
 )
@@ -34,6 +35,25 @@ func LookupUser(root, spec string) (Identity, error) {
 		id.Home = "/"
 	}
 	return id, nil
+}
+
+// AddGroups adds supplementary groups (names in root's /etc/group, or
+// numeric gids) as runc adds --group-add's: a name that is no group is an
+// unknown-user error ("unable to find group X: ...").
+func (id *Identity) AddGroups(root string, groups []string) error {
+	if len(groups) == 0 {
+		return nil
+	}
+	gids, err := user.GetAdditionalGroupsPath(groups, filepath.Join(root, "etc/group"))
+	if err != nil {
+		return unknownUserError{err}
+	}
+	for _, g := range gids {
+		if !slices.Contains(id.Groups, uint32(g)) {
+			id.Groups = append(id.Groups, uint32(g))
+		}
+	}
+	return nil
 }
 
 // unknownUserError is a user spec the container's files cannot resolve.

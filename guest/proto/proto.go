@@ -125,9 +125,12 @@ type ProcessSpec struct {
 	WorkingDir string `json:"workingDir,omitempty"`
 	// User is "", "uid", "uid:gid", "name" or "name:group", looked up in the
 	// container's /etc/passwd and /etc/group.
-	User      string `json:"user,omitempty"`
-	Tty       bool   `json:"tty,omitempty"`
-	OpenStdin bool   `json:"openStdin,omitempty"`
+	User string `json:"user,omitempty"`
+	// Groups are supplementary groups besides User's: names in the
+	// container's /etc/group, or gids (docker run --group-add).
+	Groups    []string `json:"groups,omitempty"`
+	Tty       bool     `json:"tty,omitempty"`
+	OpenStdin bool     `json:"openStdin,omitempty"`
 	// Height and Width are the initial terminal size with Tty.
 	Height uint16 `json:"height,omitempty"`
 	Width  uint16 `json:"width,omitempty"`

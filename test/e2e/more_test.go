@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -63,5 +64,28 @@ func TestVMThatCannotBootEndsExitedWithReason(t *testing.T) {
 	}
 	if out := d.ok(t, "ps", "-q"); out != "" {
 		t.Fatalf("still running: %q", out)
+	}
+}
+
+// --group-add: a group name from the image's /etc/group and a plain gid
+// join the user's groups in the main process and in exec'd ones; a name
+// the image does not know fails the start with runc's words.
+func TestGroupAdd(t *testing.T) {
+	d := sharedDaemon(t)
+	bb := busybox(t, d)
+	// id -G: the primary group first, the others in no set order.
+	if out := strings.Fields(d.ok(t, "run", "--rm", "-u", "app", "--group-add", "nobody", "--group-add", "4242", bb, "id", "-G")); len(out) != 4 || out[0] != "1000" || !slices.Equal(slices.Sorted(slices.Values(out[1:])), []string{"1001", "4242", "65534"}) {
+		t.Fatalf("id -G with --group-add: %q", out)
+	}
+	d.ok(t, "run", "-d", "--name", "groupadd", "--group-add", "extra", bb, "sleep", "60")
+	defer d.docker(t, "", "rm", "-f", "groupadd")
+	if out := d.ok(t, "exec", "groupadd", "id", "-G"); out != "0 1001\n" {
+		t.Fatalf("id -G in an exec: %q", out)
+	}
+	if out := d.ok(t, "inspect", "-f", "{{json .HostConfig.GroupAdd}}", "groupadd"); out != "[\"extra\"]\n" {
+		t.Fatalf("HostConfig.GroupAdd: %q", out)
+	}
+	if _, errOut, code := d.docker(t, "", "run", "--rm", "--group-add", "ghost", bb, "true"); code == 0 || !strings.Contains(errOut, "find group ghost") {
+		t.Fatalf("--group-add of an unknown group: %d %s", code, errOut)
 	}
 }
