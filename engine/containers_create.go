@@ -63,6 +63,10 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 		return CreateResult{}, err
 	}
 	req.HostConfig.NetworkMode = mode
+	links, err := s.checkLinks(req.HostConfig)
+	if err != nil {
+		return CreateResult{}, err
+	}
 	img, err := s.images.Resolve(req.Config.Image, req.Platform)
 	if err != nil {
 		return CreateResult{}, err
@@ -116,6 +120,9 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 	}
 	if c.Name, err = s.reserveName(id, wantName); err != nil {
 		return CreateResult{}, err
+	}
+	if usesLegacyLinks(c.HostConfig.NetworkMode) {
+		c.HostConfig.Links = storedLinks(links, c.Name)
 	}
 	if err := s.store.Save(c); err != nil {
 		s.names.Remove(id)

@@ -155,6 +155,8 @@ type attachResult struct {
 	endpoints map[string]*container.Endpoint
 	ports     map[string][]container.PortBinding
 	held      *netAttachment
+	// linkEnv are the legacy links' variables (containers_links.go).
+	linkEnv []string
 }
 
 // attachNetworks gives a starting container its addresses on its networks
@@ -247,7 +249,12 @@ func (s *Containers) attachNetworks(c container.Container) (res *attachResult, e
 		cfg.Options = []string{"ndots:0"}
 	}
 	cfg.Hosts = hostsLines(c, primaryAddr, primaryNet)
-	res.config = cfg
+	linkHosts, linkEnv, err := s.linkedContainers(c)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Hosts = append(cfg.Hosts, linkHosts...)
+	res.config, res.linkEnv = cfg, linkEnv
 
 	if networkModeOf(c.HostConfig.NetworkMode) == network.NameHost {
 		return res, nil // published ports are discarded with host networking, as in Docker

@@ -52,7 +52,7 @@ type ProcessSpec struct {
 	// Groups are supplementary groups besides User's (HostConfig.GroupAdd:
 	// names in the container's /etc/group, or gids).
 	Groups []string
-	Tty  bool
+	Tty    bool
 	// ConsoleSize is the initial terminal [height, width] when Tty.
 	ConsoleSize [2]uint
 }

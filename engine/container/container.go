@@ -210,6 +210,9 @@ type HostConfig struct {
 	CapDrop         []string
 	ReadonlyRootfs  bool
 	Tmpfs           map[string]string
+	// Links are legacy links on the default bridge, as dockerd records
+	// them: "/name:/parent/alias" (engine/containers_links.go).
+	Links []string `json:",omitempty"`
 	// GroupAdd are supplementary groups (names in the container's
 	// /etc/group, or gids) for every process of the container.
 	GroupAdd []string `json:",omitempty"`

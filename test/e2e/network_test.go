@@ -153,3 +153,36 @@ func TestNetworking(t *testing.T) {
 		t.Fatalf("inspect of a removed network: exit %d, %s", code, errOut)
 	}
 }
+
+// docker run --link on the default bridge: the linked container answers
+// by its alias (through /etc/hosts: the default bridge has no DNS), and
+// its port and environment come as dockerd's link variables.
+func TestLegacyLink(t *testing.T) {
+	d := sharedDaemon(t)
+	bb := busybox(t, d)
+	d.ok(t, "run", "-d", "--name", "link-db", "-e", "PG=1", "--expose", "8080", bb,
+		"sh", "-c", "mkdir -p /www && echo linked > /www/index.html && exec httpd -f -p 8080 -h /www")
+	defer d.docker(t, "", "rm", "-f", "link-db")
+	ip := strings.TrimSpace(d.ok(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", "link-db"))
+	var out string
+	for i := 0; i < 50; i++ { // until httpd listens
+		var code int
+		out, _, code = d.docker(t, "", "run", "--rm", "--name", "link-client", "--link", "link-db:db", bb,
+			"sh", "-c", "wget -qO- http://db:8080/ && echo $DB_PORT_8080_TCP_ADDR $DB_ENV_PG $DB_NAME")
+		if code == 0 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if want := "linked\n" + ip + " 1 /link-client/db\n"; out != want {
+		t.Fatalf("through the link: %q, want %q", out, want)
+	}
+	d.ok(t, "create", "--name", "link-user", "--link", "link-db:db", bb, "true")
+	defer d.docker(t, "", "rm", "-f", "link-user")
+	if out := d.ok(t, "inspect", "-f", "{{json .HostConfig.Links}}", "link-user"); out != "[\"/link-db:/link-user/db\"]\n" {
+		t.Fatalf("HostConfig.Links: %q", out)
+	}
+	if _, errOut, code := d.docker(t, "", "run", "--rm", "--link", "link-nosuch", bb, "true"); code == 0 || !strings.Contains(errOut, "could not get container for link-nosuch") {
+		t.Fatalf("--link to a missing container: %d %s", code, errOut)
+	}
+}
