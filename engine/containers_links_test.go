@@ -47,7 +47,9 @@ func TestLegacyLinks(t *testing.T) {
 			t.Errorf("env %q lacks %s", env, want)
 		}
 	}
-	if slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "DBALIAS_ENV_PATH=") || strings.HasPrefix(kv, "DBALIAS_ENV_HOME=") }) {
+	if slices.ContainsFunc(env, func(kv string) bool {
+		return strings.HasPrefix(kv, "DBALIAS_ENV_PATH=") || strings.HasPrefix(kv, "DBALIAS_ENV_HOME=")
+	}) {
 		t.Errorf("env %q passes PATH or HOME on", env)
 	}
 
