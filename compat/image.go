@@ -54,8 +54,9 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// inspectConfig is the image config as image inspect shows it.
-func inspectConfig(c v1.Config) *dockerspec.DockerOCIImageConfig {
+// inspectConfig is the image config as image inspect shows it, with the
+// healthcheck's start interval kept apart by the store.
+func inspectConfig(c v1.Config, healthStartInterval time.Duration) *dockerspec.DockerOCIImageConfig {
 	out := &dockerspec.DockerOCIImageConfig{
 		ImageConfig: ocispec.ImageConfig{
 			User:       c.User,
@@ -81,7 +82,7 @@ func inspectConfig(c v1.Config) *dockerspec.DockerOCIImageConfig {
 		}
 	}
 	if h := c.Healthcheck; h != nil {
-		out.Healthcheck = &dockerspec.HealthcheckConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+		out.Healthcheck = &dockerspec.HealthcheckConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, StartInterval: healthStartInterval, Retries: h.Retries}
 	}
 	return out
 }
@@ -109,7 +110,7 @@ func ImageInspect(img *image.Image) imagetypes.InspectResponse {
 		Comment:      comment,
 		Created:      created,
 		Author:       img.Config.Author,
-		Config:       inspectConfig(img.Config.Config),
+		Config:       inspectConfig(img.Config.Config, img.HealthStartInterval),
 		Architecture: img.Platform.Architecture,
 		Variant:      img.Platform.Variant,
 		Os:           img.Platform.OS,

@@ -71,14 +71,15 @@ func (s *Containers) ContainerCommit(ctx context.Context, ref string, opts Commi
 	}
 	defer release()
 	img, err := s.images.Commit(ctx, image.CommitRequest{
-		Parent:      c.ImageID,
-		Layer:       layer,
-		Config:      commitconfig.ImageConfig(cfg),
-		Author:      opts.Author,
-		Comment:     opts.Comment,
-		CreatedBy:   strings.Join(c.Config.Cmd, " "),
-		ContainerID: c.ID,
-		Tag:         opts.Tag,
+		Parent:              c.ImageID,
+		Layer:               layer,
+		Config:              commitconfig.ImageConfig(cfg),
+		HealthStartInterval: commitconfig.HealthStartInterval(cfg),
+		Author:              opts.Author,
+		Comment:             opts.Comment,
+		CreatedBy:           strings.Join(c.Config.Cmd, " "),
+		ContainerID:         c.ID,
+		Tag:                 opts.Tag,
 	})
 	if err != nil {
 		return "", err

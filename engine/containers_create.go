@@ -268,11 +268,12 @@ func mergeHealthcheck(user *container.Healthcheck, img *image.Image) *container.
 		return user
 	}
 	fromImage := &container.Healthcheck{
-		Test:        ih.Test,
-		Interval:    ih.Interval,
-		Timeout:     ih.Timeout,
-		StartPeriod: ih.StartPeriod,
-		Retries:     ih.Retries,
+		Test:          ih.Test,
+		Interval:      ih.Interval,
+		Timeout:       ih.Timeout,
+		StartPeriod:   ih.StartPeriod,
+		StartInterval: img.HealthStartInterval,
+		Retries:       ih.Retries,
 	}
 	if user == nil {
 		return fromImage

@@ -55,11 +55,12 @@ func (e *Engine) ImageImport(ctx context.Context, opts ImportOptions) (string, e
 	layer := checkedTar(tarball)
 	defer layer.Close() // ends checkedTar's copy if the store stops reading
 	img, err := e.images.Commit(ctx, image.CommitRequest{
-		Platform: plat,
-		Layer:    layer,
-		Config:   commitconfig.ImageConfig(cfg),
-		Comment:  comment,
-		Tag:      opts.Tag,
+		Platform:            plat,
+		Layer:               layer,
+		Config:              commitconfig.ImageConfig(cfg),
+		HealthStartInterval: commitconfig.HealthStartInterval(cfg),
+		Comment:             comment,
+		Tag:                 opts.Tag,
 	})
 	if bad := (*badTarError)(nil); errors.As(err, &bad) {
 		return "", errdefs.InvalidParameter(bad) // without the store's words around it

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pier-vm/pier/engine"
+	"github.com/pier-vm/pier/engine/container"
 	"github.com/pier-vm/pier/engine/events"
 	"github.com/pier-vm/pier/engine/fakeruntime"
 	"github.com/pier-vm/pier/engine/image"
@@ -91,6 +92,24 @@ func TestImageImportAndImageEvents(t *testing.T) {
 	}
 	if _, err := e.ImageImport(context.Background(), engine.ImportOptions{Source: bytes.NewReader(rootTar(t)), Changes: []string{"BOGUS x"}}); !errdefs.IsInvalidParameter(err) {
 		t.Fatalf("a bad change: %v", err)
+	}
+
+	// HEALTHCHECK --start-interval survives the image and reaches a
+	// container made from it.
+	if _, err := e.ImageImport(context.Background(), engine.ImportOptions{Source: bytes.NewReader(rootTar(t)), Tag: "hc:1",
+		Changes: []string{"HEALTHCHECK --interval=1m --start-interval=2s CMD true", `CMD ["/bin/hello"]`}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.ContainerCreate(context.Background(), engine.CreateRequest{Config: container.Config{Image: "hc:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := e.ContainerInspect(res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := info.Config.Healthcheck; h == nil || h.StartInterval != 2*time.Second || h.Interval != time.Minute {
+		t.Fatalf("the container's healthcheck %+v", h)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -84,6 +85,15 @@ func Merge(user, ctr container.Config) container.Config {
 		out.StopSignal = ctr.StopSignal
 	}
 	return out
+}
+
+// HealthStartInterval is c's healthcheck start interval, which an image's
+// run configuration (ImageConfig) carries apart.
+func HealthStartInterval(c container.Config) time.Duration {
+	if c.Healthcheck == nil {
+		return 0
+	}
+	return c.Healthcheck.StartInterval
 }
 
 // ImageConfig is c as an image's run configuration: every field dockerd

@@ -30,7 +30,11 @@ type Image struct {
 	// Size is the sum of the uncompressed layer sizes.
 	Size   int64
 	Config v1.ConfigFile
-	Layers []Layer
+	// HealthStartInterval is the config's Healthcheck.StartInterval
+	// (HEALTHCHECK --start-interval), which go-containerregistry's config
+	// type has no field for.
+	HealthStartInterval time.Duration
+	Layers              []Layer
 }
 
 // Layer is one layer of an image as stored.

@@ -36,6 +36,9 @@ type CommitRequest struct {
 	Layer io.Reader
 	// Config is the new image's run configuration.
 	Config v1.Config
+	// HealthStartInterval is Config.Healthcheck's start interval, which
+	// v1.Config cannot hold (see Image.HealthStartInterval).
+	HealthStartInterval time.Duration
 	// Author and Comment go into the config and its new history entry.
 	Author  string
 	Comment string
@@ -266,8 +269,12 @@ func childConfig(rawParent []byte, req CommitRequest, diffID string, empty bool,
 		Author: req.Author, Created: v1.Time{Time: now}, CreatedBy: req.CreatedBy,
 		Comment: req.Comment, EmptyLayer: empty,
 	})
+	runConfig, err := runConfigJSON(req.Config, req.HealthStartInterval)
+	if err != nil {
+		return nil, err
+	}
 	set := map[string]any{
-		"config":  req.Config,
+		"config":  runConfig,
 		"created": now.Format(time.RFC3339Nano),
 		"rootfs":  rootfs,
 		"history": history,
@@ -289,6 +296,28 @@ func childConfig(rawParent []byte, req CommitRequest, diffID string, empty bool,
 	if req.Author != "" {
 		b, _ := json.Marshal(req.Author)
 		fields["author"] = b
+	}
+	return json.Marshal(fields)
+}
+
+// runConfigJSON is c as a config's "config" object, with the
+// healthcheck's start interval added when there is one.
+func runConfigJSON(c v1.Config, healthStartInterval time.Duration) (json.RawMessage, error) {
+	b, err := json.Marshal(c)
+	if err != nil || c.Healthcheck == nil || healthStartInterval == 0 {
+		return b, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return nil, err
+	}
+	var health map[string]any
+	if err := json.Unmarshal(fields["Healthcheck"], &health); err != nil {
+		return nil, err
+	}
+	health["StartInterval"] = healthStartInterval
+	if fields["Healthcheck"], err = json.Marshal(health); err != nil {
+		return nil, err
 	}
 	return json.Marshal(fields)
 }

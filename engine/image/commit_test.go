@@ -279,7 +279,8 @@ func TestCommitWithoutAParentIsAnImport(t *testing.T) {
 	arm := platform.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}
 	img, err := s.Commit(context.Background(), CommitRequest{
 		Platform: arm, Layer: bytes.NewReader(layer), Comment: "Imported from -",
-		Config: v1.Config{Env: []string{"A=b"}, Labels: map[string]string{"team": "blue"}}, Tag: "imp:v1",
+		Config: v1.Config{Env: []string{"A=b"}, Labels: map[string]string{"team": "blue"}, Healthcheck: &v1.HealthConfig{Test: []string{"CMD", "true"}, Interval: time.Minute}},
+		HealthStartInterval: 2 * time.Second, Tag: "imp:v1",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -304,6 +305,14 @@ func TestCommitWithoutAParentIsAnImport(t *testing.T) {
 	}
 	if cfg.Config.Labels["team"] != "blue" || len(cfg.Config.Env) != 1 {
 		t.Fatalf("config %+v", cfg.Config)
+	}
+	// The start interval go-containerregistry's type has no field for is
+	// in the stored config, read back after a reopen, beside the rest.
+	if got.HealthStartInterval != 2*time.Second || cfg.Config.Healthcheck == nil || cfg.Config.Healthcheck.Interval != time.Minute {
+		t.Fatalf("healthcheck %+v, start interval %v", cfg.Config.Healthcheck, got.HealthStartInterval)
+	}
+	if raw, _ := os.ReadFile(s2.blobPath(got.ID)); !strings.Contains(string(raw), `"StartInterval":2000000000`) {
+		t.Fatalf("config blob %s", raw)
 	}
 	raw, err := os.ReadFile(s2.blobPath(got.ManifestDigest))
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/distribution/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -37,6 +38,7 @@ func (s *Service) imageLocked(rec *record) *Image {
 	if cfg, err := s.configLocked(rec); err == nil {
 		img.Config = *cfg.DeepCopy()
 		img.Created = cfg.Created.Time
+		img.HealthStartInterval = rec.healthStartInterval
 	} else {
 		s.log.Warn("unreadable image config", "image", rec.ID, "err", err)
 	}
@@ -55,6 +57,14 @@ func (s *Service) configLocked(rec *record) (*v1.ConfigFile, error) {
 	var cfg v1.ConfigFile
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		return nil, err
+	}
+	var health struct {
+		Config struct {
+			Healthcheck *struct{ StartInterval time.Duration }
+		} `json:"config"`
+	}
+	if json.Unmarshal(b, &health) == nil && health.Config.Healthcheck != nil {
+		rec.healthStartInterval = health.Config.Healthcheck.StartInterval
 	}
 	rec.cfg = &cfg
 	return rec.cfg, nil

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/sys/atomicwriter"
@@ -66,6 +67,8 @@ type record struct {
 	Layers     []Layer
 
 	cfg *v1.ConfigFile // parsed config, cached in memory
+	// healthStartInterval is read from the config with cfg.
+	healthStartInterval time.Duration
 }
 
 // Option tunes a Service.
