@@ -279,7 +279,7 @@ func TestCommitWithoutAParentIsAnImport(t *testing.T) {
 	arm := platform.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}
 	img, err := s.Commit(context.Background(), CommitRequest{
 		Platform: arm, Layer: bytes.NewReader(layer), Comment: "Imported from -",
-		Config: v1.Config{Env: []string{"A=b"}, Labels: map[string]string{"team": "blue"}, Healthcheck: &v1.HealthConfig{Test: []string{"CMD", "true"}, Interval: time.Minute}},
+		Config:              v1.Config{Env: []string{"A=b"}, Labels: map[string]string{"team": "blue"}, Healthcheck: &v1.HealthConfig{Test: []string{"CMD", "true"}, Interval: time.Minute}},
 		HealthStartInterval: 2 * time.Second, Tag: "imp:v1",
 	})
 	if err != nil {
