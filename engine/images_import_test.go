@@ -34,11 +34,10 @@ func rootTar(t *testing.T) []byte {
 	return b.Bytes()
 }
 
-// docker import through the engine over a real image store: a gzipped
-// tarball becomes a tagged image with the changes applied, and dockerd's
-// image events follow (tag, import; untag and delete on removal); what is
-// not a tar archive is an invalid parameter that stores nothing.
-func TestImageImportAndImageEvents(t *testing.T) {
+// engineOverARealStore is an engine with a real image store (engine/image)
+// and a fake runtime.
+func engineOverARealStore(t *testing.T) *engine.Engine {
+	t.Helper()
 	store, err := image.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +46,15 @@ func TestImageImportAndImageEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e
+}
+
+// docker import through the engine over a real image store: a gzipped
+// tarball becomes a tagged image with the changes applied, and dockerd's
+// image events follow (tag, import; untag and delete on removal); what is
+// not a tar archive is an invalid parameter that stores nothing.
+func TestImageImportAndImageEvents(t *testing.T) {
+	e := engineOverARealStore(t)
 	_, live, cancel := e.Subscribe()
 	defer cancel()
 
@@ -116,14 +124,7 @@ func TestImageImportAndImageEvents(t *testing.T) {
 // Image prune with dockerd's filters: only images created before until
 // and matching the labels go; the others stay.
 func TestImagePruneFilters(t *testing.T) {
-	store, err := image.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(engine.Config{Root: t.TempDir(), Images: store, Runtime: fakeruntime.New()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := engineOverARealStore(t)
 	ids := map[string]string{}
 	for _, c := range []struct{ tag, label string }{{"blue:1", "team=blue"}, {"red:1", "team=red"}, {"kept:1", "keep=yes"}} {
 		id, err := e.ImageImport(context.Background(), engine.ImportOptions{Source: bytes.NewReader(rootTar(t)), Tag: c.tag, Changes: []string{"LABEL " + c.label}})

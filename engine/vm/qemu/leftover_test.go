@@ -10,21 +10,25 @@ import (
 	"testing"
 )
 
+// sleeperIn starts a sleep in a session of its own with dir as its
+// working directory, as pierd starts QEMU; it is killed at the test's end.
+func sleeperIn(t *testing.T, dir string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", "60")
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
 // KillLeftovers kills a process by its pid file only when it runs in the
 // state directory: a pid reused by an unrelated process is left alone.
 func TestKillLeftoversOnlyKillsWhatRunsInTheStateDir(t *testing.T) {
 	stateDir, elsewhere := t.TempDir(), t.TempDir()
-	start := func(dir string) *exec.Cmd {
-		cmd := exec.Command("sleep", "60")
-		cmd.Dir = dir
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		return cmd
-	}
-	stranger := start(elsewhere)
+	stranger := sleeperIn(t, elsewhere)
 	pidFile := filepath.Join(stateDir, qemuPidName)
 	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(stranger.Process.Pid)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -37,7 +41,7 @@ func TestKillLeftoversOnlyKillsWhatRunsInTheStateDir(t *testing.T) {
 		t.Fatalf("the stranger was hit: %v", err)
 	}
 
-	ours := start(stateDir)
+	ours := sleeperIn(t, stateDir)
 	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(ours.Process.Pid)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -63,17 +67,7 @@ func TestKillLeftoversOnlyKillsWhatRunsInTheStateDir(t *testing.T) {
 func TestKillLeftoversFindsAHelperWhosePidWasNotRecorded(t *testing.T) {
 	for _, mark := range []string{startingMark, "sta", ""} {
 		stateDir, elsewhere := t.TempDir(), t.TempDir()
-		start := func(dir string) *exec.Cmd {
-			cmd := exec.Command("sleep", "60")
-			cmd.Dir = dir
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-			return cmd
-		}
-		stranger, ours := start(elsewhere), start(stateDir)
+		stranger, ours := sleeperIn(t, elsewhere), sleeperIn(t, stateDir)
 		pidFile := filepath.Join(stateDir, qemuPidName)
 		if err := os.WriteFile(pidFile, []byte(mark), 0o600); err != nil {
 			t.Fatal(err)
