@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -157,21 +158,34 @@ func (b *echoBackend) Prune(ctx context.Context, opts enginebuild.PruneOptions) 
 func TestBuildPruneAsksTheBuilder(t *testing.T) {
 	backend := &echoBackend{}
 	s := server.New(slog.New(slog.DiscardHandler), NewRouter(backend))
-	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost,
-		`/v1.51/build/prune?all=1&reserved-space=1000&filters={"until":{"24h":true},"type":{"regular":true}}`, nil))
+	prune := func(q string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1.51/build/prune?"+q, nil))
+		return rec
+	}
+	rec := prune(`all=1&reserved-space=1000&filters={"until":{"24h":true},"type":{"regular":true},"id":{"abc":true},"label!":{"keep":true}}`)
 	if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != `{"CachesDeleted":["rec1","rec2"],"SpaceReclaimed":4096}` {
 		t.Fatalf("prune: %d %s", rec.Code, rec.Body)
 	}
+	// As dockerd: id as a substring, the rest exact, all in one BuildKit
+	// filter (every one must hold); label and label! accepted, unused.
 	o := backend.pruned
-	if o == nil || !o.All || o.ReservedSpace != 1000 || o.KeepDuration != 24*time.Hour || len(o.Filters) != 1 || o.Filters[0] != "type==regular" {
+	if o == nil || !o.All || o.ReservedSpace != 1000 || (o.KeepDuration-24*time.Hour).Abs() > time.Second || len(o.Filters) != 1 || o.Filters[0] != "id~=abc,type==regular" {
 		t.Fatalf("prune options: %+v", o)
 	}
-	for _, q := range []string{`filters={"color":{"red":true}}`, `filters={"until":{"soon":true}}`, `reserved-space=-1`} {
-		rec := httptest.NewRecorder()
-		s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1.51/build/prune?"+q, nil))
-		if rec.Code != 400 {
-			t.Fatalf("prune?%s: %d %s, want 400", q, rec.Code, rec.Body)
+	stamp := strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)
+	if rec := prune(`filters={"unused-for":{"` + stamp + `":true}}`); rec.Code != 200 || (backend.pruned.KeepDuration-time.Hour).Abs() > 2*time.Second {
+		t.Fatalf("unused-for a timestamp: %d %s, %+v", rec.Code, rec.Body, backend.pruned)
+	}
+	for q, want := range map[string]string{
+		`filters={"color":{"red":true}}`:                         "invalid filter 'color'",
+		`filters={"until":{"soon":true}}`:                        "filter expects a duration (e.g., '24h') or a timestamp",
+		`filters={"until":{"1h":true},"unused-for":{"2h":true}}`: "conflicting filters:",
+		`filters={"type":{"regular":true,"source.local":true}}`:  "filters expect only one value",
+		`reserved-space=-1`:                                      "reserved-space is invalid",
+	} {
+		if rec := prune(q); rec.Code != 400 || !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("prune?%s: %d %s, want 400 with %s", q, rec.Code, rec.Body, want)
 		}
 	}
 }

@@ -1,9 +1,14 @@
 package build
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+
+	timetypes "github.com/docker/docker/api/types/time"
 
 	"github.com/pier-vm/pier/compat"
 	enginebuild "github.com/pier-vm/pier/engine/build"
@@ -11,10 +16,13 @@ import (
 	"github.com/pier-vm/pier/server/httputils"
 )
 
-// cacheFilters maps docker builder prune's filters to BuildKit's filter
-// operators, as dockerd does; until is a duration, handled apart.
+// cacheFilters are the filters docker builder prune hands BuildKit, as
+// dockerd does: id as a substring (~=), the others exact (==), one value
+// each, all of them together (one comma-joined BuildKit filter). until
+// (or its older name unused-for) is a duration or a timestamp, handled
+// apart; label and label! are accepted and ignored, as dockerd does.
 var cacheFilters = map[string]string{
-	"id": "==", "parent": "==", "type": "==", "description": "~=",
+	"id": "~=", "parent": "==", "type": "==", "description": "==",
 	"inuse": "==", "shared": "==", "private": "==",
 }
 
@@ -52,22 +60,51 @@ func pruneOptions(req *http.Request) (enginebuild.PruneOptions, error) {
 	if err != nil {
 		return opts, err
 	}
-	for _, key := range args.Keys() {
-		for _, v := range args.Get(key) {
-			if key == "until" {
-				d, err := time.ParseDuration(v)
-				if err != nil {
-					return opts, errdefs.InvalidParameterf("%q filter expects a duration (e.g., '24h'): %v", key, err)
-				}
-				opts.KeepDuration = d
-				continue
-			}
-			op, ok := cacheFilters[key]
-			if !ok {
-				return opts, errdefs.InvalidParameterf("filter %q is not valid", key)
-			}
-			opts.Filters = append(opts.Filters, key+op+v)
+	valid := map[string]bool{"until": true, "unused-for": true, "label": true, "label!": true}
+	for k := range cacheFilters {
+		valid[k] = true
+	}
+	if err := args.Validate(valid); err != nil {
+		return opts, errdefs.InvalidParameter(err)
+	}
+	key := "until"
+	if args.Contains("unused-for") {
+		if args.Contains("until") {
+			return opts, errdefs.InvalidParameterf("conflicting filters: %q and %q", "until", "unused-for")
 		}
+		key = "unused-for"
+	}
+	switch until := args.Get(key); len(until) {
+	case 0:
+	case 1:
+		ts, err := timetypes.GetTimestamp(until[0], time.Now())
+		if err != nil {
+			return opts, errdefs.InvalidParameterf("%q filter expects a duration (e.g., '24h') or a timestamp: %v", key, err)
+		}
+		t, err := compat.ParseTimestamp(ts)
+		if err != nil {
+			return opts, err
+		}
+		opts.KeepDuration = time.Since(t)
+	default:
+		return opts, errdefs.InvalidParameterf("filters expect only one value")
+	}
+	var bk []string
+	for _, k := range slices.Sorted(maps.Keys(cacheFilters)) {
+		if !args.Contains(k) {
+			continue
+		}
+		switch v := args.Get(k); len(v) {
+		case 0:
+			bk = append(bk, k) // the field is set, whatever its value
+		case 1:
+			bk = append(bk, k+cacheFilters[k]+v[0])
+		default:
+			return opts, errdefs.InvalidParameterf("filters expect only one value")
+		}
+	}
+	if len(bk) > 0 {
+		opts.Filters = []string{strings.Join(bk, ",")}
 	}
 	return opts, nil
 }
