@@ -237,10 +237,14 @@ func NewContainers(cfg ContainersConfig) (*Containers, error) {
 func (s *Containers) Events() *events.Bus { return s.events }
 
 func (s *Containers) newCtr(c container.Container) *ctr {
+	log := containerlog.New(filepath.Join(s.store.Dir(c.ID), "container.log"))
+	if r, _, err := logSettings(c.HostConfig); err == nil { // checked at create
+		log.SetRotation(r)
+	}
 	return &ctr{
 		c:       c,
 		changed: make(chan struct{}),
-		log:     containerlog.New(filepath.Join(s.store.Dir(c.ID), "container.log")),
+		log:     log,
 		output:  newHub(),
 		stdin:   newStdinPipe(),
 	}

@@ -58,6 +58,10 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 	if err := restart.Validate(req.HostConfig.RestartPolicy, req.HostConfig.AutoRemove); err != nil {
 		return CreateResult{}, err
 	}
+	_, logWarnings, err := logSettings(req.HostConfig)
+	if err != nil {
+		return CreateResult{}, err
+	}
 	mode, endpoints, err := s.resolveEndpoints(req.HostConfig.NetworkMode, req.Endpoints)
 	if err != nil {
 		return CreateResult{}, err
@@ -134,7 +138,7 @@ func (s *Containers) ContainerCreate(ctx context.Context, req CreateRequest) (Cr
 	s.mu.Unlock()
 	registered = true
 	s.publish(c, "create", nil)
-	return CreateResult{ID: id, Warnings: []string{}}, nil
+	return CreateResult{ID: id, Warnings: append([]string{}, logWarnings...)}, nil
 }
 
 // reserveName takes name, or a generated adjective_surname when empty.

@@ -22,6 +22,10 @@ type LogsOptions struct {
 	Since, Until time.Time
 	// Tail keeps the last Tail records; negative means all.
 	Tail int
+	// Ready, when set, is called once the logs are known to be readable,
+	// before the first record: where an API answer's head goes out (an
+	// error before it, such as the none driver's, is a plain error).
+	Ready func()
 }
 
 // ContainerLogs calls emit for every matching record of the container's
@@ -34,7 +38,13 @@ func (s *Containers) ContainerLogs(ctx context.Context, ref string, opts LogsOpt
 	if err != nil {
 		return err
 	}
-	return x.log.Read(ctx, containerlog.ReadOptions{
+	if !x.log.Readable() {
+		return errdefs.NotImplemented(containerlog.ErrNotReadable) // the none driver, as dockerd answers
+	}
+	if opts.Ready != nil {
+		opts.Ready()
+	}
+	err = x.log.Read(ctx, containerlog.ReadOptions{
 		Stdout: opts.Stdout,
 		Stderr: opts.Stderr,
 		Since:  opts.Since,
@@ -42,6 +52,7 @@ func (s *Containers) ContainerLogs(ctx context.Context, ref string, opts LogsOpt
 		Tail:   opts.Tail,
 		Follow: opts.Follow,
 	}, emit)
+	return err
 }
 
 // AttachOptions say what an attach client wants. A nil writer or reader
@@ -96,6 +107,9 @@ func (s *Containers) ContainerAttach(ctx context.Context, ref string, opts Attac
 				_, err := w.Write(e.Line)
 				return err
 			})
+		if errors.Is(err, containerlog.ErrNotReadable) {
+			err = nil // the none driver: nothing to replay
+		}
 		if err != nil {
 			return err
 		}

@@ -49,6 +49,16 @@ type Log struct {
 	file    *os.File // non-nil during a session
 	changed chan struct{}
 	writers []*lineWriter
+
+	rotation Rotation
+	// size is the current file's length during a session.
+	size int64
+	// counts are the bytes of each stream the session's run wrote (the
+	// run's records, rotated ones included).
+	counts map[string]int64
+	// generation counts rotations: a follower reopens the file when it
+	// changes.
+	generation int
 }
 
 // New returns the log stored at path. Nothing is opened until a session
@@ -73,7 +83,13 @@ func (l *Log) StartSession() (stdout, stderr io.Writer, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("open log: %w", err)
 	}
-	l.file = f
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	_ = os.Remove(l.runFile()) // a new run: an earlier one's counts go
+	l.file, l.size, l.counts = f, fi.Size(), map[string]int64{}
 	out := &lineWriter{log: l, stream: Stdout}
 	errw := &lineWriter{log: l, stream: Stderr}
 	l.writers = []*lineWriter{out, errw}
@@ -91,6 +107,7 @@ func (l *Log) EndSession() error {
 	for _, w := range l.writers {
 		w.flushLocked()
 	}
+	_ = os.Remove(l.runFile()) // the run is over: nothing will resume it
 	return l.closeLocked()
 }
 
@@ -114,25 +131,35 @@ func (l *Log) Active() bool {
 	return l.file != nil
 }
 
-// Remove deletes the file (ending any session first).
+// Remove deletes the files (ending any session first).
 func (l *Log) Remove() error {
 	_ = l.EndSession()
-	if err := os.Remove(l.path); err != nil && !os.IsNotExist(err) {
-		return err
+	for _, p := range append(l.files(), l.runFile()) {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return err
+		}
 	}
 	return nil
 }
 
 // appendLocked writes one record; l.mu is held.
 func (l *Log) appendLocked(stream string, line []byte) {
-	if l.file == nil {
+	if l.file == nil || l.rotation.MaxSize < 0 {
 		return
 	}
 	b, err := json.Marshal(record{Log: string(line), Stream: stream, Time: l.now().UTC()})
 	if err != nil {
 		return
 	}
-	_, _ = l.file.Write(append(b, '\n'))
+	b = append(b, '\n')
+	if l.needsRotationLocked(len(b)) {
+		if err := l.rotateLocked(); err != nil && l.file == nil {
+			return // no file to write to until the next session
+		}
+	}
+	n, _ := l.file.Write(b)
+	l.size += int64(n)
+	l.counts[stream] += int64(len(line))
 	l.notifyLocked()
 }
 
@@ -141,12 +168,12 @@ func (l *Log) notifyLocked() {
 	l.changed = make(chan struct{})
 }
 
-// watch returns a channel closed at the next change and whether a session
-// is open.
-func (l *Log) watch() (<-chan struct{}, bool) {
+// watch returns a channel closed at the next change, whether a session
+// is open and how many rotations there were.
+func (l *Log) watch() (<-chan struct{}, bool, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.changed, l.file != nil
+	return l.changed, l.file != nil, l.generation
 }
 
 // lineWriter cuts one stream into records.

@@ -21,26 +21,27 @@ type ReadOptions struct {
 	Follow bool
 }
 
-// Read calls emit for each matching record, in order. With Follow it then
-// waits for new records until the session ends, ctx ends, or Until passes.
-// A missing file is an empty log.
-func (l *Log) Read(ctx context.Context, opts ReadOptions, emit func(Entry) error) error {
-	f, err := os.Open(l.path)
-	if err != nil {
-		if !os.IsNotExist(err) {
-			return err
-		}
-		if !opts.Follow {
-			return nil
-		}
-		// Nothing written yet: wait for the session's first record.
-		if f, err = l.waitForFile(ctx); f == nil || err != nil {
-			return err
-		}
-	}
-	defer f.Close()
-	r := newReader(f)
+// ErrNotReadable is Read's answer for a log that keeps nothing (the none
+// driver).
+var ErrNotReadable = errors.New("configured logging driver does not support reading")
 
+// Read calls emit for each matching record, in order: the rotated files'
+// records first, oldest first. With Follow it then waits for new records
+// until the session ends, ctx ends, or Until passes, following the file
+// across rotations. A missing file is an empty log.
+func (l *Log) Read(ctx context.Context, opts ReadOptions, emit func(Entry) error) error {
+	if !l.Readable() {
+		return ErrNotReadable
+	}
+	snap, err := l.openFiles()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, f := range snap.files {
+			f.Close()
+		}
+	}()
 	match := func(e Entry) bool {
 		if (e.Stream == Stdout && !opts.Stdout) || (e.Stream == Stderr && !opts.Stderr) {
 			return false
@@ -52,31 +53,35 @@ func (l *Log) Read(ctx context.Context, opts ReadOptions, emit func(Entry) error
 	}
 
 	// Snapshot of what is there now, tailed.
-	changed, active := l.watch()
 	var tail []Entry
 	var partial []byte
-	for {
-		line, err := r.ReadBytes('\n')
-		if errors.Is(err, io.EOF) {
-			partial = line
-			break
-		}
-		if err != nil {
-			return err
-		}
-		e, derr := decode(line)
-		if derr != nil || !match(e) {
-			continue
-		}
-		if opts.Tail < 0 {
-			if err := emit(e); err != nil {
+	var r *bufio.Reader
+	for _, f := range snap.files {
+		r = newReader(f)
+		partial = nil
+		for {
+			line, err := r.ReadBytes('\n')
+			if errors.Is(err, io.EOF) {
+				partial = line
+				break
+			}
+			if err != nil {
 				return err
 			}
-			continue
-		}
-		tail = append(tail, e)
-		if len(tail) > opts.Tail {
-			tail = tail[1:]
+			e, derr := decode(line)
+			if derr != nil || !match(e) {
+				continue
+			}
+			if opts.Tail < 0 {
+				if err := emit(e); err != nil {
+					return err
+				}
+				continue
+			}
+			tail = append(tail, e)
+			if len(tail) > opts.Tail {
+				tail = tail[1:]
+			}
 		}
 	}
 	for _, e := range tail {
@@ -87,11 +92,57 @@ func (l *Log) Read(ctx context.Context, opts ReadOptions, emit func(Entry) error
 	if !opts.Follow {
 		return nil
 	}
-	return l.follow(ctx, r, partial, changed, active, opts, match, emit)
+	if !snap.current {
+		// Nothing written yet: wait for the session's first record.
+		f, err := l.waitForFile(ctx)
+		if f == nil || err != nil {
+			return err
+		}
+		defer f.Close()
+		r, partial = newReader(f), nil
+		snap.changed, snap.active, snap.generation = l.watch()
+	}
+	return l.follow(ctx, r, partial, snap, opts, match, emit)
 }
 
-// follow emits records appended after the snapshot until the session ends.
-func (l *Log) follow(ctx context.Context, r *bufio.Reader, partial []byte, changed <-chan struct{}, active bool,
+// snapshot is the log's files opened at one moment, oldest first, and the
+// state that moment had.
+type snapshot struct {
+	files      []*os.File
+	current    bool // files ends with the current file (it existed)
+	changed    <-chan struct{}
+	active     bool
+	generation int
+}
+
+// openFiles opens the rotated files and the current one under the lock,
+// so that no rotation falls between them.
+func (l *Log) openFiles() (snapshot, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	snap := snapshot{changed: l.changed, active: l.file != nil, generation: l.generation}
+	paths := l.files()
+	for i, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			if os.IsNotExist(err) {
+				continue
+			}
+			for _, f := range snap.files {
+				f.Close()
+			}
+			return snapshot{}, err
+		}
+		snap.files = append(snap.files, f)
+		snap.current = i == len(paths)-1
+	}
+	return snap, nil
+}
+
+// follow emits records appended after the snapshot until the session
+// ends; when the file was rotated, it reads the old one to its end and
+// goes on from the start of the new one.
+func (l *Log) follow(ctx context.Context, r *bufio.Reader, partial []byte, snap snapshot,
 	opts ReadOptions, match func(Entry) bool, emit func(Entry) error) error {
 	var until <-chan time.Time
 	if !opts.Until.IsZero() {
@@ -99,6 +150,13 @@ func (l *Log) follow(ctx context.Context, r *bufio.Reader, partial []byte, chang
 		defer t.Stop()
 		until = t.C
 	}
+	changed, active, generation := snap.changed, snap.active, snap.generation
+	var opened *os.File // a file follow opened after a rotation
+	defer func() {
+		if opened != nil {
+			opened.Close()
+		}
+	}()
 	for active {
 		select {
 		case <-ctx.Done():
@@ -107,33 +165,96 @@ func (l *Log) follow(ctx context.Context, r *bufio.Reader, partial []byte, chang
 			return nil
 		case <-changed:
 		}
-		changed, active = l.watch()
+		var gen int
+		changed, active, gen = l.watch()
 		for {
-			line, err := r.ReadBytes('\n')
-			partial = append(partial, line...)
-			if errors.Is(err, io.EOF) {
+			if err := readRecords(r, &partial, match, emit); err != nil {
+				return err
+			}
+			if gen == generation {
 				break
 			}
+			// Rotated: the files rotated since, then the new one, each from
+			// its start.
+			files, now, err := l.openSince(generation)
 			if err != nil {
 				return err
 			}
-			e, derr := decode(partial)
-			partial = nil
-			if derr != nil || !match(e) {
-				continue
+			for _, f := range files[:len(files)-1] {
+				var part []byte
+				err := readRecords(newReader(f), &part, match, emit)
+				f.Close()
+				if err != nil {
+					for _, f := range files[len(files)-1:] {
+						f.Close()
+					}
+					return err
+				}
 			}
-			if err := emit(e); err != nil {
-				return err
+			if opened != nil {
+				opened.Close()
 			}
+			opened = files[len(files)-1]
+			r, partial, generation, gen = newReader(opened), nil, now, now
 		}
 	}
 	return nil
 }
 
+// openSince opens, under the lock, the files rotated after generation
+// that are still kept (oldest first) and the current file last, and
+// returns the generation they belong to.
+func (l *Log) openSince(generation int) ([]*os.File, int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var paths []string
+	for i := min(l.generation-generation-1, l.rotation.MaxFiles-1); i >= 1; i-- {
+		paths = append(paths, l.rotatedPath(i))
+	}
+	paths = append(paths, l.path)
+	var files []*os.File
+	for i, p := range paths {
+		f, err := os.Open(p)
+		if err != nil && (i == len(paths)-1 || !os.IsNotExist(err)) {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, 0, err
+		}
+		if err == nil {
+			files = append(files, f)
+		}
+	}
+	return files, l.generation, nil
+}
+
+// readRecords emits the matching records r holds up to its end, keeping
+// a last incomplete line in partial.
+func readRecords(r *bufio.Reader, partial *[]byte, match func(Entry) bool, emit func(Entry) error) error {
+	for {
+		line, err := r.ReadBytes('\n')
+		*partial = append(*partial, line...)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		e, derr := decode(*partial)
+		*partial = nil
+		if derr != nil || !match(e) {
+			continue
+		}
+		if err := emit(e); err != nil {
+			return err
+		}
+	}
+}
+
 // waitForFile waits while a session is open for the file to appear.
 func (l *Log) waitForFile(ctx context.Context) (*os.File, error) {
 	for {
-		changed, active := l.watch()
+		changed, active, _ := l.watch()
 		f, err := os.Open(l.path)
 		if err == nil {
 			return f, nil

@@ -34,8 +34,9 @@ func (l *Log) Detach() error {
 }
 
 // ResumeSession reopens the session of a run whose records start at byte
-// start of the file. A torn last record (the daemon died mid-write) is cut
-// off. It returns the writers, as StartSession does, and how many bytes of
+// start of the file (or, when the run rotated the file, at its start, with
+// what the rotated files hold taken from the run's counts file). A torn
+// last record (the daemon died mid-write) is cut off. It returns the writers, as StartSession does, and how many bytes of
 // stdout and stderr the run's records hold.
 func (l *Log) ResumeSession(start int64) (stdout, stderr io.Writer, stdoutBytes, stderrBytes int64, err error) {
 	l.mu.Lock()
@@ -51,6 +52,10 @@ func (l *Log) ResumeSession(start int64) (stdout, stderr io.Writer, stdoutBytes,
 	if err != nil {
 		f.Close()
 		return nil, nil, 0, 0, err
+	}
+	before := l.readRunCounts()
+	if before != nil {
+		start = 0 // the run rotated the file: the current one is all its own
 	}
 	if start < 0 || start > fi.Size() {
 		start = fi.Size() // the run's start is unknown: count nothing
@@ -70,7 +75,10 @@ func (l *Log) ResumeSession(start int64) (stdout, stderr io.Writer, stdoutBytes,
 		f.Close()
 		return nil, nil, 0, 0, err
 	}
-	l.file = f
+	for stream, n := range before {
+		counts[stream] += n
+	}
+	l.file, l.size, l.counts = f, end, counts
 	out := &lineWriter{log: l, stream: Stdout}
 	errw := &lineWriter{log: l, stream: Stderr}
 	l.writers = []*lineWriter{out, errw}

@@ -42,12 +42,20 @@ func (r *Router) getContainersLogs(w http.ResponseWriter, req *http.Request, var
 	}
 	tty := info.Config.Tty
 
-	w.Header().Set("Content-Type", httputils.StreamMediaType(req.Context(), tty))
-	w.WriteHeader(http.StatusOK)
 	out := httputils.NewFlushWriter(w)
 	stdout, stderr := streamWriters(out, tty)
-	out.Write(nil) // flush the header so followers see it at once
+	answered := false
+	opts.Ready = func() {
+		if answered {
+			return
+		}
+		answered = true
+		w.Header().Set("Content-Type", httputils.StreamMediaType(req.Context(), tty))
+		w.WriteHeader(http.StatusOK)
+		out.Write(nil) // flush the header so followers see it at once
+	}
 	err = r.backend.ContainerLogs(req.Context(), info.ID, opts, func(e engine.LogEntry) error {
+		opts.Ready()
 		dst := stdout
 		if e.Stream == "stderr" {
 			dst = stderr
@@ -59,6 +67,9 @@ func (r *Router) getContainersLogs(w http.ResponseWriter, req *http.Request, var
 		_, err := dst.Write(line)
 		return err
 	})
+	if err != nil && !answered {
+		return err // before the head: a JSON error with its status
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "Error grabbing logs: %v\n", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -87,5 +88,59 @@ func TestGroupAdd(t *testing.T) {
 	}
 	if _, errOut, code := d.docker(t, "", "run", "--rm", "--group-add", "ghost", bb, "true"); code == 0 || !strings.Contains(errOut, "find group ghost") {
 		t.Fatalf("--group-add of an unknown group: %d %s", code, errOut)
+	}
+}
+
+// Log drivers: json-file's max-size and max-file bound the log on the
+// host (the newest lines kept, across the rotated file), none keeps
+// nothing (the run's own output still reaches the attached client; docker
+// logs says it cannot read), another dockerd driver is a warning.
+func TestLogRotationAndDrivers(t *testing.T) {
+	d := sharedDaemon(t)
+	bb := busybox(t, d)
+	id := strings.TrimSpace(d.ok(t, "run", "-d", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", bb,
+		"sh", "-c", "i=0; while [ $i -lt 300 ]; do echo line$i; i=$((i+1)); done"))
+	defer d.docker(t, "", "rm", "-f", id)
+	if code := strings.TrimSpace(d.ok(t, "wait", id)); code != "0" {
+		t.Fatalf("exit %s", code)
+	}
+	logs := strings.Fields(d.ok(t, "logs", id))
+	if len(logs) == 0 || len(logs) > 40 || logs[len(logs)-1] != "line299" {
+		t.Fatalf("logs kept %d lines ending %q", len(logs), logs[len(logs)-1:])
+	}
+	for i := 1; i < len(logs); i++ { // consecutive: nothing lost between the two files
+		if logs[i] != "line"+strconv.Itoa(299-len(logs)+1+i) {
+			t.Fatalf("logs not consecutive at %d: %q", i, logs)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(d.dataDir, "containers", id, "container.log*"))
+	var total int64
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += fi.Size()
+	}
+	if len(files) != 2 || total > 2048 {
+		t.Fatalf("log files %v hold %d bytes, want 2 files of at most 1k", files, total)
+	}
+
+	if out := d.ok(t, "run", "--rm", "--log-driver", "none", bb, "echo", "still attached"); out != "still attached\n" {
+		t.Fatalf("run with the none driver: %q", out)
+	}
+	quiet := strings.TrimSpace(d.ok(t, "run", "-d", "--log-driver", "none", bb, "echo", "hi"))
+	defer d.docker(t, "", "rm", "-f", quiet)
+	d.ok(t, "wait", quiet)
+	if _, errOut, code := d.docker(t, "", "logs", quiet); code == 0 || !strings.Contains(errOut, "configured logging driver does not support reading") {
+		t.Fatalf("logs of a none container: %d %s", code, errOut)
+	}
+	_, errOut, code := d.docker(t, "", "create", "--name", "syslogged", "--log-driver", "syslog", bb, "true")
+	defer d.docker(t, "", "rm", "-f", "syslogged")
+	if code != 0 || !strings.Contains(errOut, "the syslog log driver is not available") {
+		t.Fatalf("create with syslog: %d %s", code, errOut)
+	}
+	if _, errOut, code := d.docker(t, "", "create", "--log-driver", "bogus", bb, "true"); code == 0 || !strings.Contains(errOut, "no log driver named 'bogus'") {
+		t.Fatalf("create with an unknown driver: %d %s", code, errOut)
 	}
 }
