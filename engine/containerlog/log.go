@@ -13,6 +13,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/pier-vm/pier/internal/atomicfile"
 )
 
 // Stream names.
@@ -62,9 +64,12 @@ type Log struct {
 }
 
 // New returns the log stored at path. Nothing is opened until a session
-// starts.
+// starts; a run-counts write (rotate.go) a killed daemon did not finish is
+// swept.
 func New(path string) *Log {
-	return &Log{path: path, now: time.Now, changed: make(chan struct{})}
+	l := &Log{path: path, now: time.Now, changed: make(chan struct{})}
+	atomicfile.SweepTemps(l.runFile())
+	return l
 }
 
 // Path is the log file's path.

@@ -180,3 +180,17 @@ func TestDiscardKeepsNothing(t *testing.T) {
 		t.Fatalf("read of a none log: %v", err)
 	}
 }
+
+// A run-counts write a killed daemon did not finish goes when the log is
+// next opened.
+func TestNewSweepsAnUnfinishedRunCountsWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.log")
+	torn := filepath.Join(filepath.Dir(path), ".tmp-c.log.run123")
+	if err := os.WriteFile(torn, []byte("{"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	New(path)
+	if _, err := os.Stat(torn); !os.IsNotExist(err) {
+		t.Fatalf("unfinished run-counts write kept: %v", err)
+	}
+}
