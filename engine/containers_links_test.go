@@ -53,6 +53,12 @@ func TestLegacyLinks(t *testing.T) {
 		t.Errorf("env %q passes PATH or HOME on", env)
 	}
 
+	// The variables are kept with the run, for a daemon that adopts it.
+	f.reopen(t)
+	if info, err := f.c.ContainerInspect(web); err != nil || !slices.Contains(info.LinkEnv, "DBALIAS_PORT=tcp://"+ip+":5432") {
+		t.Fatalf("persisted link variables %q, %v", info.LinkEnv, err)
+	}
+
 	for name, hc := range map[string]container.HostConfig{
 		"missing": {Links: []string{"nosuch:x"}},
 		"host":    {Links: []string{"db"}, NetworkMode: "host"},

@@ -83,7 +83,7 @@ func (s *Containers) startLocked(ctx context.Context, x *ctr) error {
 	x.mu.Lock()
 	x.run = r
 	x.c.State.SetRunning(sb.HostPid(), time.Now().UTC())
-	x.c.Networks, x.c.Ports = att.endpoints, att.ports
+	x.c.Networks, x.c.Ports, x.c.LinkEnv = att.endpoints, att.ports, att.linkEnv
 	hm := s.healthMonitorLocked(x, r)
 	saveErr := s.saveLocked(x)
 	x.notifyLocked()

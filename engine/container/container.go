@@ -44,6 +44,9 @@ type Container struct {
 	// container's log file: a daemon that adopts the running container
 	// counts the run's output from there (live restore).
 	LogStart int64 `json:",omitempty"`
+	// LinkEnv are the legacy links' variables of the current (or last) run,
+	// kept for the exec'd processes of a daemon that adopts it.
+	LinkEnv []string `json:",omitempty"`
 	// MemoryMiB and CPUs size the VM.
 	MemoryMiB int
 	CPUs      int
