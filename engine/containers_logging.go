@@ -14,8 +14,8 @@ import (
 
 // A container's log driver (HostConfig.LogConfig): pier keeps every log on
 // the host as json-file does (engine/containerlog). json-file and local
-// are honoured with their max-size and max-file (local's defaults: 20 MiB,
-// 5 files); none keeps nothing, and `docker logs` says so; the other
+// are honoured with their max-size, max-file and compress (local's
+// defaults: 20 MiB, 5 files, compressed); none keeps nothing, and `docker logs` says so; the other
 // drivers dockerd knows are kept as json-file, with a warning at create;
 // a name dockerd does not know is refused, as dockerd refuses it.
 
@@ -61,7 +61,7 @@ func logSettings(hc container.HostConfig) (containerlog.Rotation, []string, erro
 	}
 	r := containerlog.Rotation{MaxFiles: 1}
 	if driver == "local" {
-		r = containerlog.Rotation{MaxSize: 20 << 20, MaxFiles: 5}
+		r = containerlog.Rotation{MaxSize: 20 << 20, MaxFiles: 5, Compress: true}
 	}
 	if v, ok := opts["max-size"]; ok {
 		parse := units.FromHumanSize // json-file: decimal units, as dockerd
@@ -87,7 +87,6 @@ func logSettings(hc container.HostConfig) (containerlog.Rotation, []string, erro
 		}
 		r.MaxFiles = n
 	}
-	var warnings []string
 	if v, ok := opts["compress"]; ok {
 		compress, err := strconv.ParseBool(v)
 		if err != nil {
@@ -96,9 +95,7 @@ func logSettings(hc container.HostConfig) (containerlog.Rotation, []string, erro
 		if compress && driver == "json-file" && (r.MaxFiles == 1 || r.MaxSize == 0) {
 			return containerlog.Rotation{}, nil, errdefs.InvalidParameterf("compress cannot be true when max-file is less than 2 or max-size is not set")
 		}
-		if compress {
-			warnings = append(warnings, "pier does not compress rotated log files: they are kept as they are")
-		}
+		r.Compress = compress
 	}
-	return r, warnings, nil
+	return r, nil, nil
 }

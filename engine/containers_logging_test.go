@@ -27,7 +27,7 @@ func TestLogDriversAtCreate(t *testing.T) {
 		warn   string
 	}{
 		{"", map[string]string{"max-size": "10m", "max-file": "3"}, ""},
-		{"json-file", map[string]string{"max-size": "1k", "max-file": "2", "compress": "true", "tag": "x", "mode": "non-blocking", "max-buffer-size": "4m"}, "does not compress"},
+		{"json-file", map[string]string{"max-size": "1k", "max-file": "2", "compress": "true", "tag": "x", "mode": "non-blocking", "max-buffer-size": "4m"}, ""},
 		{"local", map[string]string{"max-size": "20m"}, ""},
 		{"none", nil, ""},
 		{"syslog", map[string]string{"syslog-address": "udp://x:514"}, "the syslog log driver is not available"},

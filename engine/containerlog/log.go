@@ -64,11 +64,11 @@ type Log struct {
 }
 
 // New returns the log stored at path. Nothing is opened until a session
-// starts; a run-counts write (rotate.go) a killed daemon did not finish is
-// swept.
+// starts; what a killed daemon left half-written beside it (a run-counts
+// write, a rotated file's compression: rotate.go) is swept.
 func New(path string) *Log {
 	l := &Log{path: path, now: time.Now, changed: make(chan struct{})}
-	atomicfile.SweepTemps(l.runFile())
+	atomicfile.SweepTemps(l.path)
 	return l
 }
 

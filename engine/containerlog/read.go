@@ -57,7 +57,9 @@ func (l *Log) Read(ctx context.Context, opts ReadOptions, emit func(Entry) error
 	var partial []byte
 	var r *bufio.Reader
 	for _, f := range snap.files {
-		r = newReader(f)
+		if r, err = recordReader(f); err != nil {
+			return err
+		}
 		partial = nil
 		for {
 			line, err := r.ReadBytes('\n')
@@ -182,7 +184,10 @@ func (l *Log) follow(ctx context.Context, r *bufio.Reader, partial []byte, snap 
 			}
 			for _, f := range files[:len(files)-1] {
 				var part []byte
-				err := readRecords(newReader(f), &part, match, emit)
+				rr, err := recordReader(f)
+				if err == nil {
+					err = readRecords(rr, &part, match, emit)
+				}
 				f.Close()
 				if err != nil {
 					for _, f := range files[len(files)-1:] {
@@ -209,7 +214,9 @@ func (l *Log) openSince(generation int) ([]*os.File, int, error) {
 	defer l.mu.Unlock()
 	var paths []string
 	for i := min(l.generation-generation-1, l.rotation.MaxFiles-1); i >= 1; i-- {
-		paths = append(paths, l.rotatedPath(i))
+		if p := l.rotatedFile(i); p != "" {
+			paths = append(paths, p)
+		}
 	}
 	paths = append(paths, l.path)
 	var files []*os.File

@@ -194,3 +194,56 @@ func TestNewSweepsAnUnfinishedRunCountsWrite(t *testing.T) {
 		t.Fatalf("unfinished run-counts write kept: %v", err)
 	}
 }
+
+// With compress, the rotated files are gzipped (path.1.gz, path.2.gz) and
+// read back as the others, a follower's too; Remove takes them.
+func TestRotationCompressesRotatedFiles(t *testing.T) {
+	size := recordSize(t)
+	l := New(filepath.Join(t.TempDir(), "c.log"))
+	l.now = func() time.Time { return time.Unix(0, 0) }
+	l.SetRotation(Rotation{MaxSize: 3 * size, MaxFiles: 3, Compress: true})
+	out, _, err := l.StartSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	done := make(chan error, 1)
+	go func() {
+		done <- l.Read(context.Background(), ReadOptions{Stdout: true, Tail: -1, Follow: true}, func(e Entry) error {
+			lines <- string(e.Line)
+			return nil
+		})
+	}()
+	for i := 0; i < 10; i++ {
+		fmt.Fprintf(out, "line%02d\n", i)
+	}
+	l.EndSession()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{l.path + ".1.gz", l.path + ".2.gz"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+	}
+	if left, _ := filepath.Glob(l.path + ".[0-9]"); len(left) != 0 {
+		t.Fatalf("uncompressed rotated files left: %v", left)
+	}
+	if got := strings.Join(collect(t, l, ReadOptions{Stdout: true, Tail: -1}), ""); got != "stdout:line03\nstdout:line04\nstdout:line05\nstdout:line06\nstdout:line07\nstdout:line08\nstdout:line09\n" {
+		t.Fatalf("read back %q", got)
+	}
+	close(lines)
+	var followed []string
+	for s := range lines {
+		followed = append(followed, s)
+	}
+	if len(followed) < 7 || followed[len(followed)-1] != "line09\n" {
+		t.Fatalf("followed %q", followed)
+	}
+	if err := l.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(l.path + "*"); len(left) != 0 {
+		t.Fatalf("left after Remove: %v", left)
+	}
+}

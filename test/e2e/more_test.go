@@ -125,6 +125,15 @@ func TestLogRotationAndDrivers(t *testing.T) {
 	if len(files) != 2 || total > 2048 {
 		t.Fatalf("log files %v hold %d bytes, want 2 files of at most 1k", files, total)
 	}
+	// compress: the rotated files gzipped, read back as the others.
+	zipped := strings.TrimSpace(d.ok(t, "run", "-d", "--log-opt", "max-size=1k", "--log-opt", "max-file=3", "--log-opt", "compress=true", bb,
+		"sh", "-c", "i=0; while [ $i -lt 300 ]; do echo line$i; i=$((i+1)); done"))
+	defer d.docker(t, "", "rm", "-f", zipped)
+	d.ok(t, "wait", zipped)
+	gz, _ := filepath.Glob(filepath.Join(d.dataDir, "containers", zipped, "container.log.*.gz"))
+	if zl := strings.Fields(d.ok(t, "logs", zipped)); len(gz) != 2 || len(zl) <= len(logs) || zl[len(zl)-1] != "line299" {
+		t.Fatalf("compressed rotation: files %v, %d lines read back ending %q", gz, len(zl), zl[len(zl)-1:])
+	}
 
 	if out := d.ok(t, "run", "--rm", "--log-driver", "none", bb, "echo", "still attached"); out != "still attached\n" {
 		t.Fatalf("run with the none driver: %q", out)
