@@ -22,6 +22,32 @@ func recordSize(t *testing.T) int64 {
 	return l.Size()
 }
 
+// rotatingLog is a log with a fixed clock (every record the same size)
+// rotated by r, whose MaxSize counts records.
+func rotatingLog(t *testing.T, r Rotation) *Log {
+	t.Helper()
+	l := New(filepath.Join(t.TempDir(), "c.log"))
+	l.now = func() time.Time { return time.Unix(0, 0) }
+	r.MaxSize *= recordSize(t)
+	l.SetRotation(r)
+	return l
+}
+
+// follower reads l with Follow in a goroutine: the lines it gets, and its
+// end.
+func follower(l *Log) (<-chan string, <-chan error) {
+	lines := make(chan string, 100)
+	done := make(chan error, 1)
+	go func() {
+		done <- l.Read(context.Background(), ReadOptions{Stdout: true, Tail: -1, Follow: true}, func(e Entry) error {
+			lines <- string(e.Line)
+			return nil
+		})
+		close(lines)
+	}()
+	return lines, done
+}
+
 // writeLines starts a session of l and writes n numbered lines to stdout.
 func writeLines(t *testing.T, l *Log, from, n int) {
 	t.Helper()
@@ -41,14 +67,11 @@ func writeLines(t *testing.T, l *Log, from, n int) {
 // kept, the oldest records gone, read back in order across the files;
 // with one file it starts over; Remove takes every file.
 func TestRotationKeepsMaxFilesOfMaxSize(t *testing.T) {
-	size := recordSize(t)
-	l := New(filepath.Join(t.TempDir(), "c.log"))
-	l.now = func() time.Time { return time.Unix(0, 0) }
-	l.SetRotation(Rotation{MaxSize: 3 * size, MaxFiles: 3})
+	l := rotatingLog(t, Rotation{MaxSize: 3, MaxFiles: 3})
 	writeLines(t, l, 0, 10)
 	for _, p := range []string{l.path, l.path + ".1", l.path + ".2"} {
 		fi, err := os.Stat(p)
-		if err != nil || fi.Size() > 3*size {
+		if err != nil || fi.Size() > 3*recordSize(t) {
 			t.Fatalf("%s: %v, %v", p, fi, err)
 		}
 	}
@@ -69,9 +92,7 @@ func TestRotationKeepsMaxFilesOfMaxSize(t *testing.T) {
 		t.Fatalf("left after Remove: %v", left)
 	}
 
-	one := New(filepath.Join(t.TempDir(), "c.log"))
-	one.now = l.now
-	one.SetRotation(Rotation{MaxSize: 3 * size, MaxFiles: 1})
+	one := rotatingLog(t, Rotation{MaxSize: 3, MaxFiles: 1})
 	writeLines(t, one, 0, 7)
 	if got := collect(t, one, ReadOptions{Stdout: true, Tail: -1}); strings.Join(got, "") != "stdout:line06\n" {
 		t.Fatalf("one file of three records after 7: %q", got)
@@ -82,23 +103,13 @@ func TestRotationKeepsMaxFilesOfMaxSize(t *testing.T) {
 // files rotated meanwhile when several rotations came at once, missing
 // nothing that is still kept.
 func TestFollowAcrossRotations(t *testing.T) {
-	size := recordSize(t)
-	l := New(filepath.Join(t.TempDir(), "c.log"))
-	l.now = func() time.Time { return time.Unix(0, 0) }
-	l.SetRotation(Rotation{MaxSize: 2 * size, MaxFiles: 4})
+	l := rotatingLog(t, Rotation{MaxSize: 2, MaxFiles: 4})
 	out, _, err := l.StartSession()
 	if err != nil {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(out, "line%02d\n", 0)
-	lines := make(chan string, 100)
-	done := make(chan error, 1)
-	go func() {
-		done <- l.Read(context.Background(), ReadOptions{Stdout: true, Tail: -1, Follow: true}, func(e Entry) error {
-			lines <- string(e.Line)
-			return nil
-		})
-	}()
+	lines, done := follower(l)
 	want := []string{"line00\n"}
 	for i := 1; i < 12; i++ {
 		if i < 6 {
@@ -130,10 +141,7 @@ func TestFollowAcrossRotations(t *testing.T) {
 // every byte it wrote counted, the rotated files' too, so the guest sends
 // exactly the rest.
 func TestResumeCountsTheRotatedFiles(t *testing.T) {
-	size := recordSize(t)
-	l := New(filepath.Join(t.TempDir(), "c.log"))
-	l.now = func() time.Time { return time.Unix(0, 0) }
-	l.SetRotation(Rotation{MaxSize: 2 * size, MaxFiles: 2})
+	l := rotatingLog(t, Rotation{MaxSize: 2, MaxFiles: 2})
 	writeLines(t, l, 0, 1) // an earlier run
 	start := l.Size()
 	out, errw, err := l.StartSession()
@@ -148,7 +156,7 @@ func TestResumeCountsTheRotatedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	l2 := New(l.path)
-	l2.SetRotation(Rotation{MaxSize: 2 * size, MaxFiles: 2})
+	l2.SetRotation(l.rotation)
 	_, _, outBytes, errBytes, err := l2.ResumeSession(start)
 	if err != nil {
 		t.Fatal(err)
@@ -198,22 +206,12 @@ func TestNewSweepsAnUnfinishedRunCountsWrite(t *testing.T) {
 // With compress, the rotated files are gzipped (path.1.gz, path.2.gz) and
 // read back as the others, a follower's too; Remove takes them.
 func TestRotationCompressesRotatedFiles(t *testing.T) {
-	size := recordSize(t)
-	l := New(filepath.Join(t.TempDir(), "c.log"))
-	l.now = func() time.Time { return time.Unix(0, 0) }
-	l.SetRotation(Rotation{MaxSize: 3 * size, MaxFiles: 3, Compress: true})
+	l := rotatingLog(t, Rotation{MaxSize: 3, MaxFiles: 3, Compress: true})
 	out, _, err := l.StartSession()
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := make(chan string, 100)
-	done := make(chan error, 1)
-	go func() {
-		done <- l.Read(context.Background(), ReadOptions{Stdout: true, Tail: -1, Follow: true}, func(e Entry) error {
-			lines <- string(e.Line)
-			return nil
-		})
-	}()
+	lines, done := follower(l)
 	for i := 0; i < 10; i++ {
 		fmt.Fprintf(out, "line%02d\n", i)
 	}
@@ -232,7 +230,6 @@ func TestRotationCompressesRotatedFiles(t *testing.T) {
 	if got := strings.Join(collect(t, l, ReadOptions{Stdout: true, Tail: -1}), ""); got != "stdout:line03\nstdout:line04\nstdout:line05\nstdout:line06\nstdout:line07\nstdout:line08\nstdout:line09\n" {
 		t.Fatalf("read back %q", got)
 	}
-	close(lines)
 	var followed []string
 	for s := range lines {
 		followed = append(followed, s)
