@@ -49,7 +49,7 @@ networks:
 // Docker Compose v2 (built by make compose) against pierd: up -d creates
 // the project's two networks and two containers (two VMs); the published
 // port answers from the host; the client reaches web by service name and
-// by an alias of the second network and exits 0 (compose wait, ps -a,
+// by an alias of the second network and exits 0 (docker wait, ps -a,
 // logs); compose exec runs in web; down removes the containers and both
 // networks and releases the port.
 func TestComposeUpLogsDown(t *testing.T) {
@@ -117,5 +117,55 @@ func TestComposeUpLogsDown(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", addr, 2*time.Second); err == nil {
 		c.Close()
 		t.Fatalf("%s still accepts connections after down", addr)
+	}
+}
+
+// composeVolumesFromFile: reader takes data's anonymous volume
+// (volumes_from) and logs with json-file options.
+const composeVolumesFromFile = `services:
+  data:
+    image: %[1]s
+    command: ["sh", "-c", "echo from-data > /shared/f && exec sleep 600"]
+    volumes: ["/shared"]
+  reader:
+    image: %[1]s
+    command: ["sh", "-c", "for i in $$(seq 60); do cat /shared/f 2>/dev/null && exit 0; sleep 0.5; done; exit 1"]
+    volumes_from: ["data:ro"]
+    depends_on: [data]
+    logging:
+      driver: json-file
+      options:
+        max-size: "1k"
+        max-file: "2"
+`
+
+// Compose's volumes_from and logging reach pierd as dockerd takes them:
+// the reader sees what data wrote into its volume, and its log options
+// are the container's.
+func TestComposeVolumesFromAndLogging(t *testing.T) {
+	requireCompose(t)
+	d := sharedDaemon(t)
+	bb := busybox(t, d)
+	file := filepath.Join(t.TempDir(), "compose.yaml")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(composeVolumesFromFile, bb)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const project = "piercomposevf"
+	compose := func(args ...string) []string {
+		return append([]string{"compose", "-f", file, "-p", project}, args...)
+	}
+	t.Cleanup(func() { d.docker(t, "", compose("down", "-v", "-t", "1")...) })
+	d.ok(t, compose("up", "-d")...)
+	if out := d.ok(t, "wait", project+"-reader-1"); strings.TrimSpace(out) != "0" {
+		t.Fatalf("docker wait of the reader: %q\nlogs: %s", out, d.ok(t, compose("logs", "reader")...))
+	}
+	if out := d.ok(t, compose("logs", "--no-log-prefix", "reader")...); strings.TrimSpace(out) != "from-data" {
+		t.Fatalf("compose logs reader: %q", out)
+	}
+	out := d.ok(t, "inspect", "-f", "{{len .HostConfig.VolumesFrom}} {{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config \"max-size\"}} {{range .Mounts}}{{.Destination}} {{.RW}}{{end}}", project+"-reader-1")
+	// Read-write: Compose v2.40 hands dockerd (and pier) the data
+	// container's ID alone, without the ":ro" (convergence.go).
+	if out != "1 json-file 1k /shared true\n" {
+		t.Fatalf("inspect of the reader: %q", out)
 	}
 }
