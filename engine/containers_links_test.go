@@ -75,3 +75,36 @@ func TestLegacyLinks(t *testing.T) {
 		t.Fatalf("start linked to a stopped container: %v", err)
 	}
 }
+
+// A rename is followed in the stored links, as dockerd's link graph
+// follows it: the linked container's new name, the linking one's new name
+// as parent; the link still works at the next start.
+func TestLinksFollowRenames(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	db := f.createCfg(t, "db", container.Config{Cmd: []string{"sleep", "inf"}}, container.HostConfig{})
+	web := f.createCfg(t, "web", container.Config{Cmd: []string{"sleep", "inf"}}, container.HostConfig{Links: []string{"db:dbalias"}})
+	if err := f.c.ContainerRename("db", "database"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.ContainerRename(web, "site"); err != nil {
+		t.Fatal(err)
+	}
+	info, err := f.c.ContainerInspect(web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(info.HostConfig.Links, []string{"/database:/site/dbalias"}) {
+		t.Fatalf("links after the renames: %v", info.HostConfig.Links)
+	}
+	if err := f.c.ContainerStart(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.ContainerStart(ctx, web); err != nil {
+		t.Fatalf("start through the renamed link: %v", err)
+	}
+	starts := f.rt.Starts()
+	if env := starts[len(starts)-1].Process.Env; !slices.Contains(env, "DBALIAS_NAME=/site/dbalias") {
+		t.Fatalf("env %q", env)
+	}
+}

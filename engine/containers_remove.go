@@ -111,6 +111,7 @@ func (s *Containers) ContainerRename(ref, newName string) error {
 	if err != nil {
 		return err
 	}
+	s.renameInLinks(old.Name, name)
 	renamed := old
 	renamed.Name = name
 	s.publish(renamed, "rename", map[string]string{"oldName": old.Name})
