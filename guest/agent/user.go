@@ -39,7 +39,8 @@ func LookupUser(root, spec string) (Identity, error) {
 
 // AddGroups adds supplementary groups (names in root's /etc/group, or
 // numeric gids) as runc adds --group-add's: a name that is no group is an
-// unknown-user error ("unable to find group X: ...").
+// unknown-user error ("unable to find group X: ..."). The added groups
+// follow the user's own, in gid order.
 func (id *Identity) AddGroups(root string, groups []string) error {
 	if len(groups) == 0 {
 		return nil
@@ -48,7 +49,8 @@ func (id *Identity) AddGroups(root string, groups []string) error {
 	if err != nil {
 		return unknownUserError{err}
 	}
-	for _, g := range gids {
+	// In gid order: the library returns them in a map's order.
+	for _, g := range slices.Sorted(slices.Values(gids)) {
 		if !slices.Contains(id.Groups, uint32(g)) {
 			id.Groups = append(id.Groups, uint32(g))
 		}
