@@ -120,8 +120,6 @@ type run struct {
 	sandbox Sandbox
 	// net holds the run's published ports and addresses.
 	net *netAttachment
-	// linkEnv are the legacy links' variables its processes get.
-	linkEnv []string
 	// done is closed once the exit was recorded.
 	done chan struct{}
 	// healthMu guards healthStop, which stops the run's health monitor

@@ -103,7 +103,7 @@ func (s *Containers) adopt(ctx context.Context, adopter SandboxAdopter, x *ctr) 
 		return false
 	}
 	held := s.readoptNetworks(c)
-	r := &run{sandbox: sb, net: held, linkEnv: c.LinkEnv, done: make(chan struct{})}
+	r := &run{sandbox: sb, net: held, done: make(chan struct{})}
 	x.mu.Lock()
 	x.run = r
 	var hm *health.Monitor

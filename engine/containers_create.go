@@ -340,11 +340,15 @@ func repositoryOf(ref string) string {
 	return r.Context().Name()
 }
 
+// processEnv is the environment of c's processes: the legacy links'
+// variables of its run, then its own, which win.
+func processEnv(c container.Container) []string { return mergeEnv(c.LinkEnv, c.Config.Env) }
+
 // processSpec is the main process of c.
 func processSpec(c container.Container) ProcessSpec {
 	return ProcessSpec{
 		Args:        append([]string{c.Path}, c.Args...),
-		Env:         c.Config.Env,
+		Env:         processEnv(c),
 		WorkingDir:  c.Config.WorkingDir,
 		User:        c.Config.User,
 		Groups:      c.HostConfig.GroupAdd,

@@ -36,8 +36,11 @@ func parseLink(spec string) (link, error) {
 	if !hasAlias {
 		alias = name
 	}
+	if alias == "" {
+		return link{}, errdefs.InvalidParameterf("bad format for links: %s", spec)
+	}
 	name, alias = strings.TrimPrefix(name, "/"), path.Base(alias)
-	if name == "" || alias == "" || alias == "/" {
+	if name == "" || alias == "/" {
 		return link{}, errdefs.InvalidParameterf("bad format for links: %s", spec)
 	}
 	return link{child: name, alias: alias}, nil
@@ -194,51 +197,28 @@ func linkEnv(name, ip string, ports, childEnv []string) []string {
 
 // renameInLinks follows a rename in every stored link, as dockerd's link
 // graph does: links to the container name it anew, and its own links
-// carry its new name as their parent.
+// carry its new name (already its Name) as their parent.
 func (s *Containers) renameInLinks(oldName, newName string) {
 	oldName, newName = trimSlash(oldName), trimSlash(newName)
 	for _, y := range s.all() {
 		y.mu.Lock()
-		links, changed := renamedLinks(y.c.HostConfig.Links, oldName, newName)
-		if changed {
-			y.c.HostConfig.Links = links
-			if err := s.saveLocked(y); err != nil {
-				s.log.Warn("saving a container's links after a rename", "id", y.c.ID, "err", err)
+		if usesLegacyLinks(y.c.HostConfig.NetworkMode) && len(y.c.HostConfig.Links) > 0 {
+			var links []link
+			for _, spec := range y.c.HostConfig.Links {
+				if l, err := parseLink(spec); err == nil {
+					if l.child == oldName {
+						l.child = newName
+					}
+					links = append(links, l)
+				}
+			}
+			if stored := storedLinks(links, y.c.Name); !slices.Equal(stored, y.c.HostConfig.Links) {
+				y.c.HostConfig.Links = stored
+				if err := s.saveLocked(y); err != nil {
+					s.log.Warn("saving a container's links after a rename", "id", y.c.ID, "err", err)
+				}
 			}
 		}
 		y.mu.Unlock()
 	}
-}
-
-// renamedLinks is stored links ("/child:/parent/alias") with the name
-// oldName replaced by newName as child or parent.
-func renamedLinks(links []string, oldName, newName string) ([]string, bool) {
-	var out []string
-	changed := false
-	for i, l := range links {
-		child, rest, ok := strings.Cut(l, ":")
-		if !ok || !strings.HasPrefix(child, "/") {
-			continue // not in the stored form (a user network's link, as given)
-		}
-		parent, alias := path.Split(rest)
-		parent = strings.Trim(parent, "/")
-		if child[1:] != oldName && parent != oldName {
-			continue
-		}
-		if out == nil {
-			out = slices.Clone(links)
-		}
-		if child[1:] == oldName {
-			child = "/" + newName
-		}
-		if parent == oldName {
-			parent = newName
-		}
-		out[i] = child + ":" + path.Join("/", parent, alias)
-		changed = true
-	}
-	if !changed {
-		return links, false
-	}
-	return out, true
 }

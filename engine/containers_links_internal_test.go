@@ -34,7 +34,7 @@ func TestParseLink(t *testing.T) {
 			t.Errorf("%q: %+v, %v", spec, got, err)
 		}
 	}
-	for _, bad := range []string{"", "a:b:c", ":x"} {
+	for _, bad := range []string{"", "a:b:c", ":x", "db:"} {
 		if _, err := parseLink(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

@@ -51,7 +51,8 @@ func (s *Containers) startLocked(ctx context.Context, x *ctr) error {
 	att, err := s.attachNetworks(c)
 	var sb Sandbox
 	if err == nil {
-		sb, err = s.boot(ctx, x, c, att.config, att.linkEnv)
+		c.LinkEnv = att.linkEnv
+		sb, err = s.boot(ctx, x, c, att.config)
 		if err != nil {
 			s.detachNetworks(att.held)
 		}
@@ -79,7 +80,7 @@ func (s *Containers) startLocked(ctx context.Context, x *ctr) error {
 		return err
 	}
 
-	r := &run{sandbox: sb, net: att.held, linkEnv: att.linkEnv, done: make(chan struct{})}
+	r := &run{sandbox: sb, net: att.held, done: make(chan struct{})}
 	x.mu.Lock()
 	x.run = r
 	x.c.State.SetRunning(sb.HostPid(), time.Now().UTC())
@@ -100,9 +101,8 @@ func (s *Containers) startLocked(ctx context.Context, x *ctr) error {
 	return nil
 }
 
-// boot resolves the pinned image and asks the runtime for a sandbox whose
-// main process also gets linkEnv (the container's own variables win).
-func (s *Containers) boot(ctx context.Context, x *ctr, c container.Container, netCfg *NetworkConfig, linkEnv []string) (Sandbox, error) {
+// boot resolves the pinned image and asks the runtime for a sandbox.
+func (s *Containers) boot(ctx context.Context, x *ctr, c container.Container, netCfg *NetworkConfig) (Sandbox, error) {
 	req, err := s.runRequest(ctx, x, c)
 	if err != nil {
 		return nil, err
@@ -123,7 +123,6 @@ func (s *Containers) boot(ctx context.Context, x *ctr, c container.Container, ne
 		req.Stdio.Stdin = x.stdin.reader()
 	}
 	req.Process = processSpec(c)
-	req.Process.Env = mergeEnv(linkEnv, req.Process.Env)
 	req.Network = netCfg
 	sb, err := s.runtime.Start(ctx, req)
 	if err != nil {

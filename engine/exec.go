@@ -162,7 +162,7 @@ func (s *Containers) ExecStart(ctx context.Context, id string, opts ExecStartOpt
 	}
 	spec := ProcessSpec{
 		Args:        e.cfg.Cmd,
-		Env:         mergeEnv(mergeEnv(r.linkEnv, c.Config.Env), e.cfg.Env),
+		Env:         mergeEnv(processEnv(c), e.cfg.Env),
 		WorkingDir:  firstNonEmpty(e.cfg.WorkingDir, c.Config.WorkingDir),
 		User:        firstNonEmpty(e.cfg.User, c.Config.User),
 		Groups:      c.HostConfig.GroupAdd,
