@@ -269,12 +269,8 @@ func childConfig(rawParent []byte, req CommitRequest, diffID string, empty bool,
 		Author: req.Author, Created: v1.Time{Time: now}, CreatedBy: req.CreatedBy,
 		Comment: req.Comment, EmptyLayer: empty,
 	})
-	runConfig, err := runConfigJSON(req.Config, req.HealthStartInterval)
-	if err != nil {
-		return nil, err
-	}
 	set := map[string]any{
-		"config":  runConfig,
+		"config":  runConfigOf(req.Config, req.HealthStartInterval),
 		"created": now.Format(time.RFC3339Nano),
 		"rootfs":  rootfs,
 		"history": history,
@@ -300,26 +296,26 @@ func childConfig(rawParent []byte, req CommitRequest, diffID string, empty bool,
 	return json.Marshal(fields)
 }
 
-// runConfigJSON is c as a config's "config" object, with the
-// healthcheck's start interval added when there is one.
-func runConfigJSON(c v1.Config, healthStartInterval time.Duration) (json.RawMessage, error) {
-	b, err := json.Marshal(c)
-	if err != nil || c.Healthcheck == nil || healthStartInterval == 0 {
-		return b, err
+// runConfig is a config's "config" object with the healthcheck's start
+// interval, which v1.Config has no field for: the outer Healthcheck
+// takes the place of the embedded one in JSON.
+type runConfig struct {
+	v1.Config
+	Healthcheck *healthWithStart `json:",omitempty"`
+}
+
+type healthWithStart struct {
+	v1.HealthConfig
+	StartInterval time.Duration `json:",omitempty"`
+}
+
+// runConfigOf is c as a config's "config" object, with the healthcheck's
+// start interval when there is one.
+func runConfigOf(c v1.Config, healthStartInterval time.Duration) any {
+	if c.Healthcheck == nil || healthStartInterval == 0 {
+		return c
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(b, &fields); err != nil {
-		return nil, err
-	}
-	var health map[string]any
-	if err := json.Unmarshal(fields["Healthcheck"], &health); err != nil {
-		return nil, err
-	}
-	health["StartInterval"] = healthStartInterval
-	if fields["Healthcheck"], err = json.Marshal(health); err != nil {
-		return nil, err
-	}
-	return json.Marshal(fields)
+	return runConfig{Config: c, Healthcheck: &healthWithStart{HealthConfig: *c.Healthcheck, StartInterval: healthStartInterval}}
 }
 
 // scratch is the empty base of a parentless image for plat: a config with
