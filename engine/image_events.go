@@ -127,7 +127,7 @@ func (s imageEvents) Tag(source, repo, tag string) error {
 }
 
 // refIndex maps every tag and digest reference of the local images to
-// its image, taken before a removal so that an untagged reference can be
+// its image, taken before a prune so that an untagged reference can be
 // told by the image it named.
 func (s imageEvents) refIndex() map[string]*image.Image {
 	imgs, _ := s.API.List()
@@ -158,11 +158,11 @@ func (s imageEvents) publishRemoval(items []image.DeleteItem, before map[string]
 	}
 }
 
+// Remove's untagged references are all the image ref names.
 func (s imageEvents) Remove(ref string, opts image.RemoveOptions) ([]image.DeleteItem, error) {
-	before := s.refIndex()
 	target, _ := s.API.Resolve(ref, nil)
 	items, err := s.API.Remove(ref, opts)
-	s.publishRemoval(items, before, target)
+	s.publishRemoval(items, nil, target)
 	return items, err
 }
 
