@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"time"
@@ -54,6 +55,16 @@ func (l *Log) Read(ctx context.Context, opts ReadOptions, emit func(Entry) error
 
 	// Snapshot of what is there now, tailed.
 	var tail []Entry
+	keep := emit
+	if opts.Tail >= 0 {
+		keep = func(e Entry) error {
+			tail = append(tail, e)
+			if len(tail) > opts.Tail {
+				tail = tail[1:]
+			}
+			return nil
+		}
+	}
 	var partial []byte
 	var r *bufio.Reader
 	for _, f := range snap.files {
@@ -61,29 +72,8 @@ func (l *Log) Read(ctx context.Context, opts ReadOptions, emit func(Entry) error
 			return err
 		}
 		partial = nil
-		for {
-			line, err := r.ReadBytes('\n')
-			if errors.Is(err, io.EOF) {
-				partial = line
-				break
-			}
-			if err != nil {
-				return err
-			}
-			e, derr := decode(line)
-			if derr != nil || !match(e) {
-				continue
-			}
-			if opts.Tail < 0 {
-				if err := emit(e); err != nil {
-					return err
-				}
-				continue
-			}
-			tail = append(tail, e)
-			if len(tail) > opts.Tail {
-				tail = tail[1:]
-			}
+		if err := readRecords(r, &partial, match, keep); err != nil {
+			return err
 		}
 	}
 	for _, e := range tail {
@@ -123,22 +113,33 @@ func (l *Log) openFiles() (snapshot, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	snap := snapshot{changed: l.changed, active: l.file != nil, generation: l.generation}
-	paths := l.files()
-	for i, p := range paths {
+	files, err := openExisting(l.files())
+	if err != nil {
+		return snapshot{}, err
+	}
+	snap.files = files
+	snap.current = len(files) > 0 && files[len(files)-1].Name() == l.path
+	return snap, nil
+}
+
+// openExisting opens paths in order, leaving out those that do not exist;
+// on another error it closes what it opened.
+func openExisting(paths []string) ([]*os.File, error) {
+	var files []*os.File
+	for _, p := range paths {
 		f, err := os.Open(p)
+		if os.IsNotExist(err) {
+			continue
+		}
 		if err != nil {
-			if os.IsNotExist(err) {
-				continue
-			}
-			for _, f := range snap.files {
+			for _, f := range files {
 				f.Close()
 			}
-			return snapshot{}, err
+			return nil, err
 		}
-		snap.files = append(snap.files, f)
-		snap.current = i == len(paths)-1
+		files = append(files, f)
 	}
-	return snap, nil
+	return files, nil
 }
 
 // follow emits records appended after the snapshot until the session
@@ -218,21 +219,14 @@ func (l *Log) openSince(generation int) ([]*os.File, int, error) {
 			paths = append(paths, p)
 		}
 	}
-	paths = append(paths, l.path)
-	var files []*os.File
-	for i, p := range paths {
-		f, err := os.Open(p)
-		if err != nil && (i == len(paths)-1 || !os.IsNotExist(err)) {
-			for _, f := range files {
-				f.Close()
-			}
-			return nil, 0, err
+	files, err := openExisting(append(paths, l.path))
+	if err == nil && (len(files) == 0 || files[len(files)-1].Name() != l.path) {
+		for _, f := range files {
+			f.Close()
 		}
-		if err == nil {
-			files = append(files, f)
-		}
+		err = fmt.Errorf("log %s: the current file is gone", l.path)
 	}
-	return files, l.generation, nil
+	return files, l.generation, err
 }
 
 // readRecords emits the matching records r holds up to its end, keeping
