@@ -65,30 +65,7 @@ func (s *Service) Commit(ctx context.Context, req CommitRequest) (_ *Image, err 
 	if req.Layer == nil {
 		return nil, errdefs.InvalidParameterf("a commit needs a layer")
 	}
-	var parent *record
-	var rawParentConfig []byte
-	var manifest v1.Manifest
-	var parentBlobs []string
-	if req.Parent == "" {
-		parent, rawParentConfig, manifest, err = scratch(req.Platform)
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		s.mu.Lock()
-		parent = s.lookupLocked(req.Parent, nil)
-		if parent != nil {
-			parentBlobs = append(layerDigests(parent), parent.ID, parent.ManifestDigest)
-			for _, b := range parentBlobs {
-				s.pending[b]++ // a concurrent removal keeps them until we are done
-			}
-		}
-		s.mu.Unlock()
-		if parent == nil {
-			return nil, errdefs.NotFoundf("No such image: %s", req.Parent)
-		}
-	}
-	var written []string
+	var written, pinned []string
 	defer func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -100,24 +77,22 @@ func (s *Service) Commit(ctx context.Context, req CommitRequest) (_ *Image, err 
 				}
 			}
 		}
-		for _, b := range parentBlobs {
+		for _, b := range pinned {
 			if s.pending[b]--; s.pending[b] <= 0 {
 				delete(s.pending, b)
 			}
 		}
 	}()
-
-	if req.Parent != "" {
-		if rawParentConfig, err = os.ReadFile(s.blobPath(parent.ID)); err != nil {
-			return nil, err
-		}
-		rawParentManifest, err := os.ReadFile(s.blobPath(parent.ManifestDigest))
-		if err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal(rawParentManifest, &manifest); err != nil {
-			return nil, fmt.Errorf("reading the manifest of %s: %w", parent.ID, err)
-		}
+	var parent *record
+	var rawParentConfig []byte
+	var manifest v1.Manifest
+	if req.Parent == "" {
+		parent, rawParentConfig, manifest, err = scratch(req.Platform)
+	} else {
+		parent, rawParentConfig, manifest, pinned, err = s.commitParent(req.Parent)
+	}
+	if err != nil {
+		return nil, err
 	}
 	layerType := types.DockerLayer
 	if types.MediaType(parent.MediaType) == types.OCIManifestSchema1 {
@@ -294,6 +269,35 @@ func childConfig(rawParent []byte, req CommitRequest, diffID string, empty bool,
 		fields["author"] = b
 	}
 	return json.Marshal(fields)
+}
+
+// commitParent finds the stored image ref names and reads its config and
+// manifest; pinned are its blobs, which a concurrent removal keeps until
+// the caller releases them (also when an error is returned).
+func (s *Service) commitParent(ref string) (rec *record, rawConfig []byte, manifest v1.Manifest, pinned []string, err error) {
+	s.mu.Lock()
+	rec = s.lookupLocked(ref, nil)
+	if rec != nil {
+		pinned = append(layerDigests(rec), rec.ID, rec.ManifestDigest)
+		for _, b := range pinned {
+			s.pending[b]++
+		}
+	}
+	s.mu.Unlock()
+	if rec == nil {
+		return nil, nil, manifest, nil, errdefs.NotFoundf("No such image: %s", ref)
+	}
+	if rawConfig, err = os.ReadFile(s.blobPath(rec.ID)); err != nil {
+		return nil, nil, manifest, pinned, err
+	}
+	rawManifest, err := os.ReadFile(s.blobPath(rec.ManifestDigest))
+	if err != nil {
+		return nil, nil, manifest, pinned, err
+	}
+	if err := json.Unmarshal(rawManifest, &manifest); err != nil {
+		return nil, nil, manifest, pinned, fmt.Errorf("reading the manifest of %s: %w", rec.ID, err)
+	}
+	return rec, rawConfig, manifest, pinned, nil
 }
 
 // runConfig is a config's "config" object with the healthcheck's start
